@@ -1,0 +1,24 @@
+"""Shared test fixtures: the shipped catalogue, one user per role, a clock."""
+
+import os
+
+import pytest
+
+
+def pytest_collection_modifyitems(config, items):
+    # Suites marked `postgres` run only against PostgreSQL (.ci/run sets DATABASE_URL).
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+    if on_postgres:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (DATABASE_URL=postgres://…)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def catalogue(db):
+    """The shipped catalogues, loaded as `make run` loads them."""
+    from safework.certs.loader import load_catalogue
+
+    load_catalogue()

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "safework.accounts"
+    verbose_name = "账号与角色"
+
+    def ready(self):
+        from safework.accounts import permissions  # noqa: F401  registers the rules predicates

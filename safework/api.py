@@ -1,0 +1,112 @@
+"""The REST API under /api/v1/: one NinjaAPI, its auth, and the one place errors become HTTP."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import APIKeyHeader, HttpBasicAuth, django_auth
+
+from safework.core.errors import BadRequest, FieldError, InvalidInput
+from safework.core.refusals import Refused
+from safework.core.validation import translate_pydantic_errors
+
+
+class BasicAuth(HttpBasicAuth):
+    """HTTP Basic for scripts and curl (`curl -u user:password …`)."""
+
+    def authenticate(self, request, username, password):
+        from django.contrib.auth import authenticate
+
+        user = authenticate(request, username=username, password=password)
+        if user is not None and user.is_active:
+            request.user = user
+            return user
+        return None
+
+
+api = NinjaAPI(
+    title="SafeWork API",
+    version="1",
+    description="People, certificates and the qualification engine for special work.",
+    auth=[django_auth, BasicAuth()],
+    urls_namespace="api",
+)
+
+
+def _errors(request, errors, status):
+    return api.create_response(request, {"errors": [e.as_dict() for e in errors]}, status=status)
+
+
+@api.exception_handler(NinjaValidationError)
+def validation_error(request, exc):
+    errors, malformed = translate_pydantic_errors(exc.errors)
+    return _errors(request, errors, 400 if malformed else 422)
+
+
+@api.exception_handler(InvalidInput)
+def invalid_input(request, exc):
+    return _errors(request, exc.errors, 422)
+
+
+@api.exception_handler(ValidationError)
+def django_validation_error(request, exc):
+    if hasattr(exc, "error_dict"):
+        errors = [
+            FieldError(field, e.code or "invalid", " ".join(e.messages))
+            for field, errs in exc.error_dict.items()
+            for e in errs
+        ]
+    else:
+        errors = [FieldError("", e.code or "invalid", " ".join(e.messages)) for e in exc.error_list]
+    return _errors(request, errors, 422)
+
+
+@api.exception_handler(BadRequest)
+def bad_request(request, exc):
+    return _errors(request, [exc.error], 400)
+
+
+@api.exception_handler(Refused)
+def refused(request, exc):
+    return api.create_response(request, {"reasons": [r.as_dict() for r in exc.reasons]}, status=409)
+
+
+@api.exception_handler(Http404)
+def not_found(request, exc):
+    return _errors(request, [FieldError("", "not_found", _("Not found."))], 404)
+
+
+@api.exception_handler(PermissionDenied)
+def forbidden(request, exc):
+    return _errors(request, [FieldError("", "forbidden", _("You may not do this."))], 403)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request, exc):
+    return _errors(request, [FieldError("", "unauthenticated", _("Log in first."))], 401)
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc):
+    return _errors(request, [FieldError("", "http_error", str(exc))], exc.status_code)
+
+
+def _register_routers():
+    # Each app owns its router; imported here so the URL list is complete at start-up.
+    from safework.accounts.api import router as accounts_router
+    from safework.certs.api import router as certs_router
+    from safework.core.api import router as core_router
+    from safework.org.api import router as org_router
+    from safework.people.api import router as people_router
+
+    api.add_router("/", core_router)
+    api.add_router("/", org_router)
+    api.add_router("/", people_router)
+    api.add_router("/", accounts_router)
+    api.add_router("/", certs_router)
+
+
+_register_routers()
+__all__ = ["api", "APIKeyHeader"]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CertsConfig(AppConfig):
+    name = "safework.certs"
+    verbose_name = "证书与资格"

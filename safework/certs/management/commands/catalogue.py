@@ -1,0 +1,26 @@
+from django.core.management.base import BaseCommand
+
+from safework.certs import loader
+
+
+class Command(BaseCommand):
+    help = (
+        "Catalogues: `load` adds missing shipped rows (never overwrites an edit); `diff` shows how "
+        "the database differs from what ships; `update` applies those differences, audited."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("action", choices=["load", "diff", "update"])
+
+    def handle(self, *, action, **options):
+        if action == "load":
+            n = loader.load_catalogue()
+            self.stdout.write(f"catalogue: {n} missing rows added")
+            return
+        diffs = (
+            loader.catalogue_differences() if action == "diff" else loader.apply_catalogue_update()
+        )
+        for d in diffs:
+            self.stdout.write(d.describe())
+        verb = "differences" if action == "diff" else "rows updated"
+        self.stdout.write(f"catalogue: {len(diffs)} {verb}")

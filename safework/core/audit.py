@@ -1,0 +1,319 @@
+"""The tamper-evident audit chain: append, verify, checkpoint.
+
+Every state-changing service calls `record(...)` (bulk: `record_many(...)`) as its **last** write,
+inside its transaction. That call takes the audit lock (PostgreSQL: a transaction-scoped advisory
+lock; SQLite: the IMMEDIATE transaction already holds the writer lock), reads the head, and inserts
+at once. Nothing is locked after it, so domain row locks never deadlock against the chain.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import decimal
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from safework.core.models import AuditRecord
+
+GENESIS = "0" * 64
+# An arbitrary constant naming the audit chain's advisory lock on PostgreSQL.
+ADVISORY_LOCK_ID = 0x5AFE_A0D1
+
+# The client address of the request being served, set by AuditContextMiddleware.
+client_addr_var: contextvars.ContextVar[str] = contextvars.ContextVar("client_addr", default="")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What one audit record says, before it is chained."""
+
+    action: str
+    object_type: str = ""
+    object_id: str = ""
+    object_label: str = ""
+    before: dict | None = None
+    after: dict | None = None
+    actor_id: int | None = None
+    actor_label: str = ""
+    at: dt.datetime | None = None
+    client_addr: str = ""
+
+
+def _json_default(value):
+    if isinstance(value, dt.datetime):
+        if timezone.is_aware(value):
+            value = value.astimezone(dt.UTC)
+        return value.isoformat(timespec="microseconds")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID | Path):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value, key=str)
+    if hasattr(value, "name") and hasattr(value, "url"):  # a FieldFile
+        return value.name or ""
+    raise TypeError(f"not JSON-serialisable in an audit payload: {type(value).__name__}")
+
+
+def canonical(data: dict) -> str:
+    """JSON with sorted keys, UTC ISO timestamps with microseconds, ids not objects."""
+    return json.dumps(
+        data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default
+    )
+
+
+def compute_hash(prev_hash: str, payload: str, key: str | None = None) -> str:
+    key = key if key is not None else settings.AUDIT_KEY
+    return hmac.new(key.encode(), (prev_hash + payload).encode(), hashlib.sha256).hexdigest()
+
+
+def snapshot(obj: models.Model, fields: Iterable[str] | None = None) -> dict:
+    """The concrete field values of a model instance, as plain data for before/after."""
+    out = {}
+    for f in obj._meta.concrete_fields:
+        if fields is not None and f.name not in fields:
+            continue
+        out[f.attname] = json.loads(canonical({"v": getattr(obj, f.attname)}))["v"]
+    return out
+
+
+def describe(target) -> tuple[str, str, str]:
+    """(object_type, object_id, label) of a model instance or an explicit tuple."""
+    if target is None:
+        return "", "", ""
+    if isinstance(target, tuple):
+        return tuple(str(x) for x in target)  # type: ignore[return-value]
+    return target._meta.label_lower, str(target.pk), str(target)[:300]
+
+
+def _actor(actor) -> tuple[int | None, str]:
+    if actor is None:
+        return None, "system"
+    if isinstance(actor, str):
+        return None, actor
+    return actor.pk, (actor.get_username() if hasattr(actor, "get_username") else str(actor))
+
+
+def entry(
+    *, action: str, target=None, actor=None, before=None, after=None, at=None, client_addr=None
+) -> Entry:
+    object_type, object_id, object_label = describe(target)
+    actor_id, actor_label = _actor(actor)
+    if after is None and target is not None and not isinstance(target, tuple):
+        after = snapshot(target)
+    return Entry(
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        object_label=object_label,
+        before=before,
+        after=after,
+        actor_id=actor_id,
+        actor_label=actor_label,
+        at=at,
+        client_addr=client_addr if client_addr is not None else client_addr_var.get(),
+    )
+
+
+def _payload(seq: int, e: Entry, at: dt.datetime) -> str:
+    return canonical(
+        {
+            "seq": seq,
+            "at": at,
+            "actor_id": e.actor_id,
+            "actor_label": e.actor_label,
+            "action": e.action,
+            "object_type": e.object_type,
+            "object_id": e.object_id,
+            "object_label": e.object_label,
+            "client_addr": e.client_addr,
+            "before": e.before,
+            "after": e.after,
+        }
+    )
+
+
+def _lock_chain() -> None:
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit.record must run inside the transaction of the change")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_ID])
+
+
+def record_many(entries: Iterable[Entry]) -> list[AuditRecord]:
+    """Append entries to the chain, in order, as the last write of the current transaction."""
+    entries = list(entries)
+    if not entries:
+        return []
+    _lock_chain()
+    head = AuditRecord.objects.order_by("-seq").values_list("seq", "hash").first()
+    seq, prev = head if head else (0, GENESIS)
+    now = timezone.now()
+    rows = []
+    for e in entries:
+        seq += 1
+        at = (e.at or now).astimezone(dt.UTC)
+        payload = _payload(seq, e, at)
+        digest = compute_hash(prev, payload)
+        rows.append(
+            AuditRecord(
+                seq=seq,
+                at=at,
+                actor_id=e.actor_id,
+                actor_label=e.actor_label[:200],
+                action=e.action,
+                object_type=e.object_type,
+                object_id=e.object_id,
+                object_label=e.object_label[:300],
+                client_addr=e.client_addr,
+                payload=payload,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        prev = digest
+    return AuditRecord.objects.bulk_create(rows, batch_size=1000)
+
+
+def record(
+    *, action: str, target=None, actor=None, before=None, after=None, at=None, client_addr=None
+) -> AuditRecord:
+    """Append one record for a change made in the current transaction (its last write)."""
+    return record_many(
+        [
+            entry(
+                action=action,
+                target=target,
+                actor=actor,
+                before=before,
+                after=after,
+                at=at,
+                client_addr=client_addr,
+            )
+        ]
+    )[0]
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    count: int
+    head_seq: int
+    head_hash: str
+    problem: str = ""
+    broken_seq: int | None = None
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"audit chain ok: {self.count} records, head #{self.head_seq} {self.head_hash}"
+        return self.problem
+
+
+_COLUMNS = (
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "object_label",
+    "client_addr",
+)
+
+
+def _check_row(row: AuditRecord, expected_seq: int, prev: str) -> str:
+    if row.seq != expected_seq:
+        return f"record #{expected_seq} is missing (found #{row.seq} next)"
+    if row.prev_hash != prev:
+        return f"record #{row.seq}: previous hash does not match record #{row.seq - 1}"
+    if not hmac.compare_digest(compute_hash(prev, row.payload), row.hash):
+        return f"record #{row.seq}: hash does not match its payload"
+    try:
+        data = json.loads(row.payload)
+    except ValueError:
+        return f"record #{row.seq}: payload is not JSON"
+    if data.get("seq") != row.seq:
+        return f"record #{row.seq}: payload names sequence {data.get('seq')}"
+    for col in _COLUMNS:
+        if data.get(col) != getattr(row, col):
+            return f"record #{row.seq}: column {col} differs from its payload"
+    if data.get("at") != _json_default(row.at):
+        return f"record #{row.seq}: column at differs from its payload"
+    return ""
+
+
+def read_checkpoints(path: Path) -> list[tuple[int, str]]:
+    out = []
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].isdigit():
+            out.append((int(parts[0]), parts[1]))
+    return out
+
+
+def verify_chain(*, checkpoints: Path | None = None, chunk: int = 5000) -> VerifyResult:
+    """Recompute the whole chain; name the first broken record.
+
+    With checkpoints (heads saved outside the database), a chain cut short after a checkpoint or
+    rewritten before it is reported too.
+    """
+    expected_seq, prev, count = 1, GENESIS, 0
+    seen_hash: dict[int, str] = {}
+    wanted = dict(read_checkpoints(checkpoints)) if checkpoints else {}
+    last_seq = 0
+    while True:
+        rows = list(AuditRecord.objects.filter(seq__gte=expected_seq).order_by("seq")[:chunk])
+        if not rows:
+            break
+        for row in rows:
+            problem = _check_row(row, expected_seq, prev)
+            if problem:
+                return VerifyResult(False, count, last_seq, prev, problem, broken_seq=expected_seq)
+            if row.seq in wanted:
+                seen_hash[row.seq] = row.hash
+            prev, last_seq, expected_seq, count = row.hash, row.seq, row.seq + 1, count + 1
+    for seq, digest in wanted.items():
+        if seq > last_seq:
+            return VerifyResult(
+                False,
+                count,
+                last_seq,
+                prev,
+                f"chain truncated: checkpoint names record #{seq}, the chain ends at #{last_seq}",
+                broken_seq=last_seq + 1,
+            )
+        if seen_hash.get(seq) != digest:
+            return VerifyResult(
+                False,
+                count,
+                last_seq,
+                prev,
+                f"record #{seq}: hash differs from the checkpoint",
+                broken_seq=seq,
+            )
+    return VerifyResult(True, count, last_seq, prev)
+
+
+def store_checkpoint(*, to: Path | None = None) -> tuple[int, str, Path]:
+    """Append the current head (sequence, hash) to a file outside the database."""
+    path = Path(to or settings.AUDIT_CHECKPOINT_FILE)
+    head = AuditRecord.objects.order_by("-seq").values_list("seq", "hash").first() or (0, GENESIS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(f"{head[0]} {head[1]} {timezone.now().isoformat()}\n")
+    return head[0], head[1], path
+
+
+def atomic_service(func):
+    """A door-level service: its own whole transaction (`atomic(durable=True)`)."""
+    return transaction.atomic(durable=True)(func)

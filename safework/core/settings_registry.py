@@ -1,0 +1,49 @@
+"""Settings that administrators change, with their defaults and meaning.
+
+A `core.models.Setting` row overrides a default, per site where `site_id` is set. Deployment limits
+(upload size, URLs) are environment settings instead (safework/settings.py).
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    default: object
+    help: str
+
+
+DEFAULTS: dict[str, SettingSpec] = {
+    "cert.yellow_days": SettingSpec(
+        60, "Usable certificates with this many days or fewer left are yellow."
+    ),
+    "cert.unverified_blocking": SettingSpec(
+        False, "Unverified certificates refuse work instead of warning."
+    ),
+    "cert.construction_counts_as_order30": SettingSpec(
+        False, "Construction electrical/height items count as Order-30 electrical/height items."
+    ),
+    "people.contractor_medical_max_age_days": SettingSpec(
+        92, "Contractor staff need a medical check at most this old (3 months) on the date asked."
+    ),
+    "cert.absence_rule_enabled": SettingSpec(
+        True, "Away from the operation for 6 months or more needs a practical re-examination."
+    ),
+    "cert.absence_months": SettingSpec(6, "Months away that trigger the re-examination (Art. 32)."),
+}
+
+
+def get_setting(key: str, *, site_id: int | None = None):
+    """The value in force: the site's override, else the global row, else the default."""
+    from django.db.models import Q
+
+    from safework.core.models import Setting
+
+    spec = DEFAULTS[key]
+    wanted = (
+        Q(site_id__isnull=True) if site_id is None else Q(site_id__isnull=True) | Q(site_id=site_id)
+    )
+    rows = dict(Setting.objects.filter(wanted, key=key).values_list("site_id", "value"))
+    if site_id is not None and site_id in rows:
+        return rows[site_id]
+    return rows.get(None, spec.default)
