@@ -39,6 +39,7 @@ def secret_from(path: Path, nbytes: int = 48) -> str:
 
 VAR_DIR = Path(env.str("SAFEWORK_VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+(VAR_DIR / "static").mkdir(exist_ok=True)
 
 DEBUG = env_flag("SAFEWORK_DEBUG", default=False)
 SECRET_KEY = env.str("SAFEWORK_SECRET_KEY", default="") or secret_from(VAR_DIR / "secret_key")
