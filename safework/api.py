@@ -6,31 +6,16 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.security import APIKeyHeader, HttpBasicAuth, django_auth
 
 from safework.core.errors import BadRequest, FieldError, InvalidInput
 from safework.core.refusals import Refused
 from safework.core.validation import translate_pydantic_errors
 
-
-class BasicAuth(HttpBasicAuth):
-    """HTTP Basic for scripts and curl (`curl -u user:password …`)."""
-
-    def authenticate(self, request, username, password):
-        from django.contrib.auth import authenticate
-
-        user = authenticate(request, username=username, password=password)
-        if user is not None and user.is_active:
-            request.user = user
-            return user
-        return None
-
-
 api = NinjaAPI(
     title="SafeWork API",
     version="1",
     description="People, certificates and the qualification engine for special work.",
-    auth=[django_auth, BasicAuth()],
+    # Each operation sets its own auth with accounts.access.access(resource, action).
     urls_namespace="api",
 )
 
@@ -115,4 +100,4 @@ def _register_routers():
 
 
 _register_routers()
-__all__ = ["api", "APIKeyHeader"]
+__all__ = ["api"]
