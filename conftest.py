@@ -22,3 +22,14 @@ def catalogue(db):
     from safework.certs.loader import load_catalogue
 
     load_catalogue()
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_immediately():
+    """Background tasks run inline in tests (huey's immediate mode, in-memory storage)."""
+    from huey.contrib.djhuey import HUEY
+
+    previous = HUEY.immediate
+    HUEY.immediate = True
+    yield
+    HUEY.immediate = previous

@@ -1,0 +1,1 @@
+"""Background work of registry verification (huey tasks)."""
