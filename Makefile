@@ -1,4 +1,6 @@
 # SafeWork: two set-up commands, `make run` and `make test` (see README.md).
+# `make run`: migrate, load the catalogue, seed the demo once, collect static files, then serve
+# (web :8000, tasks, demo registry :8001) until Ctrl-C. Running it again is safe.
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
@@ -28,17 +30,24 @@ $(STAMP): requirements/lock.txt pyproject.toml
 
 install: $(STAMP)
 
+# `make test` needs no service: it runs on SQLite (in memory) whatever DATABASE_URL says; the
+# PostgreSQL suite is `make test-postgres` (and .ci/run).
+SQLITE := env -u DATABASE_URL
+
+# Lint first: make stops at the first failing step, before the (longer) test run.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python manage.py check --fail-level WARNING
-	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(SQLITE) $(BIN)/python manage.py check --fail-level WARNING
+	$(SQLITE) $(BIN)/python manage.py makemigrations --check --dry-run
 
 test: lint
-	$(BIN)/pytest -q -m "not postgres"
+	$(SQLITE) $(BIN)/pytest -q -p no:cacheprovider -m "not postgres"
 
+# A clean test database each time (--create-db): a stale one can hide a migration's mistake.
 test-postgres: $(STAMP)
-	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/pytest -q
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+	  $(BIN)/pytest -q -p no:cacheprovider --create-db
 
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "safework.people",
     "safework.accounts",
     "safework.certs",
+    "safework.demo",  # synthetic demo and bench data (`safework seed`); last: imports every app
 ]
 
 MIDDLEWARE = [
@@ -156,14 +157,21 @@ else:
         "immediate": HUEY_IMMEDIATE,
     }
 
+# `safework serve` (the end of `make run`): the web server's port and the demo registry's.
+SERVE_PORT = env.int("SAFEWORK_PORT", default=8000)
+REGISTRY_PORT = env.int("SAFEWORK_REGISTRY_PORT", default=8001)
+
 # The certificate registry (the national query platform through an adapter; the demo fake).
-REGISTRY_URL = env.str("SAFEWORK_REGISTRY_URL", default="http://127.0.0.1:8001")
+REGISTRY_URL = env.str("SAFEWORK_REGISTRY_URL", default=f"http://127.0.0.1:{REGISTRY_PORT}")
 REGISTRY_TIMEOUT = env.float("SAFEWORK_REGISTRY_TIMEOUT", default=5.0)
 REGISTRY_RETRIES = env.int("SAFEWORK_REGISTRY_RETRIES", default=3)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("SAFEWORK_LOG_LEVEL", default="WARNING")},
+    # The task worker reports what it starts and runs (`safework serve` shows it as "tasks | …").
+    "loggers": {"huey": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }

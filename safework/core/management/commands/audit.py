@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from safework.core import audit
@@ -13,10 +14,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--checkpoint",
             type=Path,
-            help="file of saved heads (default var/audit-checkpoints.log)",
+            nargs="?",
+            const=True,
+            help="file of saved heads; without a value, SAFEWORK_AUDIT_CHECKPOINTS"
+            " (default var/audit-checkpoints.log). verify compares the chain with each saved"
+            " head, which also reveals a chain cut short.",
         )
 
     def handle(self, *, action, checkpoint, **options):
+        if checkpoint is True:
+            checkpoint = Path(settings.AUDIT_CHECKPOINT_FILE)
         if action == "verify":
             if checkpoint is not None and not checkpoint.exists():
                 raise CommandError(f"checkpoint file {checkpoint} does not exist")
@@ -25,5 +32,11 @@ class Command(BaseCommand):
                 raise CommandError(result.problem)
             self.stdout.write(result.summary())
         else:
-            seq, digest, path = audit.store_checkpoint(to=checkpoint)
+            # Only a head that verifies is worth saving: a checkpoint of a forged chain would
+            # vouch for the forgery.
+            path = Path(checkpoint or settings.AUDIT_CHECKPOINT_FILE)
+            result = audit.verify_chain(checkpoints=path if path.exists() else None)
+            if not result.ok:
+                raise CommandError(f"no checkpoint stored: {result.problem}")
+            seq, digest, path = audit.store_checkpoint(to=path)
             self.stdout.write(f"head #{seq} {digest} appended to {path}")
