@@ -9,7 +9,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from safework.core.errors import BadRequest, FieldError, InvalidInput
 from safework.core.refusals import Refused
-from safework.core.validation import translate_pydantic_errors
+from safework.core.validation import JsonParser, translate_pydantic_errors
 
 api = NinjaAPI(
     title="SafeWork API",
@@ -17,6 +17,7 @@ api = NinjaAPI(
     description="People, certificates and the qualification engine for special work.",
     # Each operation sets its own auth with accounts.access.access(resource, action).
     urls_namespace="api",
+    parser=JsonParser(),  # a body not sent as JSON, or not JSON, is a 400
 )
 
 
@@ -75,6 +76,8 @@ def unauthenticated(request, exc):
 
 @api.exception_handler(HttpError)
 def http_error(request, exc):
+    if isinstance(exc.__cause__, BadRequest):  # ninja wraps the body parser's error
+        return bad_request(request, exc.__cause__)
     return _errors(request, [FieldError("", "http_error", str(exc))], exc.status_code)
 
 

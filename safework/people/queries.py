@@ -3,17 +3,15 @@
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from safework.core.scope import Scope
-from safework.org.models import Department
-from safework.people.models import Contractor, ContractorEngagement, Person
-
-
-def department_subtree_q(scope: Scope, prefix: str) -> Q:
-    """Q over `<prefix>path` matching the subtrees of the scope's departments."""
-    paths = Department.objects.filter(pk__in=scope.department_ids).values_list("path", flat=True)
-    q = Q(pk__in=[])
-    for path in paths:
-        q |= Q(**{f"{prefix}path__startswith": path})
-    return q
+from safework.org.queries import department_subtree_q  # noqa: F401  (re-exported)
+from safework.people.models import (
+    BlacklistEntry,
+    Contractor,
+    ContractorEngagement,
+    Employment,
+    HealthCheck,
+    Person,
+)
 
 
 def person_scope_q(scope: Scope, prefix: str = "") -> Q:
@@ -48,5 +46,44 @@ def contractors_visible_to(scope: Scope) -> QuerySet[Contractor]:
     if scope.contractor_id:
         q |= Q(pk=scope.contractor_id)
     if scope.site_ids:
-        q |= Q(engagements__site_id__in=scope.site_ids)
-    return Contractor.objects.filter(q).distinct()
+        q |= Q(
+            pk__in=ContractorEngagement.objects.filter(site_id__in=scope.site_ids).values(
+                "contractor_id"
+            )
+        )
+    return Contractor.objects.filter(q)
+
+
+def engagements_visible_to(scope: Scope) -> QuerySet[ContractorEngagement]:
+    """A site sees the engagements at it; a contractor manager their contractor's."""
+    qs = ContractorEngagement.objects.select_related("contractor", "site")
+    if scope.group_wide:
+        return qs
+    q = Q(pk__in=[])
+    if scope.contractor_id:
+        q |= Q(contractor_id=scope.contractor_id)
+    if scope.site_ids:
+        q |= Q(site_id__in=scope.site_ids)
+    return qs.filter(q)
+
+
+def employments_visible_to(scope: Scope) -> QuerySet[Employment]:
+    """The employment history of the persons the scope sees (their past employers too)."""
+    return Employment.objects.filter(person_scope_q(scope, "person__")).select_related(
+        "contractor", "department"
+    )
+
+
+def health_checks_visible_to(scope: Scope) -> QuerySet[HealthCheck]:
+    return HealthCheck.objects.filter(person_scope_q(scope, "person__")).select_related("person")
+
+
+def blacklist_visible_to(scope: Scope) -> QuerySet[BlacklistEntry]:
+    """Group-wide: all. Otherwise the bars on persons the scope sees, and the bars on ID numbers
+    nobody has registered yet (whoever registers that person must know)."""
+    qs = BlacklistEntry.objects.all()
+    if scope.group_wide:
+        return qs
+    registered = Person.objects.filter(id_number=OuterRef("id_number"))
+    seen = persons_visible_to(scope).filter(id_number=OuterRef("id_number"))
+    return qs.filter(Q(Exists(seen)) | ~Q(Exists(registered)))

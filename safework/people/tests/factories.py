@@ -74,6 +74,7 @@ class EmploymentFactory(factory.django.DjangoModelFactory):
     person = factory.SubFactory(PersonFactory)
     employer_kind = "own"
     started_on = dt.date(2020, 1, 1)
+    department = None
     site = factory.LazyAttribute(lambda o: o.department.effective_site if o.department else None)
 
     @factory.post_generation

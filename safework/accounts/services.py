@@ -1,0 +1,247 @@
+"""Writes to accounts: users and their role grants. Each is one transaction ending with its
+audit record; password hashes never enter the audit trail."""
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from safework.accounts.models import Role, RoleGrant, User
+from safework.core import audit
+from safework.core.errors import FieldError, InvalidInput
+from safework.core.validation import clean_model, visible_ref
+from safework.org.models import Department, Site
+from safework.people.models import Contractor, Person
+
+# What an audit record keeps of a user: never the password hash.
+USER_AUDIT_FIELDS = (
+    "id",
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "person",
+)
+USER_FIELDS = {"username", "first_name", "last_name", "email", "is_staff", "person_id", "password"}
+
+_PERSONAL = {Role.WORKER, Role.GUARDIAN, Role.GAS_TESTER}
+_DEPARTMENT = {Role.WORKSHOP_HEAD, Role.TEAM_LEADER}
+
+
+def _raise_if(errors) -> None:
+    if errors:
+        raise InvalidInput(errors)
+
+
+def _snapshot(user: User) -> dict:
+    return audit.snapshot(user, fields=USER_AUDIT_FIELDS)
+
+
+def _password_errors(password: str, user: User) -> list[FieldError]:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        return [
+            FieldError("password", e.code or "invalid", " ".join(e.messages))
+            for e in exc.error_list
+        ]
+    return []
+
+
+def _apply_user(user: User, changes: dict) -> list[FieldError]:
+    errors = [
+        FieldError(name, "unknown_field", _("Unknown field."))
+        for name in sorted(set(changes) - USER_FIELDS)
+    ]
+    if "username" in changes:
+        username = (changes["username"] or "").strip()
+        if User.objects.filter(username__iexact=username).exclude(pk=user.pk).exists():
+            errors.append(FieldError("username", "duplicate", _("This username is taken.")))
+        user.username = username
+    if "person_id" in changes:
+        try:
+            visible_ref(Person.objects.all(), changes["person_id"], "person_id")
+        except InvalidInput as exc:
+            errors += exc.errors
+        else:
+            taken = User.objects.filter(person_id=changes["person_id"]).exclude(pk=user.pk)
+            if changes["person_id"] is not None and taken.exists():
+                errors.append(
+                    FieldError("person_id", "duplicate", _("This person has a login already."))
+                )
+        user.person_id = changes["person_id"]
+    for field in ("first_name", "last_name", "email", "is_staff"):
+        if field in changes:
+            setattr(user, field, changes[field] if changes[field] is not None else "")
+    if changes.get("password"):
+        errors += _password_errors(changes["password"], user)
+        user.set_password(changes["password"])
+    return errors
+
+
+@transaction.atomic
+def create_user(*, by, values: dict) -> User:
+    """A login, linked to its person (if any). Roles are separate grants."""
+    user = User()
+    errors = _apply_user(user, values)
+    if not values.get("password"):
+        user.set_unusable_password()
+    _raise_if(errors)
+    clean_model(user, exclude=["password", "last_login", "date_joined"])
+    user.save()
+    audit.record(action="accounts.user_created", target=user, actor=by, after=_snapshot(user))
+    return user
+
+
+@transaction.atomic
+def update_user(*, by, user: User, changes: dict) -> User:
+    """Change a user's details or password (only the fact of a password change is audited)."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    before = _snapshot(user)
+    _raise_if(_apply_user(user, changes))
+    clean_model(user, exclude=["password", "last_login", "date_joined"])
+    user.save()
+    after = _snapshot(user) | ({"password_changed": True} if changes.get("password") else {})
+    audit.record(action="accounts.user_updated", target=user, actor=by, before=before, after=after)
+    return user
+
+
+@transaction.atomic
+def deactivate_user(*, by, user: User) -> User:
+    """The user can no longer log in; grants and history stay."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if not user.is_active:
+        return user
+    before = _snapshot(user)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    audit.record(
+        action="accounts.user_deactivated",
+        target=user,
+        actor=by,
+        before=before,
+        after=_snapshot(user),
+    )
+    return user
+
+
+def _grant_errors(grant: RoleGrant) -> list[FieldError]:
+    """A grant names what its role's scope needs, and nothing its role does not use."""
+    errors = []
+    role = grant.role
+    if role == Role.CONTRACTOR_MANAGER and not grant.contractor_id:
+        errors.append(
+            FieldError("contractor_id", "required", _("A contractor manager names the contractor."))
+        )
+    if role != Role.CONTRACTOR_MANAGER and grant.contractor_id:
+        errors.append(
+            FieldError(
+                "contractor_id", "invalid", _("Only a contractor manager names a contractor.")
+            )
+        )
+    if role not in _DEPARTMENT and grant.department_id:
+        errors.append(
+            FieldError(
+                "department_id",
+                "invalid",
+                _("Only workshop heads and team leaders name a department."),
+            )
+        )
+    if role in _DEPARTMENT and not (grant.department_id or grant.site_id):
+        errors.append(
+            FieldError("department_id", "required", _("Name the department (or the site)."))
+        )
+    if role == Role.SAFETY_OFFICER and not grant.site_id:
+        errors.append(FieldError("site_id", "required", _("A safety officer works for a site.")))
+    if role in _PERSONAL and not grant.user.person_id:
+        errors.append(
+            FieldError(
+                "user_id",
+                "no_person",
+                _("Link the user to their person first: this role sees only its own records."),
+            )
+        )
+    duplicate = RoleGrant.objects.filter(
+        user_id=grant.user_id,
+        role=role,
+        site_id=grant.site_id,
+        contractor_id=grant.contractor_id,
+        department_id=grant.department_id,
+    ).exclude(pk=grant.pk)
+    if duplicate.exists():
+        errors.append(FieldError("role", "duplicate", _("The user holds this grant already.")))
+    return errors
+
+
+GRANT_FIELDS = {"site_id", "contractor_id", "department_id"}
+
+
+def _check_grant_refs(values: dict) -> list[FieldError]:
+    errors = []
+    for field, qs in (
+        ("user_id", User.objects.all()),
+        ("site_id", Site.objects.all()),
+        ("contractor_id", Contractor.objects.all()),
+        ("department_id", Department.objects.all()),
+    ):
+        if field in values:
+            try:
+                visible_ref(qs, values[field], field)
+            except InvalidInput as exc:
+                errors += exc.errors
+    return errors
+
+
+@transaction.atomic
+def grant_role(
+    *,
+    by,
+    user_id: int,
+    role: str,
+    site_id: int | None = None,
+    contractor_id: int | None = None,
+    department_id: int | None = None,
+) -> RoleGrant:
+    """Give a user a role: group-wide (no site), at a site, for a contractor or a department."""
+    values = {
+        "user_id": user_id,
+        "site_id": site_id,
+        "contractor_id": contractor_id,
+        "department_id": department_id,
+    }
+    _raise_if(_check_grant_refs(values))
+    grant = RoleGrant(role=role, **values)
+    _raise_if(_grant_errors(grant))
+    clean_model(grant)
+    grant.save()
+    audit.record(action="accounts.role_granted", target=grant, actor=by)
+    return grant
+
+
+@transaction.atomic
+def update_grant(*, by, grant: RoleGrant, changes: dict) -> RoleGrant:
+    """Move a grant to another site, contractor or department (the role and user stay)."""
+    unknown = sorted(set(changes) - GRANT_FIELDS)
+    _raise_if([FieldError(n, "unknown_field", _("Unknown field.")) for n in unknown])
+    grant = RoleGrant.objects.select_for_update().get(pk=grant.pk)
+    before = audit.snapshot(grant)
+    _raise_if(_check_grant_refs(changes))
+    for field, value in changes.items():
+        setattr(grant, field, value)
+    _raise_if(_grant_errors(grant))
+    grant.save()
+    audit.record(action="accounts.grant_updated", target=grant, actor=by, before=before)
+    return grant
+
+
+@transaction.atomic
+def revoke_grant(*, by, grant: RoleGrant) -> None:
+    """Take the role away. The grant row goes; the audit record keeps what it was."""
+    grant = RoleGrant.objects.select_for_update().get(pk=grant.pk)
+    before = audit.snapshot(grant)
+    label = ("accounts.rolegrant", str(grant.pk), str(grant))
+    grant.delete()
+    audit.record(action="accounts.role_revoked", target=label, actor=by, before=before)

@@ -1,0 +1,128 @@
+"""Users and role grants over the API (administrators only)."""
+
+import base64
+
+from django.test import Client
+
+from safework.accounts.models import Role, RoleGrant, User
+from safework.accounts.tests.world import API, client_for, world_fixture
+from safework.core.models import AuditRecord
+
+api_world = world_fixture()
+
+
+def admin(world):
+    return client_for(world.users[Role.ADMINISTRATOR])
+
+
+def errors_of(response) -> dict[str, str]:
+    return {e["field"]: e["code"] for e in response.json()["errors"]}
+
+
+def test_create_user_checks_the_password_and_never_audits_its_hash(api_world, db):
+    client = admin(api_world)
+    weak = client.post(f"{API}/users", {"username": "newbie", "password": "123"})
+    assert weak.status_code == 422
+    assert set(errors_of(weak)) == {"password"}
+    ok = client.post(
+        f"{API}/users",
+        {"username": "newbie", "password": "Safe-work-2026", "person_id": api_world.p_b.pk},
+    )
+    assert ok.status_code == 201, ok.content
+    user = User.objects.get(username="newbie")
+    assert user.check_password("Safe-work-2026")
+    record = AuditRecord.objects.get(action="accounts.user_created")
+    assert "password" not in record.payload and user.password not in record.payload
+    taken = client.post(f"{API}/users", {"username": "NEWBIE"})
+    assert errors_of(taken) == {"username": "duplicate"}
+    linked = client.post(f"{API}/users", {"username": "other", "person_id": api_world.p_b.pk})
+    assert errors_of(linked) == {"person_id": "duplicate"}
+
+
+def test_password_change_is_audited_as_a_fact_only(api_world, db):
+    client = admin(api_world)
+    url = f"{API}/users/{api_world.target_user.pk}"
+    response = client.patch(url, {"password": "Another-pass-77", "email": "t@example.com"})
+    assert response.status_code == 200, response.content
+    record = AuditRecord.objects.get(action="accounts.user_updated")
+    assert '"password_changed":true' in record.payload
+    assert User.objects.get(pk=api_world.target_user.pk).password not in record.payload
+    token = base64.b64encode(b"target:Another-pass-77").decode()
+    basic = Client(HTTP_AUTHORIZATION=f"Basic {token}")
+    assert basic.get(f"{API}/persons").status_code == 200  # an inspector at site B
+    client.post(f"{url}/deactivate")
+    assert basic.get(f"{API}/persons").status_code == 401
+
+
+def test_user_list_shows_grants_and_filters_by_role(api_world, db):
+    client = admin(api_world)
+    listed = client.get(f"{API}/users?role=inspector").json()
+    assert {u["username"] for u in listed["items"]} == {"inspector", "target"}
+    target = next(u for u in listed["items"] if u["username"] == "target")
+    assert [(g["role"], g["site_id"]) for g in target["grants"]] == [
+        ("inspector", api_world.site_b.pk)
+    ]
+
+
+def test_grants_name_what_their_role_needs(api_world, db):
+    client = admin(api_world)
+    user = api_world.target_user.pk
+    assert errors_of(
+        client.post(f"{API}/role-grants", {"user_id": user, "role": "contractor_manager"})
+    ) == {"contractor_id": "required"}
+    assert errors_of(
+        client.post(
+            f"{API}/role-grants",
+            {"user_id": user, "role": "principal", "contractor_id": api_world.contractor_x.pk},
+        )
+    ) == {"contractor_id": "invalid"}
+    assert errors_of(client.post(f"{API}/role-grants", {"user_id": user, "role": "worker"})) == {
+        "user_id": "no_person"
+    }
+    assert errors_of(
+        client.post(f"{API}/role-grants", {"user_id": user, "role": "safety_officer"})
+    ) == {"site_id": "required"}
+    duplicate = {"user_id": user, "role": "inspector", "site_id": api_world.site_b.pk}
+    assert errors_of(client.post(f"{API}/role-grants", duplicate)) == {"role": "duplicate"}
+    assert errors_of(
+        client.post(f"{API}/role-grants", {"user_id": 4242, "role": "inspector", "site_id": 4242})
+    ) == {"user_id": "unknown", "site_id": "unknown"}
+    assert errors_of(client.post(f"{API}/role-grants", {"user_id": user, "role": "boss"})) == {
+        "role": "invalid_choice"
+    }
+    ok = client.post(
+        f"{API}/role-grants",
+        {"user_id": user, "role": "workshop_head", "department_id": api_world.dept_w.pk},
+    )
+    assert ok.status_code == 201, ok.content
+    assert AuditRecord.objects.filter(action="accounts.role_granted").count() == 1
+
+
+def test_a_grant_takes_effect_and_revoking_it_is_audited(api_world, db):
+    client = admin(api_world)
+    target = client_for(api_world.target_user)
+    assert target.get(f"{API}/persons/{api_world.p_b.pk}").status_code == 200  # site B
+    moved = client.patch(
+        f"{API}/role-grants/{api_world.target_grant.pk}", {"site_id": api_world.site_a.pk}
+    )
+    assert moved.status_code == 200 and moved.json()["site_id"] == api_world.site_a.pk
+    assert target.get(f"{API}/persons/{api_world.p_b.pk}").status_code == 404
+    revoked = client.post(f"{API}/role-grants/{api_world.target_grant.pk}/revoke")
+    assert revoked.status_code == 204
+    assert not RoleGrant.objects.filter(pk=api_world.target_grant.pk).exists()
+    assert target.get(f"{API}/persons").status_code == 403
+    record = AuditRecord.objects.get(action="accounts.role_revoked")
+    assert record.object_type == "accounts.rolegrant"
+    assert '"role":"inspector"' in record.payload
+    listed = client.get(f"{API}/audit?object_type=accounts.rolegrant").json()
+    assert [r["action"] for r in listed["items"]] == [
+        "accounts.role_revoked",
+        "accounts.grant_updated",
+    ]
+
+
+def test_only_administrators_manage_accounts(api_world, db):
+    for role in (Role.PRINCIPAL, Role.SAFETY_HEAD, Role.INSPECTOR):
+        client = client_for(api_world.users[role])
+        assert client.get(f"{API}/users").status_code == 403
+        assert client.post(f"{API}/users", {"username": "x"}).status_code == 403
