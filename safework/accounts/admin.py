@@ -1,0 +1,127 @@
+"""Admin of logins and their role grants (resource ACCOUNTS: administrators).
+
+Roles are `RoleGrant` rows, not Django's groups and model permissions, so those are left out of
+the forms and the auth "groups" admin is not shown. A user needs `is_staff` to log in here; what
+they then see is decided by their grants alone.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group as AuthGroup
+from django.db import transaction
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.debug import sensitive_post_parameters
+
+from safework.accounts.admin_mixins import ScopedAdmin, ScopedTabularInline
+from safework.accounts.matrix import ACCOUNTS
+from safework.accounts.models import Role, RoleGrant, User
+from safework.core import audit
+
+if admin.site.is_registered(AuthGroup):
+    admin.site.unregister(AuthGroup)
+
+# Grants without the place they apply to give no scope at all (accounts.scope.grant_scope).
+_SITE_ROLES = {Role.SAFETY_OFFICER}
+_DEPARTMENT_ROLES = {Role.WORKSHOP_HEAD, Role.TEAM_LEADER}
+_PERSON_ROLES = {Role.WORKER, Role.GUARDIAN, Role.GAS_TESTER}
+
+
+class RoleGrantForm(forms.ModelForm):
+    class Meta:
+        model = RoleGrant
+        fields = ("user", "role", "site", "contractor", "department")
+
+    def clean(self):
+        cleaned = super().clean()
+        role = cleaned.get("role")
+        if role == Role.CONTRACTOR_MANAGER and not cleaned.get("contractor"):
+            self.add_error("contractor", _("A contractor manager's grant names the contractor."))
+        if role != Role.CONTRACTOR_MANAGER and cleaned.get("contractor"):
+            self.add_error("contractor", _("Only a contractor manager's grant names a contractor."))
+        if role in _SITE_ROLES and not cleaned.get("site"):
+            self.add_error("site", _("A safety officer's grant names the site."))
+        if role in _DEPARTMENT_ROLES and not (cleaned.get("department") or cleaned.get("site")):
+            self.add_error("department", _("Name the department (or the site) this grant covers."))
+        user = cleaned.get("user") or getattr(self.instance, "user", None)
+        if role in _PERSON_ROLES and user is not None and not user.person_id:
+            self.add_error("role", _("Link the user to their person first: this role sees them."))
+        return cleaned
+
+
+class RoleGrantInline(ScopedTabularInline):
+    model = RoleGrant
+    form = RoleGrantForm
+    fields = ("role", "site", "contractor", "department")
+    deletable = True  # revoking a role is deleting its grant (audited)
+    extra = 0
+
+
+@admin.register(User)
+class UserAdmin(ScopedAdmin, DjangoUserAdmin):
+    resource = ACCOUNTS
+    deletable = False  # deactivate: audit records and jobs name their users
+    audit_exclude = ("password",)
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        (gettext_lazy("Personal info"), {"fields": ("first_name", "last_name", "email", "person")}),
+        (gettext_lazy("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser")}),
+        (gettext_lazy("Important dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    readonly_fields = ("last_login", "date_joined")
+    list_display = (
+        "username",
+        "first_name",
+        "last_name",
+        "person",
+        "roles",
+        "is_staff",
+        "is_active",
+    )
+    list_filter = ("is_staff", "is_superuser", "is_active", "grants__role")
+    list_select_related = ("person",)
+    search_fields = ("username", "first_name", "last_name", "email", "person__name")
+    autocomplete_fields = ("person",)
+    filter_horizontal = ()
+    inlines = (RoleGrantInline,)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("grants")
+
+    def get_inline_instances(self, request, obj=None):
+        # Grants are added once the user exists (the add form is Django's two-step one).
+        return super().get_inline_instances(request, obj) if obj is not None else []
+
+    @admin.display(description=gettext_lazy("roles"))
+    def roles(self, obj):
+        return ", ".join(sorted({g.get_role_display() for g in obj.grants.all()})) or "—"
+
+    @method_decorator(sensitive_post_parameters())
+    def user_change_password(self, request, id, form_url=""):
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            done = (
+                request.method == "POST"
+                and response.status_code == 302
+                and response.url != request.get_full_path()
+            )
+            if done:
+                user = User.objects.get(pk=id)
+                # Never the hash itself: the record says that the password changed.
+                audit.record(
+                    action="accounts.password_changed", target=user, actor=request.user, after={}
+                )
+        return response
+
+
+@admin.register(RoleGrant)
+class RoleGrantAdmin(ScopedAdmin):
+    resource = ACCOUNTS
+    form = RoleGrantForm
+    list_display = ("user", "role", "site", "contractor", "department", "created_at")
+    list_filter = ("role", "site")
+    list_select_related = ("user", "site", "contractor", "department")
+    search_fields = ("user__username", "user__first_name", "user__last_name")
+    autocomplete_fields = ("user",)
