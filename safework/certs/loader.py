@@ -307,7 +307,8 @@ def catalogue_differences() -> list[Difference]:
 
 @transaction.atomic
 def apply_catalogue_update(*, actor=None) -> list[Difference]:
-    """Make the database match the shipped catalogue; one audit record per changed row."""
+    """Make the database match the shipped catalogue; one audit record per changed row. When
+    rules changed, every certificate's `next_review_due` is recomputed (audited per change)."""
     diffs = catalogue_differences()
     entries = []
     for d in diffs:
@@ -323,5 +324,10 @@ def apply_catalogue_update(*, actor=None) -> list[Difference]:
         entries.append(
             audit.entry(action="catalogue.row_updated", target=obj, actor=actor, before=before)
         )
+    if any(d.row.model is CatalogueRule for d in diffs):
+        # Review due dates are stored on each certificate: follow the rules just changed.
+        from safework.certs.services import review_due_entries
+
+        entries += review_due_entries(actor=actor)
     audit.record_many(entries)
     return diffs

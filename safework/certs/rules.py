@@ -1,22 +1,26 @@
-"""Pure certificate rules: which catalogue rule applies on a date, when reviews fall due, and the
-one status function used everywhere (API, admin, reports, the qualification engine, later permits
-and gates). No queries here: callers pass the certificate, its passed reviews and a `RuleBook`.
+"""Pure certificate rules: which catalogue rule applies on a date, when reviews fall due, the
+windows for reviews and extensions, and the one status function used everywhere (API, admin,
+reports, the qualification engine, later permits and gates). No queries here: callers pass the
+certificate, its passed reviews and a `RuleBook` (`certs.queries.status_of` does that for you).
 
-The SQL twin of `certificate_status` is `queries.with_status`; a test holds them equal on the
-boundary days.
+The SQL twin of `certificate_status` is `certs.queries.with_status`; both walk `STATUS_TABLE` in
+the same order, and a test holds them equal on the boundary days.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from dateutil.relativedelta import relativedelta
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from safework.certs.models import CatalogueRule, Certificate, CertState, Verification
+from safework.certs.models import CatalogueRule, CertState, Verification
+from safework.core.refusals import Reason
+from safework.core.settings_registry import DEFAULTS
 
 
 class Status(models.TextChoices):
@@ -48,8 +52,11 @@ class StatusSpec:
     message: str
 
 
-# The status list of decisions.md, in precedence order, as data. `unverified` is usable unless the
-# enterprise setting `cert.unverified_blocking` says otherwise.
+# The status list of decisions.md, in precedence order, as data. Statuses are tried in this order
+# (here and in the SQL twin); where two share a precedence they exclude each other, except a
+# cancelled record that the registry also calls revoked, which reports `cancelled`. `unverified`
+# is usable unless the enterprise setting `cert.unverified_blocking` says otherwise. "Invalid"
+# (失效) is not stored: it is `expired` or `review_overdue` on the date asked.
 STATUS_TABLE: dict[str, StatusSpec] = {
     s.status: s
     for s in (
@@ -104,10 +111,25 @@ STATUS_TABLE: dict[str, StatusSpec] = {
 
 @dataclass(frozen=True)
 class StatusSettings:
-    """Administrators' thresholds (core.settings_registry), passed in so the rule stays pure."""
+    """Administrators' thresholds (core.settings_registry), passed in so the rule stays pure.
 
-    yellow_days: int = 60
-    unverified_blocking: bool = False
+    `certs.queries.status_settings()` reads the values in force; the defaults here are the
+    registry's defaults.
+    """
+
+    yellow_days: int = DEFAULTS["cert.yellow_days"].default
+    unverified_blocking: bool = DEFAULTS["cert.unverified_blocking"].default
+
+    def usable(self, status: str) -> bool:
+        """Whether a record in `status` may be used under these settings."""
+        if status == Status.UNVERIFIED and self.unverified_blocking:
+            return False
+        return STATUS_TABLE[status].usable
+
+    def colour(self, status: str) -> str:
+        if not self.usable(status):
+            return Colour.RED
+        return Colour.GREEN if status == Status.VALID else Colour.YELLOW
 
 
 @dataclass(frozen=True)
@@ -115,13 +137,37 @@ class CertStatus:
     status: str
     usable: bool
     colour: str
-    days_left: int | None  # to the nearer of expiry and the next review due
+    days_left: int | None  # to the nearer of expiry and the next review due (negative: past)
     next_review_due: dt.date | None
     clause: str
 
     @property
     def spec(self) -> StatusSpec:
         return STATUS_TABLE[self.status]
+
+    def reason(self, subject: str = "") -> Reason | None:
+        """The status as a `Reason` (blocking unless usable); None for a plain valid record."""
+        spec = self.spec
+        if not spec.reason_code:
+            return None
+        return Reason(
+            spec.reason_code,
+            spec.message,
+            self.clause,
+            subject=subject,
+            blocking=not self.usable,
+            data={"status": self.status, "days_left": self.days_left},
+        )
+
+
+class CertificateDates(Protocol):
+    """What the review rules read of a certificate (a model instance or a lighter row)."""
+
+    scheme_id: int
+    item_id: int
+    issued_on: dt.date
+    valid_until: dt.date
+    long_review_interval: bool
 
 
 class RuleBook:
@@ -130,7 +176,7 @@ class RuleBook:
     def __init__(self, rules: Iterable[CatalogueRule]):
         self._by_scheme: dict[int, list[CatalogueRule]] = {}
         self._by_item: dict[int, list[CatalogueRule]] = {}
-        for r in rules:
+        for r in sorted(rules, key=lambda r: r.effective_from):
             bucket = self._by_item if r.item_id else self._by_scheme
             bucket.setdefault(r.item_id or r.scheme_id, []).append(r)
 
@@ -146,28 +192,57 @@ class RuleBook:
                     return r
         return None
 
+    def has_reviews(self, scheme_id: int, item_id: int | None) -> bool:
+        """Whether any row of this item or scheme, at any date, asks for periodic reviews."""
+        rows = self._by_item.get(item_id, []) + self._by_scheme.get(scheme_id, [])
+        return any(r.review_interval_months for r in rows)
 
-def review_due_dates(cert: Certificate, book: RuleBook) -> list[tuple[dt.date, CatalogueRule]]:
+
+def add_months(on: dt.date, months: int) -> dt.date:
+    """`on` plus whole months; the 31st becomes the month's last day (2024-02-29 + 12 → 02-28)."""
+    return on + relativedelta(months=months)
+
+
+def default_valid_until(valid_from: dt.date, rule: CatalogueRule | None, *, calendar_year=False):
+    """The last valid day of a record starting on `valid_from` under `rule` (None: unknown).
+
+    Six years from 2024-01-10 end on 2030-01-09: validity is inclusive of its last day. Items
+    valid for the calendar year end on 31 December.
+    """
+    if calendar_year:
+        return dt.date(valid_from.year, 12, 31)
+    if rule is None or not rule.validity_months:
+        return None
+    return add_months(valid_from, rule.validity_months) - dt.timedelta(days=1)
+
+
+def review_interval(cert: CertificateDates, rule: CatalogueRule) -> int | None:
+    """Months between reviews under `rule`: the long interval with the 10-year flag (Art. 21)."""
+    if not rule.review_interval_months:
+        return None
+    if cert.long_review_interval and rule.long_review_interval_months:
+        return rule.long_review_interval_months
+    return rule.review_interval_months
+
+
+def review_due_dates(cert: CertificateDates, book: RuleBook) -> list[tuple[dt.date, CatalogueRule]]:
     """Every review due date of the record before its expiry, with the rule requiring it.
 
     The next due date counts from the previous due date, not from the day of review (decisions.md),
     using the interval of the rule in force at the previous date. A due date whose rule in force
-    has no review (Order No. 19 from 2026-06-01) requires none.
+    has no review (Order No. 19 from 2026-06-01) requires none, so issued 2023-05-31 means a
+    review due 2026-05-31, issued 2023-06-01 none at all.
     """
     out = []
     anchor = cert.issued_on
     for _guard in range(50):
         current = book.rule_for(cert.scheme_id, cert.item_id, anchor)
-        if current is None or not current.review_interval_months:
+        months = review_interval(cert, current) if current is not None else None
+        if not months:
             # No review rule at the anchor: later dates may still fall under one only if a row
             # with a review starts later, which the shipped catalogue never does.
             break
-        months = (
-            current.long_review_interval_months
-            if cert.long_review_interval and current.long_review_interval_months
-            else current.review_interval_months
-        )
-        due = anchor + relativedelta(months=months)
+        due = add_months(anchor, months)
         if due >= cert.valid_until:
             break  # the end of validity is renewal, not review
         at_due = book.rule_for(cert.scheme_id, cert.item_id, due)
@@ -178,85 +253,150 @@ def review_due_dates(cert: Certificate, book: RuleBook) -> list[tuple[dt.date, C
 
 
 def first_unpassed_review(
-    cert: Certificate, book: RuleBook, passed_reviews: Iterable[tuple[dt.date, dt.date]]
+    cert: CertificateDates, book: RuleBook, passed_reviews: Iterable[tuple[dt.date, dt.date]]
 ) -> tuple[dt.date, CatalogueRule] | None:
     """The earliest required review not passed by its due date; `passed_reviews` holds
     (due_on, passed_on) pairs. A review passed after its due date does not cure it (Art. 21)."""
-    passed = {due for due, on in passed_reviews if on <= due}
+    passed = {due for due, on in passed_reviews if due is not None and on <= due}
     for due, rule in review_due_dates(cert, book):
         if due not in passed:
             return due, rule
     return None
 
 
-def _status(
-    status: str,
-    *,
-    settings: StatusSettings,
-    days_left: int | None,
-    review_due: dt.date | None,
-    clause: str,
-) -> CertStatus:
-    spec = STATUS_TABLE[status]
-    usable = spec.usable and not (status == Status.UNVERIFIED and settings.unverified_blocking)
-    if not usable:
-        colour = Colour.RED
-    elif status == Status.VALID:
-        colour = Colour.GREEN
-    else:
-        colour = Colour.YELLOW
-    return CertStatus(status, usable, colour, days_left, review_due, clause)
+@dataclass(frozen=True)
+class Window:
+    """The days on which something may be applied for, both ends inclusive (None: open)."""
+
+    opens: dt.date | None
+    closes: dt.date | None
+
+    def contains(self, on: dt.date) -> bool:
+        return (self.opens is None or self.opens <= on) and (
+            self.closes is None or on <= self.closes
+        )
+
+
+def review_window(due: dt.date, rule: CatalogueRule) -> Window:
+    """A review is applied for within `review_window_days` before it falls due (Art. 22)."""
+    days = rule.review_window_days
+    return Window(due - dt.timedelta(days=days) if days is not None else None, due)
+
+
+def extension_window(valid_until: dt.date, rule: CatalogueRule) -> Window:
+    """An extension (TSG review, construction 延期复核) is applied for between
+    `extension_window_open_days` and `extension_window_close_days` before expiry: TSG Z6001
+    "at least 1 month before" closes 30 days before, construction "within the 3 months before"
+    closes on the expiry day."""
+    open_days, close_days = rule.extension_window_open_days, rule.extension_window_close_days or 0
+    opens = valid_until - dt.timedelta(days=open_days) if open_days is not None else None
+    return Window(opens, valid_until - dt.timedelta(days=close_days))
+
+
+@dataclass(frozen=True)
+class _Facts:
+    on: dt.date
+    state: str
+    state_changed_on: dt.date | None
+    verification: str
+    valid_from: dt.date
+    valid_until: dt.date
+    next_review_due: dt.date | None
+    predecessor_valid_until: dt.date | None
+    yellow_until: dt.date  # the last day that still counts as "expiring" (on + yellow_days)
+
+    def state_in_force(self, state: str) -> bool:
+        # A revocation or cancellation counts from the day it took effect.
+        return self.state == state and (
+            self.state_changed_on is None or self.state_changed_on <= self.on
+        )
+
+
+# One predicate per status, tried in STATUS_TABLE order; `queries._status_conditions` is the SQL
+# twin, condition for condition.
+_PREDICATES: dict[str, Callable[[_Facts], bool]] = {
+    Status.CANCELLED: lambda f: f.state_in_force(CertState.CANCELLED),
+    Status.REVOKED: lambda f: (
+        f.state_in_force(CertState.REVOKED) or f.verification == Verification.REVOKED
+    ),
+    Status.EXPIRED: lambda f: f.on > f.valid_until or f.verification == Verification.EXPIRED,
+    Status.REVIEW_OVERDUE: lambda f: f.next_review_due is not None and f.on > f.next_review_due,
+    Status.VACUUM: lambda f: (
+        f.on < f.valid_from
+        and f.predecessor_valid_until is not None
+        and f.predecessor_valid_until < f.on
+    ),
+    Status.NOT_YET_VALID: lambda f: f.on < f.valid_from,
+    Status.REGISTRY_MISMATCH: lambda f: f.verification == Verification.MISMATCH,
+    Status.REGISTRY_NOT_FOUND: lambda f: f.verification == Verification.NOT_FOUND,
+    Status.UNVERIFIED: lambda f: f.verification == Verification.UNVERIFIED,
+    # Reached only when neither expiry nor the review due date is past, so "days left ≤ yellow
+    # days" is "either date ≤ on + yellow days" (no date arithmetic in the SQL twin).
+    Status.EXPIRING: lambda f: (
+        f.valid_until <= f.yellow_until
+        or (f.next_review_due is not None and f.next_review_due <= f.yellow_until)
+    ),
+    Status.VALID: lambda f: True,
+}
+assert list(_PREDICATES) == list(STATUS_TABLE), "one predicate per status, in table order"
+
+_STORED = object()  # "use the certificate's stored next_review_due"
+
+
+def days_left(valid_until: dt.date, next_review_due: dt.date | None, on: dt.date) -> int:
+    """Days from `on` to the nearer of expiry and a review due on or after `on`."""
+    left = (valid_until - on).days
+    if next_review_due is not None and next_review_due >= on:
+        left = min(left, (next_review_due - on).days)
+    return left
 
 
 def certificate_status(
-    cert: Certificate,
+    cert,
     *,
     on: dt.date,
     book: RuleBook,
-    next_review_due: dt.date | None = None,
+    next_review_due=_STORED,
     review_clause: str = "",
     predecessor_valid_until: dt.date | None = None,
     settings: StatusSettings = StatusSettings(),  # noqa: B008  a frozen value
 ) -> CertStatus:
     """The status of one certificate record on a date, by the precedence of STATUS_TABLE.
 
-    `next_review_due` is the first required review not passed by its due date (see
-    `first_unpassed_review`); `predecessor_valid_until` is the end of the record this one renews.
+    `on` is a local date (`timezone.localdate(at)` for an instant). `next_review_due` is the first
+    required review not passed by its due date (`first_unpassed_review`); left out, the record's
+    stored `next_review_due` is used. `predecessor_valid_until` is the end of the record this one
+    renews. Valid through the expiry date inclusive: expired from the day after.
     """
-    rule = book.rule_for(cert.scheme_id, cert.item_id, min(on, cert.valid_until))
+    if isinstance(on, dt.datetime):
+        raise TypeError("certificate_status takes a date; use timezone.localdate(at)")
+    if next_review_due is _STORED:
+        next_review_due = cert.next_review_due
+    facts = _Facts(
+        on=on,
+        state=cert.state,
+        state_changed_on=cert.state_changed_on,
+        verification=cert.verification,
+        valid_from=cert.valid_from,
+        valid_until=cert.valid_until,
+        next_review_due=next_review_due,
+        predecessor_valid_until=predecessor_valid_until,
+        yellow_until=on + dt.timedelta(days=settings.yellow_days),
+    )
+    status = next(s for s, applies in _PREDICATES.items() if applies(facts))
+    if status == Status.REVIEW_OVERDUE:
+        # The rule that required the review, not the one in force today (Order 19 has none).
+        rule = book.rule_for(cert.scheme_id, cert.item_id, next_review_due)
+    else:
+        rule = book.rule_for(cert.scheme_id, cert.item_id, min(on, cert.valid_until))
     clause = rule.clause if rule else ""
-    days_to_expiry = (cert.valid_until - on).days
-    days_left = days_to_expiry
-    if next_review_due is not None and next_review_due >= on:
-        days_left = min(days_left, (next_review_due - on).days)
-
-    def make(status, clause=clause):
-        return _status(
-            status,
-            settings=settings,
-            days_left=days_left,
-            review_due=next_review_due,
-            clause=clause,
-        )
-
-    if cert.state == CertState.CANCELLED:
-        return make(Status.CANCELLED)
-    if cert.state == CertState.REVOKED or cert.verification == Verification.REVOKED:
-        return make(Status.REVOKED)
-    if on > cert.valid_until or cert.verification == Verification.EXPIRED:
-        return make(Status.EXPIRED)
-    if next_review_due is not None and on > next_review_due:
-        return make(Status.REVIEW_OVERDUE, review_clause or clause)
-    if on < cert.valid_from:
-        if predecessor_valid_until is not None and predecessor_valid_until < on:
-            return make(Status.VACUUM)
-        return make(Status.NOT_YET_VALID)
-    if cert.verification == Verification.MISMATCH:
-        return make(Status.REGISTRY_MISMATCH)
-    if cert.verification == Verification.NOT_FOUND:
-        return make(Status.REGISTRY_NOT_FOUND)
-    if cert.verification == Verification.UNVERIFIED:
-        return make(Status.UNVERIFIED)
-    if days_left <= settings.yellow_days:
-        return make(Status.EXPIRING)
-    return make(Status.VALID)
+    if status == Status.REVIEW_OVERDUE and review_clause:
+        clause = review_clause
+    return CertStatus(
+        status=status,
+        usable=settings.usable(status),
+        colour=settings.colour(status),
+        days_left=days_left(cert.valid_until, next_review_due, on),
+        next_review_due=next_review_due,
+        clause=clause,
+    )

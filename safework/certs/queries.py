@@ -1,0 +1,231 @@
+"""Reads of certificates: visibility, status per object from the database, and its SQL twin.
+
+`status_of` / `statuses_of` compute everything from the database (passed reviews, the
+predecessor's end, the settings) and call `rules.certificate_status`. `with_status` annotates a
+queryset with the same answer in one SQL statement, from the stored fields (state, verification,
+valid_from/valid_until, next_review_due, predecessor's valid_until); a test holds them equal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    DateField,
+    F,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.utils import timezone
+
+from safework.certs.models import Certificate, CertificateEvent, CertState, EventKind, Verification
+from safework.certs.rules import (
+    STATUS_TABLE,
+    CertStatus,
+    RuleBook,
+    Status,
+    StatusSettings,
+    certificate_status,
+    first_unpassed_review,
+)
+from safework.core.scope import Scope
+from safework.core.settings_registry import get_setting
+from safework.people.queries import person_scope_q
+
+
+def certificates_visible_to(scope: Scope) -> QuerySet[Certificate]:
+    """The certificate records of the persons the scope sees (someone else's: not there → 404)."""
+    return Certificate.objects.filter(person_scope_q(scope, "person__"))
+
+
+def local_day(on: dt.date | None = None, at: dt.datetime | None = None) -> dt.date:
+    """The date a question is about: `on` as given, else the local date of `at` (default now).
+
+    2026-05-31T23:30Z is already 2026-06-01 in Shanghai.
+    """
+    if on is not None:
+        if isinstance(on, dt.datetime):
+            raise TypeError("on= takes a date; pass an instant as at=")
+        return on
+    return timezone.localdate(at) if at is not None else timezone.localdate()
+
+
+def status_settings(*, site_id: int | None = None) -> StatusSettings:
+    """The status thresholds in force (a Setting row, a site's override, else the default)."""
+    return StatusSettings(
+        yellow_days=int(get_setting("cert.yellow_days", site_id=site_id)),
+        unverified_blocking=bool(get_setting("cert.unverified_blocking", site_id=site_id)),
+    )
+
+
+def passed_reviews_of(cert_ids: Iterable[int]) -> dict[int, list[tuple[dt.date, dt.date]]]:
+    """(due_on, on) of every passed review, per certificate id, in one query."""
+    out: dict[int, list[tuple[dt.date, dt.date]]] = defaultdict(list)
+    rows = CertificateEvent.objects.filter(
+        certificate_id__in=list(cert_ids), kind=EventKind.REVIEW, passed=True
+    ).values_list("certificate_id", "due_on", "on")
+    for cert_id, due_on, on in rows:
+        out[cert_id].append((due_on, on))
+    return out
+
+
+def statuses_of(
+    certs: Iterable[Certificate],
+    *,
+    on: dt.date | None = None,
+    at: dt.datetime | None = None,
+    book: RuleBook | None = None,
+    settings: StatusSettings | None = None,
+) -> dict[int, CertStatus]:
+    """The status of many certificates on a date, keyed by id, in a fixed number of queries.
+
+    The review due date is computed afresh from the rule book and the passed reviews (not read
+    from the stored `next_review_due`), so this is the reference the stored field is held to.
+    Pass a few thousand certificates at a time (their ids go into one IN list).
+    """
+    certs = list(certs)
+    on = local_day(on, at)
+    book = book if book is not None else RuleBook.load()
+    settings = settings if settings is not None else status_settings()
+    reviews = (
+        passed_reviews_of(c.pk for c in certs if book.has_reviews(c.scheme_id, c.item_id))
+        if certs
+        else {}
+    )
+    predecessor_ids = [c.predecessor_id for c in certs if c.predecessor_id]
+    ends = (
+        dict(Certificate.objects.filter(pk__in=predecessor_ids).values_list("pk", "valid_until"))
+        if predecessor_ids
+        else {}
+    )
+    out = {}
+    for cert in certs:
+        due = first_unpassed_review(cert, book, reviews.get(cert.pk, ()))
+        out[cert.pk] = certificate_status(
+            cert,
+            on=on,
+            book=book,
+            next_review_due=due[0] if due else None,
+            review_clause=due[1].clause if due else "",
+            predecessor_valid_until=ends.get(cert.predecessor_id),
+            settings=settings,
+        )
+    return out
+
+
+def status_of(
+    cert: Certificate,
+    *,
+    on: dt.date | None = None,
+    at: dt.datetime | None = None,
+    book: RuleBook | None = None,
+    settings: StatusSettings | None = None,
+) -> CertStatus:
+    """The status of one certificate on a date, everything read from the database."""
+    return statuses_of([cert], on=on, at=at, book=book, settings=settings)[cert.pk]
+
+
+class DaysFrom(Func):
+    """Whole days from the date `on` to a date column (negative when the column is earlier)."""
+
+    output_field = IntegerField()
+    arity = 2
+
+    def __init__(self, column: str, on: dt.date):
+        super().__init__(F(column), Value(on, output_field=DateField()))
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Dates are ISO text on SQLite; julianday() is built in (no Python function per row).
+        column, column_params = compiler.compile(self.source_expressions[0])
+        on, on_params = compiler.compile(self.source_expressions[1])
+        sql = f"CAST(julianday({column}) - julianday({on}) AS INTEGER)"
+        return sql, (*column_params, *on_params)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        # date - date is an integer number of days on PostgreSQL.
+        column, column_params = compiler.compile(self.source_expressions[0])
+        on, on_params = compiler.compile(self.source_expressions[1])
+        return f"({column} - CAST({on} AS date))", (*column_params, *on_params)
+
+    def as_sql(self, compiler, connection, **extra):
+        raise NotImplementedError(
+            f"DaysFrom supports SQLite and PostgreSQL, not {connection.vendor}"
+        )
+
+
+def _status_conditions(on: dt.date, settings: StatusSettings) -> dict[str, Q]:
+    """One condition per status, in STATUS_TABLE order: the SQL twin of `rules._PREDICATES`."""
+
+    def state_in_force(state):
+        return Q(state=state) & (Q(state_changed_on__isnull=True) | Q(state_changed_on__lte=on))
+
+    yellow_until = on + dt.timedelta(days=settings.yellow_days)
+    conditions = {
+        Status.CANCELLED: state_in_force(CertState.CANCELLED),
+        Status.REVOKED: state_in_force(CertState.REVOKED) | Q(verification=Verification.REVOKED),
+        Status.EXPIRED: Q(valid_until__lt=on) | Q(verification=Verification.EXPIRED),
+        Status.REVIEW_OVERDUE: Q(next_review_due__lt=on),
+        Status.VACUUM: Q(valid_from__gt=on) & Q(predecessor_valid_until__lt=on),
+        Status.NOT_YET_VALID: Q(valid_from__gt=on),
+        Status.REGISTRY_MISMATCH: Q(verification=Verification.MISMATCH),
+        Status.REGISTRY_NOT_FOUND: Q(verification=Verification.NOT_FOUND),
+        Status.UNVERIFIED: Q(verification=Verification.UNVERIFIED),
+        Status.EXPIRING: Q(valid_until__lte=yellow_until) | Q(next_review_due__lte=yellow_until),
+        Status.VALID: Q(),
+    }
+    assert list(conditions) == list(STATUS_TABLE), "one condition per status, in table order"
+    return conditions
+
+
+def with_status(
+    qs: QuerySet[Certificate],
+    *,
+    on: dt.date | None = None,
+    at: dt.datetime | None = None,
+    settings: StatusSettings | None = None,
+) -> QuerySet[Certificate]:
+    """Annotate `status`, `usable`, `colour` and `days_left` on `on` (plus
+    `predecessor_valid_until`), in the same statement as the rows: no query per row.
+
+    Settings are read once (pass `settings` to use a site's). Same precedence as STATUS_TABLE.
+    For counts over many rows, clear the ordering first (`qs.order_by()`): Django drops
+    `Meta.ordering` from a GROUP BY but keeps the joins it needs (person, scheme, item).
+    """
+    on = local_day(on, at)
+    settings = settings if settings is not None else status_settings()
+    conditions = _status_conditions(on, settings)
+    whens = [When(cond, then=Value(str(s))) for s, cond in conditions.items() if s != Status.VALID]
+    unusable = [str(s) for s in STATUS_TABLE if not settings.usable(s)]
+    return qs.annotate(
+        predecessor_valid_until=F("predecessor__valid_until"),
+    ).annotate(
+        status=Case(*whens, default=Value(str(Status.VALID)), output_field=CharField()),
+        usable=Case(
+            When(status__in=unusable, then=Value(False)),
+            default=Value(True),
+            output_field=BooleanField(),
+        ),
+        colour=Case(
+            When(status__in=unusable, then=Value(str(settings.colour(Status.CANCELLED)))),
+            When(status=Status.VALID, then=Value(str(settings.colour(Status.VALID)))),
+            default=Value(str(settings.colour(Status.EXPIRING))),
+            output_field=CharField(),
+        ),
+        days_left=Case(
+            When(
+                Q(next_review_due__gte=on, next_review_due__lt=F("valid_until")),
+                then=DaysFrom("next_review_due", on),
+            ),
+            default=DaysFrom("valid_until", on),
+            output_field=IntegerField(),
+        ),
+    )
