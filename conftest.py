@@ -33,3 +33,14 @@ def _tasks_run_immediately():
     HUEY.immediate = True
     yield
     HUEY.immediate = previous
+
+
+@pytest.fixture(autouse=True)
+def _fresh_qualification_caches():
+    """The qualification engine caches catalogue and settings per process (cleared by signals on
+    save/delete); a test's rows vanish on rollback without a signal, so start each test afresh."""
+    from safework.certs.qualification import clear_caches
+
+    clear_caches()
+    yield
+    clear_caches()

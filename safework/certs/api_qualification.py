@@ -1,3 +1,340 @@
-from ninja import Router
+"""Qualification checks and roster forward checks over the API.
 
-router = Router(tags=["certificates"])
+`POST /qualifications/check` answers 200 with the decision: a refusal is an answer, not an error.
+A person the caller may not see is a 404; a bad work type, level, role or attribute is a 422.
+"""
+
+import datetime as dt
+import json
+from typing import Any
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Query, Router, Schema, Status
+from pydantic import AwareDatetime
+
+from safework.accounts.access import READ, WRITE, access, shown_id_number
+from safework.accounts.matrix import CERTIFICATES, ROSTER
+from safework.certs import qualification, roster
+from safework.core.errors import BadRequest, FieldError, InvalidInput
+from safework.core.pagination import PageParams
+from safework.core.refusals import Reason
+from safework.org.models import Site
+from safework.people.queries import persons_visible_to
+
+router = Router(tags=["qualification"])
+
+
+class MemberIn(Schema):
+    person_id: int
+    role: str
+    attrs: dict[str, Any] | None = None
+
+
+class CheckIn(Schema):
+    """One person (`person_id` + `role`) or a crew (`crew`); `at` defaults to now."""
+
+    person_id: int | None = None
+    role: str | None = None
+    crew: list[MemberIn] | None = None
+    work_type: str
+    level: str | None = None
+    site_id: int
+    at: AwareDatetime | None = None
+    attrs: dict[str, Any] | None = None
+
+
+class ReasonOut(Schema):
+    code: str
+    message: str
+    clause: str
+    subject: str
+    blocking: bool
+    data: dict[str, Any] | None = None
+
+
+class MemberOut(Schema):
+    person_id: int
+    name: str
+    role: str
+    allowed: bool
+    reasons: list[ReasonOut]
+
+
+class CheckOut(Schema):
+    allowed: bool
+    at: dt.datetime
+    on: dt.date
+    work_type: str
+    level: str | None
+    site_id: int
+    reasons: list[ReasonOut]
+    members: list[MemberOut]
+
+
+def _shown(reason: Reason, persons: dict, user) -> dict:
+    """A reason as output, with ID numbers (often also the certificate number) masked for users
+    who may not see them in full."""
+    out = reason.as_dict()
+    person = persons.get(reason.data.get("person_id"))
+    if person is not None:
+        shown = shown_id_number(user, person.id_number)
+        if shown != person.id_number:
+            for key in ("subject", "message"):
+                out[key] = out[key].replace(person.id_number, shown)
+            if "data" in out:
+                out["data"] = {
+                    k: (v.replace(person.id_number, shown) if isinstance(v, str) else v)
+                    for k, v in out["data"].items()
+                }
+    return out
+
+
+def _members(body: CheckIn) -> list[tuple]:
+    if body.crew and (body.person_id is not None or body.role):
+        raise InvalidInput(
+            FieldError("crew", "ambiguous", _("Give either person_id and role, or crew."))
+        )
+    if body.crew:
+        return [(m.person_id, m.role, m.attrs) for m in body.crew]
+    errors = []
+    if body.person_id is None:
+        errors.append(FieldError("person_id", "required", _("Give person_id and role, or crew.")))
+    if not body.role:
+        errors.append(FieldError("role", "required", _("This field is required.")))
+    if errors:
+        raise InvalidInput(errors)
+    return [(body.person_id, body.role)]
+
+
+@router.post("/qualifications/check", response=CheckOut, **access(CERTIFICATES, READ))
+def check_qualification(request, body: CheckIn):
+    """May this person (or every member of this crew) do this work at this site at `at`?"""
+    members = _members(body)
+    ids = {m[0] for m in members}
+    persons = {p.pk: p for p in persons_visible_to(request.scope).filter(pk__in=ids)}
+    if len(persons) != len(ids):
+        raise Http404  # someone the caller may not see, or no one
+    site = Site.objects.filter(pk=body.site_id).first()
+    if site is None:
+        raise InvalidInput(FieldError("site_id", "unknown_site", _("No such site.")))
+    at = body.at or timezone.now()
+    result = qualification.assess_crew(
+        members,
+        body.work_type,
+        body.level,
+        site,
+        at,
+        body.attrs,
+        field_prefix="crew" if body.crew else "",
+    )
+    user = request.user
+    return {
+        "allowed": result.decision.allowed,
+        "at": at,
+        "on": result.on,
+        "work_type": result.work_type,
+        "level": result.level,
+        "site_id": site.pk,
+        "reasons": [_shown(r, persons, user) for r in result.decision.reasons],
+        "members": [
+            {
+                "person_id": m.person_id,
+                "name": persons[m.person_id].name,
+                "role": m.role,
+                "allowed": m.decision.allowed,
+                "reasons": [_shown(r, persons, user) for r in m.decision.reasons],
+            }
+            for m in result.members
+        ],
+    }
+
+
+# --- rosters --------------------------------------------------------------------------------------
+
+
+class EntryJson(Schema):
+    person_id: int | None = None
+    id_number: str | None = None
+    on: dt.date
+    work_type: str
+    level: str | None = None
+    role: str
+    site_id: int | None = None
+    attrs: dict[str, Any] | None = None
+
+
+class RosterJson(Schema):
+    name: str = ""
+    site_id: int | None = None
+    entries: list[EntryJson]
+
+
+class AuthorOut(Schema):
+    id: int
+    username: str
+    name: str
+
+
+class RosterOut(Schema):
+    id: int
+    name: str
+    site_id: int | None
+    author: AuthorOut | None
+    entries: int
+    created_at: dt.datetime
+
+
+class ProblemOut(Schema):
+    entry_id: int
+    person_id: int
+    name: str
+    id_number: str
+    on: dt.date
+    work_type: str
+    level: str | None
+    role: str
+    site_id: int | None
+    reasons: list[ReasonOut]
+
+
+class ProblemsOut(Schema):
+    roster: RosterOut
+    checked: int
+    total: int
+    limit: int
+    offset: int
+    items: list[ProblemOut]
+
+
+_ROSTER_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": RosterJson.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "name": {"type": "string"},
+                        "site_id": {"type": "integer"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def _with_body(permission: dict, extra: dict) -> dict:
+    return {**permission, "openapi_extra": {**permission["openapi_extra"], **extra}}
+
+
+def _roster_out(r, entries: int) -> dict:
+    author = r.author
+    return {
+        "id": r.pk,
+        "name": r.name,
+        "site_id": r.site_id,
+        "author": (
+            {"id": author.pk, "username": author.get_username(), "name": author.get_full_name()}
+            if author
+            else None
+        ),
+        "entries": entries,
+        "created_at": r.created_at,
+    }
+
+
+def _site(value, field_name: str) -> Site | None:
+    if value in (None, ""):
+        return None
+    site = Site.objects.filter(pk=int(value)).first() if str(value).isdigit() else None
+    if site is None:
+        raise InvalidInput(FieldError(field_name, "unknown_site", _("No such site.")))
+    return site
+
+
+def _roster_input(request) -> tuple[str, Site | None, list[roster.RawRow], str]:
+    """(name, site, raw rows, field prefix) from a multipart upload or a JSON body."""
+    content_type = request.content_type or ""
+    if content_type.startswith("multipart/form-data"):
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidInput(FieldError("file", "required", _("Attach the roster file.")))
+        site = _site(request.POST.get("site_id"), "site_id")
+        rows = roster.read_roster_file(upload.read(), upload.name)
+        return request.POST.get("name") or upload.name, site, rows, "rows"
+    if content_type != "application/json":
+        raise BadRequest(_("Send JSON or a multipart file upload."), code="content_type")
+    try:
+        data = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest(_("The request body is not valid JSON."), code="malformed")
+    if not isinstance(data, dict):
+        raise BadRequest(_("The request body is not valid JSON object."), code="malformed")
+    entries = data.get("entries")
+    if not isinstance(entries, list):
+        raise InvalidInput(FieldError("entries", "required", _("Give a list of entries.")))
+    site = _site(data.get("site_id"), "site_id")
+    name = data.get("name") or _("Roster of %(date)s") % {"date": timezone.localdate()}
+    return str(name), site, roster.rows_from_entries(entries), "entries"
+
+
+@router.post(
+    "/rosters", response={201: RosterOut}, **_with_body(access(ROSTER, WRITE), _ROSTER_BODY)
+)
+def create_roster(request):
+    """Store a roster (xlsx/csv upload as `file`, or JSON entries) for the forward check.
+
+    Bad rows → 422 listing every row error with its row number; nothing is stored then.
+    """
+    name, site, rows, prefix = _roster_input(request)
+    entries = roster.validate_rows(
+        rows, persons=persons_visible_to(request.scope), site=site, prefix=prefix
+    )
+    stored = roster.create_roster(name=name, author=request.user, site=site, entries=entries)
+    return Status(201, _roster_out(stored, len(entries)))
+
+
+@router.get("/rosters/{roster_id}/problems", response=ProblemsOut, **access(ROSTER, READ))
+def roster_problems(request, roster_id: int, page: Query[PageParams]):
+    """Every entry whose person will NOT be qualified on its date, with the reasons, and the
+    roster's author (the one to be told)."""
+    r = get_object_or_404(
+        roster.rosters_visible_to(request.scope, request.user).select_related("author"),
+        pk=roster_id,
+    )
+    problems = roster.roster_problems(r)
+    user = request.user
+    window = problems[page.offset : page.offset + page.limit]
+    items = []
+    for p in window:
+        e = p.entry
+        persons = {e.person_id: e.person}
+        items.append(
+            {
+                "entry_id": e.pk,
+                "person_id": e.person_id,
+                "name": e.person.name,
+                "id_number": shown_id_number(user, e.person.id_number),
+                "on": e.on,
+                "work_type": e.work_type.code,
+                "level": e.level.code if e.level else None,
+                "role": e.crew_role.code,
+                "site_id": e.site_id,
+                "reasons": [_shown(reason, persons, user) for reason in p.decision.reasons],
+            }
+        )
+    return {
+        "roster": _roster_out(r, r.entries.count()),
+        "checked": r.entries.count(),
+        "total": len(problems),
+        "limit": page.limit,
+        "offset": page.offset,
+        "items": items,
+    }

@@ -23,8 +23,8 @@ DEFAULTS: dict[str, SettingSpec] = {
     "cert.construction_counts_as_order30": SettingSpec(
         False, "Construction electrical/height items count as Order-30 electrical/height items."
     ),
-    "people.contractor_medical_max_age_days": SettingSpec(
-        92, "Contractor staff need a medical check at most this old (3 months) on the date asked."
+    "people.contractor_medical_max_age_months": SettingSpec(
+        3, "Contractor staff need a medical check dated at most this many months before the date."
     ),
     "cert.absence_rule_enabled": SettingSpec(
         True, "Away from the operation for 6 months or more needs a practical re-examination."

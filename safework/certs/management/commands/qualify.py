@@ -1,0 +1,137 @@
+"""`safework qualify`: ask the qualification engine about one person, from the console."""
+
+import datetime as dt
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from safework.certs import qualification
+from safework.core.clock import start_of_day
+from safework.core.errors import InvalidInput
+from safework.org.models import Site
+from safework.people.models import Person
+from safework.people.rules import IdNumberError, mask_id_number, parse_id_number
+
+USAGE_ERROR = 2  # exit status for bad input; 1 means "refused"
+
+
+def find_person(value: str) -> Person:
+    """A person by database id (digits, up to 12) or by resident ID number."""
+    text = value.strip()
+    if text.isdigit() and len(text) <= 12:
+        person = Person.objects.filter(pk=int(text)).first()
+    else:
+        try:
+            number = parse_id_number(text).value
+        except IdNumberError as exc:
+            raise CommandError(f"--person: {exc}", returncode=USAGE_ERROR)
+        person = Person.objects.filter(id_number=number).first()
+    if person is None:
+        raise CommandError(f"--person: no such person: {value}", returncode=USAGE_ERROR)
+    return person
+
+
+def find_site(value: str | None) -> Site | None:
+    if not value:
+        return None
+    site = Site.objects.filter(code=value).first()
+    if site is None and value.isdigit():
+        site = Site.objects.filter(pk=int(value)).first()
+    if site is None:
+        raise CommandError(f"--site: no such site: {value}", returncode=USAGE_ERROR)
+    return site
+
+
+def parse_at(value: str | None) -> dt.datetime:
+    """ISO date and time (with or without zone: without is local time), or a date (its local
+    midnight); default now."""
+    if not value:
+        return timezone.now()
+    moment = parse_datetime(value)
+    if moment is not None:
+        return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+    day = parse_date(value)
+    if day is not None:
+        return start_of_day(day)
+    raise CommandError(f"--at: not an ISO date or date-time: {value}", returncode=USAGE_ERROR)
+
+
+def parse_attr_options(values) -> dict:
+    out = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CommandError(f"--attr: write name=value, not {item!r}", returncode=USAGE_ERROR)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def reason_lines(decision) -> list[str]:
+    lines = []
+    for r in decision.reasons:
+        kind = "refusal" if r.blocking else "warning"
+        lines.append(f"  - [{kind}] {r.code}: {r.message}")
+        if r.subject:
+            lines.append(f"      subject: {mask_id_text(r.subject)}")
+        if r.clause:
+            lines.append(f"      clause: {r.clause}")
+    return lines
+
+
+def mask_id_text(text: str) -> str:
+    """Certificate numbers are often the holder's ID number: mask such subjects on screens."""
+    parts = []
+    for word in text.split(" "):
+        try:
+            parse_id_number(word)
+        except IdNumberError:
+            parts.append(word)
+        else:
+            parts.append(mask_id_number(word))
+    return " ".join(parts)
+
+
+class Command(BaseCommand):
+    help = (
+        "May this person do this work? Prints the decision and every reason; exit status 0 when "
+        "allowed, 1 when refused, 2 for bad input."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--person", required=True, help="person id or resident ID number")
+        parser.add_argument("--work-type", required=True, help="code or name, e.g. hot_work")
+        parser.add_argument("--level", default=None, help="level code, e.g. level1, II")
+        parser.add_argument("--role", required=True, help="crew role, e.g. worker, guardian")
+        parser.add_argument("--site", default=None, help="site code (or id)")
+        parser.add_argument("--at", default=None, help="ISO date-time or date (default now)")
+        parser.add_argument(
+            "--attr",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="an attribute of the work, e.g. height_m=3 hot_work_method=welding",
+        )
+
+    def handle(self, *, person, work_type, level, role, site, at, attr, **options):
+        who = find_person(person)
+        where = find_site(site)
+        moment = parse_at(at)
+        try:
+            decision = qualification.check(
+                who, work_type, level, role, where, moment, parse_attr_options(attr)
+            )
+        except InvalidInput as exc:
+            problems = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
+            raise CommandError(problems, returncode=USAGE_ERROR)
+        on = timezone.localdate(moment)
+        verdict = "ALLOWED" if decision.allowed else "REFUSED"
+        self.stdout.write(
+            f"{verdict}: {who.name} ({mask_id_number(who.id_number)}) as {role} in "
+            f"{work_type} {level or ''} on {on}".rstrip()
+        )
+        for line in reason_lines(decision):
+            self.stdout.write(line)
+        if not decision.allowed:
+            sys.exit(1)
