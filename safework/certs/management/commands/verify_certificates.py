@@ -1,0 +1,97 @@
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.http import Http404
+
+from safework.certs import verification
+from safework.certs.models import VerificationBatch
+from safework.core.errors import InvalidInput
+from safework.core.refusals import Refused
+
+
+class Command(BaseCommand):
+    help = (
+        "Verify certificates against the registry as one batch: queued for the task worker, or "
+        "run here with --wait. Internal qualifications are never sent."
+    )
+
+    def add_arguments(self, parser):
+        which = parser.add_mutually_exclusive_group(required=True)
+        which.add_argument(
+            "--all", dest="every", action="store_true", help="every external certificate"
+        )
+        which.add_argument("--ids", type=int, nargs="+", metavar="ID", help="certificate ids")
+        which.add_argument(
+            "--pasted",
+            type=Path,
+            metavar="FILE",
+            help="a file with one certificate number or ID number per line ('-': stdin)",
+        )
+        which.add_argument("--retry", type=int, metavar="BATCH", help="retry a batch's failures")
+        parser.add_argument(
+            "--wait", action="store_true", help="run the batch here and print the result"
+        )
+        parser.add_argument("--user", help="username recorded as the one who asked")
+
+    def handle(self, *, every, ids, pasted, retry, wait, user, **options):
+        by = self._user(user)
+        try:
+            if retry is not None:
+                batch = VerificationBatch.objects.filter(pk=retry).first()
+                if batch is None:
+                    raise CommandError(f"no verification batch #{retry}")
+                batch = verification.retry_verification(batch=batch, by=by, enqueue=not wait)
+            elif every:
+                certificate_ids = list(
+                    verification.certificates_to_verify()
+                    .order_by("pk")
+                    .values_list("pk", flat=True)
+                )
+                if not certificate_ids:
+                    self.stdout.write("no certificate to verify")
+                    return
+                batch = verification.start_verification(
+                    by=by, certificate_ids=certificate_ids, enqueue=not wait
+                )
+            else:
+                text = self._read(pasted) if pasted is not None else None
+                batch = verification.start_verification(
+                    by=by, certificate_ids=ids, pasted=text, enqueue=not wait
+                )
+        except InvalidInput as exc:
+            raise CommandError("\n".join(str(e.message) for e in exc.errors))
+        except Refused as exc:
+            raise CommandError("\n".join(str(r.message) for r in exc.reasons))
+        except Http404:
+            raise CommandError("no such certificate")
+        if not wait:
+            self.stdout.write(f"verification batch #{batch.pk}: {batch.total} look-ups queued")
+            return
+        batch = verification.run_verification_batch(batch.pk, progress=self._progress)
+        progress = verification.batch_progress(batch)
+        counts = ", ".join(f"{k} {v}" for k, v in progress.counts.items() if v)
+        self.stdout.write(
+            f"verification batch #{batch.pk} {batch.status}: {progress.done}/{progress.total} "
+            f"({counts}); {progress.to_review} to review"
+        )
+
+    def _progress(self, done: int, total: int) -> None:
+        self.stdout.write(f"  {done}/{total}")
+
+    def _read(self, path: Path) -> str:
+        if str(path) == "-":
+            import sys
+
+            return sys.stdin.read()
+        if not path.exists():
+            raise CommandError(f"{path} does not exist")
+        return path.read_text(encoding="utf-8-sig")
+
+    def _user(self, username):
+        if not username:
+            return None
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"no user {username}")
+        return user
