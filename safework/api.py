@@ -84,15 +84,15 @@ def http_error(request, exc):
 def _register_routers():
     # Each app owns its router; imported here so the URL list is complete at start-up.
     from safework.accounts.api import router as accounts_router
+    from safework.accounts.api_audit import router as audit_router
     from safework.certs.api import router as certs_router
     from safework.certs.api_imports import router as imports_router
     from safework.certs.api_qualification import router as qualification_router
     from safework.certs.api_registry import router as registry_router
-    from safework.core.api import router as core_router
     from safework.org.api import router as org_router
     from safework.people.api import router as people_router
 
-    api.add_router("/", core_router)
+    api.add_router("/", audit_router)
     api.add_router("/", org_router)
     api.add_router("/", people_router)
     api.add_router("/", accounts_router)

@@ -165,6 +165,9 @@ REGISTRY_PORT = env.int("SAFEWORK_REGISTRY_PORT", default=8001)
 REGISTRY_URL = env.str("SAFEWORK_REGISTRY_URL", default=f"http://127.0.0.1:{REGISTRY_PORT}")
 REGISTRY_TIMEOUT = env.float("SAFEWORK_REGISTRY_TIMEOUT", default=5.0)
 REGISTRY_RETRIES = env.int("SAFEWORK_REGISTRY_RETRIES", default=3)
+# The circuit breaker: after this many failed look-ups in a row, stop asking for a while.
+REGISTRY_BREAKER_THRESHOLD = env.int("SAFEWORK_REGISTRY_BREAKER_THRESHOLD", default=5)
+REGISTRY_BREAKER_COOLDOWN = env.float("SAFEWORK_REGISTRY_BREAKER_COOLDOWN", default=30.0)
 
 LOGGING = {
     "version": 1,

@@ -17,7 +17,7 @@ from safework.accounts.schemas import (
     UserOut,
     UserPatch,
 )
-from safework.core.api import register_audit_visibility
+from safework.core.audit_visibility import register_audit_visibility
 from safework.core.pagination import Page, PageParams, paginate
 from safework.core.scope import Scope
 

@@ -65,6 +65,12 @@ def scope_of(user) -> Scope:
 
 
 def sees_full_id_numbers(user) -> bool:
+    """Full numbers only when every grant that shows people to the user allows them.
+
+    A user's scopes are unioned, so one full-number grant (say, worker: their own number) must
+    not unmask what another grant shows them masked (say, inspector: everyone at the site).
+    """
     if user.is_superuser:
         return True
-    return any(g.role in matrix.FULL_ID_NUMBERS for g in _grants(user))
+    showing = [g for g in _grants(user) if matrix.allows(g.role, matrix.PEOPLE, matrix.READ)]
+    return bool(showing) and all(g.role in matrix.FULL_ID_NUMBERS for g in showing)

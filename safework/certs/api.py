@@ -48,7 +48,7 @@ from safework.certs.schemas import (
     WorkTypeOut,
     certificate_out,
 )
-from safework.core.api import register_audit_visibility
+from safework.core.audit_visibility import register_audit_visibility
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.pagination import Page, PageParams, paginate
 from safework.people.queries import persons_visible_to

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, models, transaction
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from safework.core.models import AuditRecord
@@ -61,7 +62,7 @@ def _json_default(value):
         return str(value)
     if isinstance(value, set | frozenset | tuple):
         return sorted(value, key=str)
-    if hasattr(value, "name") and hasattr(value, "url"):  # a FieldFile
+    if isinstance(value, FieldFile):  # an empty one has no url: hasattr() would raise
         return value.name or ""
     raise TypeError(f"not JSON-serialisable in an audit payload: {type(value).__name__}")
 
@@ -207,7 +208,45 @@ def record_many(entries: Iterable[Entry]) -> list[AuditRecord]:
             )
         )
         prev = digest
-    return AuditRecord.objects.bulk_create(rows, batch_size=1000)
+    if len(rows) < BULK_INSERT_FROM:
+        return AuditRecord.objects.bulk_create(rows)
+    _insert_rows(rows)
+    return rows
+
+
+# From this many records on (imports, seeds) the rows are written with one prepared INSERT run
+# for all of them, skipping bulk_create's per-object work; their objects then carry no pk.
+BULK_INSERT_FROM = 500
+_INSERT_COLUMNS = (
+    "seq",
+    "at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "object_label",
+    "client_addr",
+    "payload",
+    "prev_hash",
+    "hash",
+)
+
+
+def _insert_rows(rows: list[AuditRecord]) -> None:
+    table = connection.ops.quote_name(AuditRecord._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _INSERT_COLUMNS)
+    marks = ", ".join(["%s"] * len(_INSERT_COLUMNS))
+    at_field = AuditRecord._meta.get_field("at")
+    params = [
+        tuple(
+            at_field.get_db_prep_value(r.at, connection) if c == "at" else getattr(r, c)
+            for c in _INSERT_COLUMNS
+        )
+        for r in rows
+    ]
+    with connection.cursor() as cur:
+        cur.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params)
 
 
 def record(

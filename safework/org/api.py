@@ -8,7 +8,7 @@ from ninja import Query, Router, Status
 
 from safework.accounts.access import READ, WRITE, access
 from safework.accounts.matrix import ORG
-from safework.core.api import register_audit_visibility
+from safework.core.audit_visibility import register_audit_visibility
 from safework.core.pagination import Page, PageParams, paginate
 from safework.org import queries, services
 from safework.org.schemas import (

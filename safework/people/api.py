@@ -12,7 +12,7 @@ from ninja import Query, Router, Status
 
 from safework.accounts.access import READ, WRITE, access, shown_id_number
 from safework.accounts.matrix import BLACKLIST, CONTRACTORS, HEALTH, PEOPLE
-from safework.core.api import register_audit_visibility
+from safework.core.audit_visibility import register_audit_visibility
 from safework.core.pagination import Page, PageParams, paginate
 from safework.core.validation import visible_ref
 from safework.people import queries, services

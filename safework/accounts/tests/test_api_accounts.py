@@ -2,6 +2,7 @@
 
 import base64
 
+import pytest
 from django.test import Client
 
 from safework.accounts.models import Role, RoleGrant, User
@@ -126,3 +127,19 @@ def test_only_administrators_manage_accounts(api_world, db):
         client = client_for(api_world.users[role])
         assert client.get(f"{API}/users").status_code == 403
         assert client.post(f"{API}/users", {"username": "x"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_masked_grant_is_not_unmasked_by_a_second_full_grant():
+    from safework.accounts.scope import sees_full_id_numbers
+    from safework.accounts.tests.factories import RoleGrantFactory, UserFactory
+    from safework.org.tests.factories import SiteFactory
+    from safework.people.tests.factories import PersonFactory
+
+    site = SiteFactory()
+    user = UserFactory(person=PersonFactory())
+    RoleGrantFactory(user=user, role="worker")
+    assert sees_full_id_numbers(user)  # a worker sees their own number
+    RoleGrantFactory(user=user, role="inspector", site=site)
+    user = type(user).objects.get(pk=user.pk)  # grants are cached per user object
+    assert not sees_full_id_numbers(user)  # the inspector's site-wide view stays masked
