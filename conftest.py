@@ -44,3 +44,15 @@ def _fresh_qualification_caches():
     clear_caches()
     yield
     clear_caches()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: LocaleMiddleware activates a request's language
+    and leaves it active after the response, which would leak into the next test."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)

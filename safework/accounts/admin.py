@@ -126,6 +126,7 @@ class RoleGrantAdmin(ScopedAdmin):
     search_fields = ("user__username", "user__first_name", "user__last_name")
     autocomplete_fields = ("user",)
 
+
 # The audit chain's and the settings' admins need the permission matrix, which core must not
 # import; they are registered from here.
 from safework.accounts import admin_core  # noqa: E402, F401

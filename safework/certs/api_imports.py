@@ -12,6 +12,7 @@ import datetime as dt
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
 from safework.accounts.access import READ, WRITE, access
@@ -211,7 +212,7 @@ def import_errors(request, job_id: int, format: str = "xlsx"):
             errorfile.csv_bytes(job.errors or []), f"{stem}.csv", "text/csv; charset=utf-8"
         )
     if format != "xlsx":
-        raise InvalidInput(FieldError("format", "invalid_choice", "xlsx or csv"))
+        raise InvalidInput(FieldError("format", "invalid_choice", _("Choose xlsx or csv.")))
     if job.error_file:
         with job.error_file.open("rb") as f:
             return xlsx.download(f.read(), f"{stem}.xlsx")

@@ -276,7 +276,7 @@ def _roster_input(request) -> tuple[str, Site | None, list[roster.RawRow], str]:
     except (ValueError, UnicodeDecodeError):
         raise BadRequest(_("The request body is not valid JSON."), code="malformed")
     if not isinstance(data, dict):
-        raise BadRequest(_("The request body is not valid JSON object."), code="malformed")
+        raise BadRequest(_("The request body is not a valid JSON object."), code="malformed")
     entries = data.get("entries")
     if not isinstance(entries, list):
         raise InvalidInput(FieldError("entries", "required", _("Give a list of entries.")))

@@ -140,7 +140,9 @@ class CatalogueRule(models.Model):
 class LegacyCode(models.Model):
     """An old item code of a scheme and what it means today (TSG Z6001-2019 renumbering)."""
 
-    scheme = models.ForeignKey(Scheme, models.PROTECT, related_name="legacy_codes")
+    scheme = models.ForeignKey(
+        Scheme, models.PROTECT, related_name="legacy_codes", verbose_name=_("scheme")
+    )
     old_code = models.CharField(_("old code"), max_length=40)
     old_version = models.CharField(_("old catalogue version"), max_length=40)
     new_item = models.ForeignKey(
@@ -150,6 +152,7 @@ class LegacyCode(models.Model):
         blank=True,
         related_name="+",
         help_text=_("empty: no unambiguous successor; an import reports a row error"),
+        verbose_name=_("new item"),
     )
     restriction = models.CharField(_("restriction implied"), max_length=60, blank=True)
     note = models.CharField(_("note"), max_length=300, blank=True)
@@ -186,7 +189,9 @@ class WorkType(models.Model):
 class WorkLevel(models.Model):
     """A level of a work type (hot work special/level1/level2; height I–IV; lifting I–III)."""
 
-    work_type = models.ForeignKey(WorkType, models.CASCADE, related_name="levels")
+    work_type = models.ForeignKey(
+        WorkType, models.CASCADE, related_name="levels", verbose_name=_("work type")
+    )
     code = models.CharField(_("code"), max_length=20)
     name = models.CharField(_("name"), max_length=100)
     rank = models.PositiveSmallIntegerField(_("rank (higher = more dangerous)"))
@@ -223,13 +228,25 @@ class PositionPermission(models.Model):
     """A row of the position permission matrix: this position may take this crew role in this
     work type, at levels up to `max_level` (empty: any level)."""
 
-    position = models.ForeignKey(Position, models.CASCADE, related_name="permissions")
-    work_type = models.ForeignKey(
-        WorkType, models.CASCADE, null=True, blank=True, help_text=_("empty: every work type")
+    position = models.ForeignKey(
+        Position, models.CASCADE, related_name="permissions", verbose_name=_("position")
     )
-    crew_role = models.ForeignKey(CrewRole, models.CASCADE)
+    work_type = models.ForeignKey(
+        WorkType,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        help_text=_("empty: every work type"),
+        verbose_name=_("work type"),
+    )
+    crew_role = models.ForeignKey(CrewRole, models.CASCADE, verbose_name=_("crew role"))
     max_level = models.ForeignKey(
-        WorkLevel, models.CASCADE, null=True, blank=True, help_text=_("empty: every level")
+        WorkLevel,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        help_text=_("empty: every level"),
+        verbose_name=_("highest level"),
     )
     clause = models.CharField(_("basis"), max_length=200, blank=True)
 
@@ -265,7 +282,12 @@ class Requirement(models.Model):
     code = models.SlugField(_("code"), max_length=80, unique=True)
     description = models.CharField(_("description"), max_length=300)
     work_type = models.ForeignKey(
-        WorkType, models.CASCADE, null=True, blank=True, help_text=_("empty: every work type")
+        WorkType,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        help_text=_("empty: every work type"),
+        verbose_name=_("work type"),
     )
     min_level = models.ForeignKey(
         WorkLevel,
@@ -274,9 +296,15 @@ class Requirement(models.Model):
         blank=True,
         related_name="+",
         help_text=_("empty: every level"),
+        verbose_name=_("lowest level"),
     )
     crew_role = models.ForeignKey(
-        CrewRole, models.CASCADE, null=True, blank=True, help_text=_("empty: every crew role")
+        CrewRole,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        help_text=_("empty: every crew role"),
+        verbose_name=_("crew role"),
     )
     kind = models.CharField(_("kind"), max_length=20, choices=RequirementKind.choices)
     items = models.JSONField(_("items (any one)"), default=list, blank=True)
@@ -382,7 +410,13 @@ class Certificate(models.Model):
     )
     last_practised_on = models.DateField(_("last practised on"), null=True, blank=True)
     import_job = models.ForeignKey(
-        "ImportJob", models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+        "ImportJob",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("import job"),
     )
     is_synthetic = models.BooleanField(_("synthetic (demo/bench) data"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -448,7 +482,9 @@ class CertificateEvent(models.Model):
 class CertificateFile(models.Model):
     """A scanned copy of a certificate."""
 
-    certificate = models.ForeignKey(Certificate, models.CASCADE, related_name="files")
+    certificate = models.ForeignKey(
+        Certificate, models.CASCADE, related_name="files", verbose_name=_("certificate")
+    )
     file = models.FileField(_("file"), upload_to="certificates/%Y/%m/")
     uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
 
@@ -484,7 +520,9 @@ class ImportJob(models.Model):
     original_name = models.CharField(_("file name"), max_length=300)
     file_sha256 = models.CharField(_("file SHA-256"), max_length=64, db_index=True)
     valid_rows_only = models.BooleanField(_("import valid rows only"), default=False)
-    site = models.ForeignKey(Site, models.PROTECT, null=True, blank=True, related_name="+")
+    site = models.ForeignKey(
+        Site, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("site")
+    )
     contractor = models.ForeignKey(
         Contractor,
         models.PROTECT,
@@ -492,6 +530,7 @@ class ImportJob(models.Model):
         blank=True,
         related_name="+",
         help_text=_("contractor self-service upload"),
+        verbose_name=_("contractor"),
     )
     total_rows = models.PositiveIntegerField(_("rows"), default=0)
     processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
@@ -503,10 +542,20 @@ class ImportJob(models.Model):
     error_file = models.FileField(_("error file"), upload_to="imports/errors/", blank=True)
     message = models.TextField(_("message"), blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewed by"),
     )
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -536,7 +585,12 @@ class VerificationBatch(models.Model):
     total = models.PositiveIntegerField(_("look-ups"), default=0)
     done = models.PositiveIntegerField(_("done"), default=0)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
@@ -563,9 +617,16 @@ class LookupOutcome(models.TextChoices):
 class VerificationLookup(models.Model):
     """One look-up of a batch: what was asked, what the registry said, how the name matched."""
 
-    batch = models.ForeignKey(VerificationBatch, models.CASCADE, related_name="lookups")
+    batch = models.ForeignKey(
+        VerificationBatch, models.CASCADE, related_name="lookups", verbose_name=_("batch")
+    )
     certificate = models.ForeignKey(
-        Certificate, models.CASCADE, null=True, blank=True, related_name="lookups"
+        Certificate,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="lookups",
+        verbose_name=_("certificate"),
     )
     id_number = models.CharField(_("ID number"), max_length=18, blank=True)
     number = models.CharField(_("certificate number"), max_length=60, blank=True)
@@ -600,7 +661,9 @@ class Roster(models.Model):
         related_name="+",
         verbose_name=_("author (to be told)"),
     )
-    site = models.ForeignKey(Site, models.PROTECT, null=True, blank=True, related_name="+")
+    site = models.ForeignKey(
+        Site, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("site")
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -613,13 +676,23 @@ class Roster(models.Model):
 
 
 class RosterEntry(models.Model):
-    roster = models.ForeignKey(Roster, models.CASCADE, related_name="entries")
-    person = models.ForeignKey(Person, models.PROTECT, related_name="+")
+    roster = models.ForeignKey(
+        Roster, models.CASCADE, related_name="entries", verbose_name=_("roster")
+    )
+    person = models.ForeignKey(Person, models.PROTECT, related_name="+", verbose_name=_("person"))
     on = models.DateField(_("date"))
-    work_type = models.ForeignKey(WorkType, models.PROTECT, related_name="+")
-    level = models.ForeignKey(WorkLevel, models.PROTECT, null=True, blank=True, related_name="+")
-    crew_role = models.ForeignKey(CrewRole, models.PROTECT, related_name="+")
-    site = models.ForeignKey(Site, models.PROTECT, null=True, blank=True, related_name="+")
+    work_type = models.ForeignKey(
+        WorkType, models.PROTECT, related_name="+", verbose_name=_("work type")
+    )
+    level = models.ForeignKey(
+        WorkLevel, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("level")
+    )
+    crew_role = models.ForeignKey(
+        CrewRole, models.PROTECT, related_name="+", verbose_name=_("crew role")
+    )
+    site = models.ForeignKey(
+        Site, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("site")
+    )
     attrs = models.JSONField(_("attributes"), default=dict, blank=True)
 
     class Meta:

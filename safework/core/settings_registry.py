@@ -6,30 +6,35 @@ A `core.models.Setting` row overrides a default, per site where `site_id` is set
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 
 @dataclass(frozen=True)
 class SettingSpec:
     default: object
-    help: str
+    help: object  # a lazy translated string
 
 
 DEFAULTS: dict[str, SettingSpec] = {
     "cert.yellow_days": SettingSpec(
-        60, "Usable certificates with this many days or fewer left are yellow."
+        60, _("Usable certificates with this many days or fewer left are yellow.")
     ),
     "cert.unverified_blocking": SettingSpec(
-        False, "Unverified certificates refuse work instead of warning."
+        False, _("Unverified certificates refuse work instead of warning.")
     ),
     "cert.construction_counts_as_order30": SettingSpec(
-        False, "Construction electrical/height items count as Order-30 electrical/height items."
+        False, _("Construction electrical/height items count as Order-30 electrical/height items.")
     ),
     "people.contractor_medical_max_age_months": SettingSpec(
-        3, "Contractor staff need a medical check dated at most this many months before the date."
+        3,
+        _("Contractor staff need a medical check dated at most this many months before the date."),
     ),
     "cert.absence_rule_enabled": SettingSpec(
-        True, "Away from the operation for 6 months or more needs a practical re-examination."
+        True, _("Away from the operation for 6 months or more needs a practical re-examination.")
     ),
-    "cert.absence_months": SettingSpec(6, "Months away that trigger the re-examination (Art. 32)."),
+    "cert.absence_months": SettingSpec(
+        6, _("Months away that trigger the re-examination (Art. 32).")
+    ),
 }
 
 

@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from safework.org.models import Department, Position, Site
 
@@ -28,7 +29,7 @@ class Person(models.Model):
     """
 
     id_number = models.CharField(_("resident ID number"), max_length=18, unique=True)
-    name = models.CharField(_("name"), max_length=100, db_index=True)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100, db_index=True)
     former_names = models.JSONField(_("former names"), default=list, blank=True)
     gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, editable=False)
     birth_date = models.DateField(_("birth date"), editable=False)
@@ -257,7 +258,7 @@ class BlacklistEntry(models.Model):
     """A bar on a person (by ID number, so it holds before they are registered), audited."""
 
     id_number = models.CharField(_("resident ID number"), max_length=18, db_index=True)
-    name = models.CharField(_("name"), max_length=100, blank=True)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100, blank=True)
     reason = models.CharField(_("reason"), max_length=500)
     created_by_label = models.CharField(_("entered by"), max_length=200, editable=False)
     starts_on = models.DateField(_("from"))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from dateutil.relativedelta import relativedelta
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from safework.certs.imports import xlsx
 from safework.certs.imports.exports import shown_id_number
@@ -401,7 +402,7 @@ def coverage_bytes(
         wb,
         _("detail"),
         [
-            _("name"),
+            pgettext("person", "name"),
             _("ID number"),
             _("site"),
             _("department"),

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from safework.accounts.access import shown_id_number as _shown_for_user
 from safework.certs.imports import xlsx
@@ -58,7 +59,7 @@ def certificates_for_export(scope: Scope, flt: ExportFilter = ExportFilter()):  
 
 def header() -> list[str]:
     return [
-        _("name"),
+        pgettext("person", "name"),
         _("ID number"),
         _("employer"),
         _("department"),

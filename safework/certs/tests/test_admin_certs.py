@@ -9,6 +9,7 @@ from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from safework.accounts.tests.test_admin import (
     FAST_HASHERS,
@@ -31,6 +32,15 @@ from safework.certs.tests.factories import CertificateFactory, item
 from safework.core.models import AuditRecord
 from safework.people.rules import mask_id_number
 from safework.people.tests.factories import EmploymentFactory, PersonFactory
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """These tests read the English messages; the Chinese ones: core/tests/test_language.py."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
 
 TODAY = dt.datetime(2027, 1, 10, 9, 0, tzinfo=dt.UTC)  # 17:00 in Shanghai
 

@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.utils import translation
+from django.utils.translation import gettext as _
 from openpyxl import load_workbook
 
 from safework.accounts.models import Role, RoleGrant, User
@@ -146,4 +147,5 @@ def test_coverage_report_over_the_api(staff):
 def test_coverage_command(staff, tmp_path):
     out = tmp_path / "coverage.xlsx"
     call_command("coverage_report", "--out", str(out), "--on", ON.isoformat(), verbosity=0)
-    assert load_workbook(out).sheetnames == ["summary", "by requirement", "detail"]
+    # The command writes in the active language (Chinese by default).
+    assert load_workbook(out).sheetnames == [_("summary"), _("by requirement"), _("detail")]

@@ -7,6 +7,7 @@ import pytest
 import time_machine
 from django.db import transaction
 from django.http import Http404
+from django.utils import translation
 
 from safework.certs import verification
 from safework.certs.fake_registry import SAMPLE_PEOPLE, SAMPLE_RECORDS, FakeRegistry
@@ -29,6 +30,15 @@ from safework.core.scope import Scope
 from safework.people.tests.factories import ContractorFactory, EmploymentFactory, PersonFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """These tests read the English messages; the Chinese ones: core/tests/test_language.py."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
 
 EXPECTED = {
     # sample key → (outcome, how the name matched)

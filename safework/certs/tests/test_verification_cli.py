@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from safework.accounts.tests.factories import UserFactory
 from safework.certs.fake_registry import SAMPLE_PEOPLE, SAMPLE_RECORDS, FakeRegistry
@@ -13,6 +14,14 @@ from safework.certs.tests.factories import CertificateFactory, item
 from safework.people.tests.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """These tests read the English messages; the Chinese ones: core/tests/test_language.py."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

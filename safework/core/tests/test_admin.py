@@ -160,7 +160,7 @@ def test_setting_admin_lists_the_known_keys(client, world):
     html = client.get(reverse("admin:core_setting_changelist")).content.decode()
     for key in ("cert.yellow_days", "cert.unverified_blocking", "cert.absence_months"):
         assert key in html
-    assert "Usable certificates with this many days or fewer left are yellow." in html
+    assert "剩余天数不超过此值的可用证书显示为黄色。" in html  # the help text, in Chinese
 
 
 def test_setting_value_must_be_like_its_default(client, world):

@@ -1,6 +1,7 @@
 """Writes in the people admin go through people.services, give clear errors, and are audited."""
 
 import pytest
+from django.utils import translation
 
 from safework.accounts.tests.test_admin import (
     FAST_HASHERS,
@@ -11,6 +12,14 @@ from safework.accounts.tests.test_admin import (
 from safework.core.models import AuditRecord
 from safework.people.models import BlacklistEntry, Contractor, HealthCheck, Person
 from safework.people.synthetic import make_id_number
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """These tests read the English messages; the Chinese ones: core/tests/test_language.py."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

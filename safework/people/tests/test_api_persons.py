@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.utils import translation
 
 from safework.accounts.models import Role
 from safework.accounts.tests.world import API, client_for, world_fixture
@@ -12,6 +13,15 @@ from safework.people.rules import ric_check_char
 from safework.people.tests.factories import PersonFactory
 
 api_world = world_fixture()
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """These tests read the English messages; the Chinese ones: core/tests/test_language.py."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
 
 VALID = "11010519491231002X"  # GB 11643's own example
 
