@@ -6,10 +6,18 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.renderers import JSONRenderer
 
 from safework.core.errors import BadRequest, FieldError, InvalidInput
 from safework.core.refusals import Refused
 from safework.core.validation import JsonParser, translate_pydantic_errors
+
+
+class JsonRenderer(JSONRenderer):
+    """UTF-8 JSON with Chinese as characters, not \\u escapes: readable in curl and logs."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
 
 api = NinjaAPI(
     title="SafeWork API",
@@ -18,6 +26,7 @@ api = NinjaAPI(
     # Each operation sets its own auth with accounts.access.access(resource, action).
     urls_namespace="api",
     parser=JsonParser(),  # a body not sent as JSON, or not JSON, is a 400
+    renderer=JsonRenderer(),
 )
 
 

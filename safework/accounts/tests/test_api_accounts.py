@@ -143,3 +143,22 @@ def test_a_masked_grant_is_not_unmasked_by_a_second_full_grant():
     RoleGrantFactory(user=user, role="inspector", site=site)
     user = type(user).objects.get(pk=user.pk)  # grants are cached per user object
     assert not sees_full_id_numbers(user)  # the inspector's site-wide view stays masked
+
+
+@pytest.mark.django_db
+def test_basic_auth_writes_need_no_csrf_token_but_session_writes_do():
+    from safework.accounts.tests.factories import RoleGrantFactory, UserFactory
+
+    user = UserFactory()
+    RoleGrantFactory(user=user, role="administrator")
+    body = '{"name": "集团", "code": "g-csrf"}'
+    basic = Client(
+        enforce_csrf_checks=True,
+        HTTP_AUTHORIZATION="Basic "
+        + base64.b64encode(b"%s:pw-for-tests-1" % user.username.encode()).decode(),
+    )
+    assert basic.post(f"{API}/groups", body, content_type="application/json").status_code == 201
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    response = browser.post(f"{API}/groups", body, content_type="application/json")
+    assert response.status_code == 403  # a session without its CSRF token
