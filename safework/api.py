@@ -1,6 +1,7 @@
 """The REST API under /api/v1/: one NinjaAPI, its auth, and the one place errors become HTTP."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DataError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
@@ -88,6 +89,21 @@ def http_error(request, exc):
     if isinstance(exc.__cause__, BadRequest):  # ninja wraps the body parser's error
         return bad_request(request, exc.__cause__)
     return _errors(request, [FieldError("", "http_error", str(exc))], exc.status_code)
+
+
+@api.exception_handler(OverflowError)
+@api.exception_handler(DataError)
+def out_of_range(request, exc):
+    # A number too large for the database, or a date past 9999-12-31 after arithmetic: the
+    # input is at fault, so a 422 rather than a 500 (schemas bound what they can up front).
+    message = _("A number or date in the request is out of range.")
+    return _errors(request, [FieldError("", "out_of_range", message)], 422)
+
+
+@api.exception_handler(RecursionError)
+def too_deep(request, exc):
+    message = _("The request is nested too deeply.")
+    return _errors(request, [FieldError("", "malformed", message)], 400)
 
 
 def _register_routers():

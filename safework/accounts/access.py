@@ -17,10 +17,12 @@ from ninja.security import HttpBasicAuth, SessionAuth
 
 from safework.accounts.matrix import READ, WRITE  # noqa: F401  re-exported for endpoints
 from safework.accounts.scope import scope_for, sees_full_id_numbers
+from safework.core.audit_visibility import mask_text, masked
 from safework.core.scope import Scope
 from safework.people.rules import mask_id_number
 
 PERMISSION_KEY = "x-safework-permission"
+GROUP_WIDE_KEY = "x-safework-group-wide-only"
 
 
 class BasicAuth(HttpBasicAuth):
@@ -41,8 +43,8 @@ _basic = BasicAuth()
 class Permission:
     """Ninja auth callable: logged in, and the matrix allows (resource, action)."""
 
-    def __init__(self, resource: str, action: str):
-        self.resource, self.action = resource, action
+    def __init__(self, resource: str, action: str, *, group_wide: bool = False):
+        self.resource, self.action, self.group_wide = resource, action, group_wide
 
     def __call__(self, request):
         # A script sending HTTP Basic has no CSRF token to give; the session path (a browser)
@@ -54,7 +56,7 @@ class Permission:
         if not user:
             return None  # → 401
         scope = scope_for(user, self.resource, self.action)
-        if scope is None:
+        if scope is None or (self.group_wide and not scope.group_wide):
             raise PermissionDenied(f"{self.resource}.{self.action}")
         request.scope = scope
         return user
@@ -64,9 +66,16 @@ def perm(resource: str, action: str) -> dict:
     return {PERMISSION_KEY: {"resource": resource, "action": action}}
 
 
-def access(resource: str, action: str) -> dict:
-    """Keyword arguments for a router decorator: auth + the OpenAPI permission mark."""
-    return {"auth": [Permission(resource, action)], "openapi_extra": perm(resource, action)}
+def access(resource: str, action: str, *, group_wide: bool = False) -> dict:
+    """Keyword arguments for a router decorator: auth + the OpenAPI permission mark.
+
+    `group_wide=True`: the object is shared by every site (the group, positions, a contractor's
+    own record), so only a group-wide grant may do this; a site-scoped one gets 403.
+    """
+    extra = perm(resource, action)
+    if group_wide:
+        extra[GROUP_WIDE_KEY] = True
+    return {"auth": [Permission(resource, action, group_wide=group_wide)], "openapi_extra": extra}
 
 
 def require(request, resource: str, action: str) -> Scope:
@@ -80,3 +89,25 @@ def require(request, resource: str, action: str) -> Scope:
 def shown_id_number(user, id_number: str) -> str:
     """The ID number as this user may see it: full, or masked (110105********1234)."""
     return id_number if sees_full_id_numbers(user) else mask_id_number(id_number)
+
+
+def masked_number(number: str, id_number: str = "") -> str:
+    """A certificate number with any ID number in it masked: a number equal to the holder's ID
+    number (in any letter case), or any text that looks like an 18-character ID number."""
+    if not number:
+        return number
+    if id_number and number.strip().upper() == id_number.upper():
+        return mask_id_number(id_number)
+    return mask_text(number)
+
+
+def shown_number(user, number: str, id_number: str = "") -> str:
+    """A certificate number as this user may see it: certificates are often numbered with their
+    holder's ID number, so it is masked as the ID number is for users who may not see those."""
+    return number if sees_full_id_numbers(user) else masked_number(number, id_number)
+
+
+def shown_text(user, value):
+    """`value` (a text, or a list/dict of them) with ID numbers masked unless the user may see
+    them in full."""
+    return value if sees_full_id_numbers(user) else masked(value)

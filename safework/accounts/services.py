@@ -164,6 +164,21 @@ def _grant_errors(grant: RoleGrant) -> list[FieldError]:
                 _("Link the user to their person first: this role sees only its own records."),
             )
         )
+    if role == Role.CONTRACTOR_MANAGER and grant.contractor_id:
+        # A user's scope names one contractor (core.scope.Scope.union keeps one): a second
+        # contractor would silently be dropped, so it is refused.
+        other = RoleGrant.objects.filter(user_id=grant.user_id, role=Role.CONTRACTOR_MANAGER)
+        if other.exclude(pk=grant.pk).exclude(contractor_id=grant.contractor_id).exists():
+            errors.append(
+                FieldError(
+                    "contractor_id",
+                    "second_contractor",
+                    _(
+                        "This user manages another contractor already: a contractor manager "
+                        "manages one contractor (revoke that grant first, or use another login)."
+                    ),
+                )
+            )
     duplicate = RoleGrant.objects.filter(
         user_id=grant.user_id,
         role=role,

@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminDateWidget
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.http import FileResponse, Http404
 from django.urls import path, reverse
@@ -143,6 +144,23 @@ class CatalogueRuleAdmin(CatalogueAdmin):
     list_filter = ("scheme",)
     list_select_related = ("scheme", "item")
     search_fields = ("code", "clause", "note")
+
+    # Review due dates are stored on each certificate: after a rule is saved or deleted, every
+    # one is recomputed under the rules now in force, audited per change, as the last write.
+    def save_related(self, request, form, formsets, change):
+        with transaction.atomic():
+            super().save_related(request, form, formsets, change)
+            services.recompute_review_dues(by=request.user)
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            super().delete_model(request, obj)
+            services.recompute_review_dues(by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            super().delete_queryset(request, queryset)
+            services.recompute_review_dues(by=request.user)
 
 
 @admin.register(LegacyCode)

@@ -92,7 +92,7 @@ def _detail(request, cert_id: int, on=None) -> dict:
     out["successor_id"] = (
         Certificate.objects.filter(predecessor=cert).values_list("pk", flat=True).first()
     )
-    reason = status.reason(subject=cert.number)
+    reason = status.reason(subject=out["number"])  # masked as the ID number is
     out["reason"] = reason.as_dict() if reason else None
     out["events"] = list(cert.events.all())
     return out

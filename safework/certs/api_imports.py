@@ -15,8 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
-from safework.accounts.access import READ, WRITE, access
+from safework.accounts.access import READ, WRITE, access, shown_text
 from safework.accounts.matrix import CERTIFICATES
+from safework.accounts.scope import sees_full_id_numbers
 from safework.certs.imports import coverage as coverage_report
 from safework.certs.imports import errorfile, exports, services, template, xlsx
 from safework.certs.models import ImportJob
@@ -88,7 +89,13 @@ class CoverageQuery(Schema):
     contractor_id: int | None = None
 
 
-def job_out(job: ImportJob) -> dict:
+def _findings(user, job: ImportJob) -> list[dict]:
+    """The job's findings; their cells and messages quote the file (ID numbers, certificate
+    numbers often equal to them), so ID numbers are masked for users who may not see them."""
+    return shown_text(user, job.errors or [])
+
+
+def job_out(job: ImportJob, user) -> dict:
     return {
         "id": job.pk,
         "kind": job.kind,
@@ -105,8 +112,8 @@ def job_out(job: ImportJob) -> dict:
         "created_count": job.created_count,
         "updated_count": job.updated_count,
         "unchanged_count": job.unchanged_count,
-        "message": job.message,
-        "error_summary": errorfile.summary(job.errors or []),
+        "message": shown_text(user, job.message),
+        "error_summary": errorfile.summary(_findings(user, job)),
         "created_by": job.created_by.get_username() if job.created_by else None,
         "reviewed_by": job.reviewed_by.get_username() if job.reviewed_by else None,
         "created_at": job.created_at,
@@ -179,7 +186,7 @@ def upload_ledger(
         contractor=contractor,
         site=site,
     )
-    return Status(202, job_out(job))
+    return Status(202, job_out(job, request.user))
 
 
 @router.get("/imports", response=Page[ImportJobOut], **access(CERTIFICATES, READ))
@@ -189,7 +196,9 @@ def list_imports(request, filters: Query[JobFilters], page: Query[PageParams]):
         value = getattr(filters, name)
         if value is not None:
             qs = qs.filter(**{name: value})
-    return paginate(qs.order_by("-created_at", "-pk"), page, transform=job_out)
+    return paginate(
+        qs.order_by("-created_at", "-pk"), page, transform=lambda job: job_out(job, request.user)
+    )
 
 
 def _job(request, job_id: int) -> ImportJob:
@@ -199,7 +208,7 @@ def _job(request, job_id: int) -> ImportJob:
 @router.get("/imports/{int:job_id}", response=ImportJobOut, **access(CERTIFICATES, READ))
 def get_import(request, job_id: int):
     """Status, progress, counts and a summary of the findings."""
-    return job_out(_job(request, job_id))
+    return job_out(_job(request, job_id), request.user)
 
 
 @router.get("/imports/{int:job_id}/errors", **access(CERTIFICATES, READ))
@@ -207,16 +216,17 @@ def import_errors(request, job_id: int, format: str = "xlsx"):
     """Every finding (row, column, cell, value, code, message) as xlsx (default) or csv."""
     job = _job(request, job_id)
     stem = f"import-{job.pk}-errors"
+    findings = _findings(request.user, job)
     if format == "csv":
         return xlsx.download(
-            errorfile.csv_bytes(job.errors or []), f"{stem}.csv", "text/csv; charset=utf-8"
+            errorfile.csv_bytes(findings), f"{stem}.csv", "text/csv; charset=utf-8"
         )
     if format != "xlsx":
         raise InvalidInput(FieldError("format", "invalid_choice", _("Choose xlsx or csv.")))
-    if job.error_file:
+    if job.error_file and sees_full_id_numbers(request.user):  # the stored file is unmasked
         with job.error_file.open("rb") as f:
             return xlsx.download(f.read(), f"{stem}.xlsx")
-    return xlsx.download(errorfile.xlsx_bytes(job.errors or []), f"{stem}.xlsx")
+    return xlsx.download(errorfile.xlsx_bytes(findings), f"{stem}.xlsx")
 
 
 @router.post(
@@ -227,7 +237,7 @@ def import_errors(request, job_id: int, format: str = "xlsx"):
 def approve_import(request, job_id: int):
     """A site safety officer approves a contractor's upload: it is checked again and written."""
     job = _job(request, job_id)
-    return job_out(services.approve_import(job_id=job.pk, by=request.user))
+    return job_out(services.approve_import(job_id=job.pk, by=request.user), request.user)
 
 
 @router.post(
@@ -235,7 +245,8 @@ def approve_import(request, job_id: int):
 )
 def reject_import(request, job_id: int, body: RejectIn):
     job = _job(request, job_id)
-    return job_out(services.reject_import(job_id=job.pk, by=request.user, reason=body.reason))
+    job = services.reject_import(job_id=job.pk, by=request.user, reason=body.reason)
+    return job_out(job, request.user)
 
 
 @router.get("/exports/certificates", **access(CERTIFICATES, READ))

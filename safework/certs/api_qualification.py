@@ -253,7 +253,10 @@ def _roster_out(r, entries: int) -> dict:
 def _site(value, field_name: str) -> Site | None:
     if value in (None, ""):
         return None
-    site = Site.objects.filter(pk=int(value)).first() if str(value).isdigit() else None
+    text = str(value).strip()
+    # isdigit() holds for "²" and "١" too, which int() refuses or reads: ASCII digits only.
+    ok = text.isascii() and text.isdecimal() and len(text) <= 18
+    site = Site.objects.filter(pk=int(text)).first() if ok else None
     if site is None:
         raise InvalidInput(FieldError(field_name, "unknown_site", _("No such site.")))
     return site
@@ -273,7 +276,7 @@ def _roster_input(request) -> tuple[str, Site | None, list[roster.RawRow], str]:
         raise BadRequest(_("Send JSON or a multipart file upload."), code="content_type")
     try:
         data = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest(_("The request body is not valid JSON."), code="malformed")
     if not isinstance(data, dict):
         raise BadRequest(_("The request body is not a valid JSON object."), code="malformed")

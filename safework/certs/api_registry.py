@@ -5,7 +5,7 @@ from datetime import datetime
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 
-from safework.accounts.access import READ, WRITE, access, shown_id_number
+from safework.accounts.access import READ, WRITE, access, shown_id_number, shown_number, shown_text
 from safework.accounts.matrix import CERTIFICATES
 from safework.certs import verification
 from safework.certs.models import LookupOutcome, VerificationBatch, VerificationLookup
@@ -81,15 +81,17 @@ def _batch_out(request, batch: VerificationBatch) -> dict:
 
 
 def _lookup_out(request, lookup: VerificationLookup) -> dict:
+    """A look-up as output; ID numbers (the certificate number is often one, and the registry's
+    answer holds both) are masked in every field for users who may not see them in full."""
     cert = lookup.certificate
     person = cert.person if cert else None
-    return {
+    out = {
         "id": lookup.pk,
         "certificate_id": lookup.certificate_id,
         "person_id": person.pk if person else None,
         "person_name": person.name if person else "",
         "id_number": shown_id_number(request.user, lookup.id_number),
-        "number": lookup.number,
+        "number": shown_number(request.user, lookup.number, lookup.id_number),
         "scheme": cert.scheme.code if cert else "",
         "item": cert.item.code if cert else "",
         "outcome": lookup.outcome,
@@ -101,6 +103,9 @@ def _lookup_out(request, lookup: VerificationLookup) -> dict:
         "checked_at": lookup.checked_at,
         "response": lookup.response,
     }
+    for key in ("registry_name", "explanation", "differences", "response"):
+        out[key] = shown_text(request.user, out[key])
+    return out
 
 
 def _visible_batch(request, batch_id: int) -> VerificationBatch:

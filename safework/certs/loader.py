@@ -278,12 +278,20 @@ def load_catalogue(*, actor=None) -> int:
             obj = row.model.objects.create(**_resolved(row.key), **_resolved(row.values))
             created.append(obj)
     if created:
-        audit.record(
-            action="catalogue.loaded",
-            actor=actor,
-            target=("catalogue", "shipped", "shipped catalogue"),
-            after={"created": [f"{o._meta.label_lower}:{o.pk}" for o in created]},
-        )
+        entries = [
+            audit.entry(
+                action="catalogue.loaded",
+                actor=actor,
+                target=("catalogue", "shipped", "shipped catalogue"),
+                after={"created": [f"{o._meta.label_lower}:{o.pk}" for o in created]},
+            )
+        ]
+        if any(isinstance(o, CatalogueRule) for o in created):
+            # A new rule can change stored review due dates (a deleted one restored, say).
+            from safework.certs.services import review_due_entries
+
+            entries += review_due_entries(actor=actor)
+        audit.record_many(entries)
     return len(created)
 
 

@@ -230,7 +230,9 @@ def _load_catalogue() -> Catalogue:
         requirements.append(req)
     schemes = dict(Scheme.objects.values_list("pk", "code"))
     refs = [
-        ItemRef(i.pk, i.scheme_id, schemes[i.scheme_id], i.code, i.name, i.calendar_year)
+        ItemRef(
+            i.pk, i.scheme_id, schemes[i.scheme_id], i.code, i.name, i.calendar_year, i.category
+        )
         for i in CertificateItem.objects.all()
     ]
     clause, mapping = shipped_equivalents()
@@ -751,14 +753,17 @@ def assess_crew(
         )
     wt = cat.work_type(work_type)
     lv = cat.level(wt, level)
-    crew_attrs = parse_attrs(attrs)
+    processes = cat.items.process_choices()
+    crew_attrs = parse_attrs(attrs, processes=processes)
     questions, errors = [], []
     for i, member in enumerate(members):
         person, role, *rest = member
         where = f"{field_prefix}.{i}." if field_prefix else ""
         try:
             crew_role = cat.role(role, field_name=f"{where}role")
-            own = parse_attrs(rest[0] if rest else None, field_prefix=f"{where}attrs")
+            own = parse_attrs(
+                rest[0] if rest else None, field_prefix=f"{where}attrs", processes=processes
+            )
         except InvalidInput as exc:
             errors += exc.errors
             continue

@@ -20,6 +20,7 @@ import copy
 import datetime as dt
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -53,6 +54,7 @@ from safework.core.refusals import Reason
 from safework.people.models import HealthCheck, HealthConclusion
 
 EQUIVALENTS_FILE = Path(__file__).parent / "catalogue" / "equivalents.yaml"
+ATTRIBUTES_FILE = Path(__file__).parent / "catalogue" / "attributes.yaml"
 SPECIAL_OPERATION = "special_operation"
 INTERNAL = "internal"
 # Art. 32: away from the special-operation post too long → practical re-examination first. The
@@ -73,7 +75,7 @@ _REQUIRED = object()  # an absent attribute has no meaning: a condition needing 
 
 
 def _parse_height(value) -> float:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ValueError("invalid_type", _("Must be a number."))
     try:
         number = float(Decimal(str(value).strip()))
@@ -97,6 +99,8 @@ _FALSE = {"false", "0", "no", "n", "否", "无"}
 def _parse_bool(value) -> bool:
     if isinstance(value, bool):
         return value
+    if not isinstance(value, str | int):
+        raise ValueError("invalid_type", _("Must be true or false."))
     text = str(value).strip().lower()
     if text in _TRUE:
         return True
@@ -105,32 +109,103 @@ def _parse_bool(value) -> bool:
     raise ValueError("invalid_type", _("Must be true or false."))
 
 
+def _norm(text: str) -> str:
+    """Text as compared with a list of choices: NFKC (full-width forms), trimmed, case-folded."""
+    return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The allowed values of a text attribute: each written form → its canonical code."""
+
+    codes: tuple[str, ...]  # canonical codes, in order
+    forms: Mapping[str, str]  # normalised written form (code or synonym) → canonical code
+    shown: str  # the allowed values as a message lists them
+
+    @classmethod
+    def of(cls, table: Mapping[str, Sequence[str]]) -> Choices:
+        forms: dict[str, str] = {}
+        shown = []
+        for code, synonyms in table.items():
+            code = str(code)
+            synonyms = [str(s) for s in synonyms or ()]
+            for form in (code, *synonyms):
+                forms.setdefault(_norm(form), code)
+            shown.append(f"{code} ({', '.join(synonyms)})" if synonyms else code)
+        return cls(tuple(str(c) for c in table), forms, "; ".join(shown))
+
+    def canonical(self, text: str) -> str | None:
+        return self.forms.get(_norm(text))
+
+    def parse(self, value) -> str:
+        text = _parse_text(value)
+        code = self.canonical(text)
+        if code is None:
+            raise ValueError(
+                "invalid_choice",
+                _("Not an allowed value; one of: %(values)s.") % {"values": self.shown},
+            )
+        return code
+
+
+@cache
+def attribute_table() -> dict:
+    """attributes.yaml as read: {name: {"values": {code: [synonym, …]}} or {"items": {…}}}."""
+    with ATTRIBUTES_FILE.open(encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+@cache
+def listed_choices(name: str) -> Choices:
+    """The allowed values attributes.yaml lists for a text attribute."""
+    return Choices.of(attribute_table()[name]["values"])
+
+
+def process_source() -> tuple[str, str]:
+    """(scheme code, item category) whose items are the allowed `process` values."""
+    source = attribute_table()["process"]["items"]
+    return str(source["scheme"]), str(source["category"])
+
+
+def _database_processes() -> Choices:
+    # Callers that hold the catalogue pass its choices; others read the cached catalogue.
+    from safework.certs.qualification import catalogue
+
+    return catalogue().items.process_choices()
+
+
 @dataclass(frozen=True)
 class AttributeSpec:
     type: object  # a rule_engine DataType
-    parse: Callable[[object], object]
+    parse: Callable[[object], object] | None  # None: one of the attribute's choices
     default: object = _REQUIRED
 
 
 # What requirement conditions may read besides work_type, level and role (set by the check).
+# Text attributes take one of their allowed values (attributes.yaml), normalised to its code.
 ATTRIBUTES: dict[str, AttributeSpec] = {
     "height_m": AttributeSpec(DataType.FLOAT, _parse_height),
-    "hot_work_method": AttributeSpec(DataType.STRING, _parse_text),  # welding, cutting, grinding…
-    "height_task": AttributeSpec(DataType.STRING, _parse_text),  # scaffolding, installation, …
-    "crane_kind": AttributeSpec(DataType.STRING, _parse_text),  # Q2 restriction kinds
+    "hot_work_method": AttributeSpec(DataType.STRING, None),  # welding, cutting, grinding, other
+    "height_task": AttributeSpec(DataType.STRING, None),  # scaffolding, installation, other
+    "crane_kind": AttributeSpec(DataType.STRING, None),  # Q2 restriction kinds
     # `process != null` asks whether a hazardous process is named: absent means none. The value
-    # is the Order-30 item code of the process (e.g. "9.3" chlorination).
-    "process": AttributeSpec(DataType.STRING, _parse_text, default=None),
+    # is the Order-30 category-9 item code of the process (e.g. "9.3" chlorination).
+    "process": AttributeSpec(DataType.STRING, None, default=None),
     # The check says true when the person drives a forklift in the area; absent means no.
     "forklift_area": AttributeSpec(DataType.BOOLEAN, _parse_bool, default=False),
 }
 CHECK_SYMBOLS = ("work_type", "level", "role")
+PROCESS = "process"
 
 
-def parse_attrs(raw: Mapping | None, *, field_prefix: str = "attrs") -> dict:
+def parse_attrs(
+    raw: Mapping | None, *, field_prefix: str = "attrs", processes: Choices | None = None
+) -> dict:
     """The check's attributes, typed; InvalidInput naming each bad or unknown one.
 
-    A value of None (JSON null, an empty cell) counts as not given.
+    A value of None (JSON null, an empty cell) counts as not given. Text attributes must be one of
+    their allowed values (a synonym or another case becomes the canonical code); `process` must
+    be an item of `processes` (default: the catalogue's category-9 special-operation items).
     """
     if raw is None:
         return {}
@@ -139,7 +214,7 @@ def parse_attrs(raw: Mapping | None, *, field_prefix: str = "attrs") -> dict:
     out, problems = {}, []
     for name, value in raw.items():
         where = f"{field_prefix}.{name}"
-        spec = ATTRIBUTES.get(name)
+        spec = ATTRIBUTES.get(name) if isinstance(name, str) else None
         if spec is None:
             if name in CHECK_SYMBOLS:
                 message = _("Set by the check itself, not an attribute.")
@@ -152,7 +227,15 @@ def parse_attrs(raw: Mapping | None, *, field_prefix: str = "attrs") -> dict:
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
         try:
-            out[name] = spec.parse(value)
+            if spec.parse is not None:
+                out[name] = spec.parse(value)
+            elif name == PROCESS:
+                if processes is None:
+                    _parse_text(value)  # a type error needs no catalogue
+                    processes = _database_processes()
+                out[name] = processes.parse(value)
+            else:
+                out[name] = listed_choices(name).parse(value)
         except ValueError as exc:
             code, message = exc.args if len(exc.args) == 2 else ("invalid", str(exc))
             problems.append(FieldError(where, code, message))
@@ -286,6 +369,7 @@ class ItemRef:
     code: str
     name: str
     calendar_year: bool = False
+    category: str = ""
 
     @property
     def key(self) -> str:
@@ -308,6 +392,27 @@ def shipped_equivalents() -> tuple[str, dict[str, tuple[str, ...]]]:
     return data.get("clause", ""), mapping
 
 
+def _name_forms(name: str) -> list[str]:
+    """An item's name as people write it: 氯化工艺作业, 氯化工艺, 氯化."""
+    forms = [name]
+    for suffix in ("作业", "工艺作业"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            forms.append(name[: -len(suffix)])
+    return forms
+
+
+_UNSAFE = re.compile(r"[*:{}]")
+
+
+def filled_values_unsafe(pattern: str, symbols: Mapping) -> bool:
+    """Whether a value filled into the pattern's placeholders would act as pattern syntax."""
+    return any(
+        _UNSAFE.search(str(symbols.get(n)))
+        for n in _PLACEHOLDER.findall(pattern)
+        if symbols.get(n) is not None
+    )
+
+
 class ItemIndex:
     """Catalogue items by id and by "scheme:code", resolving requirement item lists."""
 
@@ -325,6 +430,7 @@ class ItemIndex:
             self.by_key[i.key] = i
             self.by_scheme.setdefault(i.scheme, []).append(i)
         self.equivalents_clause = equivalents_clause
+        self._processes: Choices | None = None
         self._resolved: dict[tuple, frozenset[int]] = {}
         self._equivalents: dict[int, frozenset[int]] = {}
         for key, counts in (equivalents or {}).items():
@@ -348,26 +454,50 @@ class ItemIndex:
     def _resolve(self, patterns: tuple, symbols: Mapping) -> frozenset[int]:
         out: set[int] = set()
         for pattern in patterns:
+            pattern = str(pattern)
+            filled = False
 
             def fill(m):
+                nonlocal filled
                 value = symbols.get(m.group(1))
                 if value is None:
                     raise MissingAttribute(m.group(1))
+                filled = True
                 return str(value)
 
-            text = _PLACEHOLDER.sub(fill, str(pattern))
+            if filled_values_unsafe(pattern, symbols):
+                continue  # a filled value is taken literally: no "*", ":" or braces in it
+            text = _PLACEHOLDER.sub(fill, pattern)
             scheme, _sep, code = text.partition(":")
-            if code.endswith("*"):
+            if not filled and code.endswith("*"):
                 prefix = code[:-1]
                 out.update(
                     i.id for i in self.by_scheme.get(scheme, []) if i.code.startswith(prefix)
                 )
             elif text in self.by_key:
                 out.add(self.by_key[text].id)
-            elif text != pattern and code:
+            elif filled and code:
                 # A placeholder filled with a name rather than a code: 氯化 → 9.3 氯化工艺作业.
-                out.update(i.id for i in self.by_scheme.get(scheme, []) if i.name.startswith(code))
+                wanted = _norm(code)
+                out.update(
+                    i.id
+                    for i in self.by_scheme.get(scheme, [])
+                    if wanted in {_norm(n) for n in _name_forms(i.name)}
+                )
         return frozenset(out)
+
+    def process_choices(self) -> Choices:
+        """The allowed `process` values: the items attributes.yaml names (code → code; the
+        name, with or without 工艺作业/作业, → code)."""
+        if self._processes is None:
+            scheme, category = process_source()
+            table = {
+                i.code: [n for n in _name_forms(i.name) if n != i.code]
+                for i in self.by_scheme.get(scheme, [])
+                if i.category == category
+            }
+            self._processes = Choices.of(table)
+        return self._processes
 
     def equivalents_of(self, item_ids: Iterable[int]) -> frozenset[int]:
         out: set[int] = set()
@@ -582,7 +712,16 @@ def certificate_reasons(
         needed = symbols.get(req.match_restriction)
         if needed is None:
             raise MissingAttribute(req.match_restriction)
-        matching = [c for c in candidates if c.restriction.strip().lower() == needed.lower()]
+        choices = (
+            listed_choices(req.match_restriction)
+            if "values" in attribute_table().get(req.match_restriction, {})
+            else None
+        )
+
+        def kind(text: str) -> str:
+            return (choices.canonical(text) if choices else None) or _norm(text)
+
+        matching = [c for c in candidates if kind(c.restriction) == kind(str(needed))]
         if not matching:
             best = max(candidates, key=lambda c: c.valid_until)
             item = items.by_id[best.item_id]

@@ -139,7 +139,18 @@ def _cells_csv(data: bytes) -> list[list]:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return list(csv.reader(io.StringIO(text), dialect))
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        return list(reader)
+    except csv.Error as exc:  # a field over the csv module's limit, a NUL, a stray quote
+        raise InvalidInput(
+            FieldError(
+                "file",
+                "unreadable",
+                _("The CSV file cannot be read at line %(line)s: %(e)s")
+                % {"line": reader.line_num, "e": exc},
+            )
+        )
 
 
 def read_roster_file(data: bytes, filename: str) -> list[RawRow]:
@@ -303,6 +314,7 @@ def validate_rows(
             FieldError(prefix, "too_many", _("At most %(n)s rows.") % {"n": MAX_ROWS})
         )
     cat = qualification.catalogue()
+    processes = cat.items.process_choices()
     sites = _site_lookup(rows)
     by_number, by_id = _person_lookup(rows, persons)
     entries, errors = [], []
@@ -381,14 +393,14 @@ def validate_rows(
         if "attrs" in v:
             try:
                 raw_attrs.update(_parse_attr_cell(v["attrs"]))
-            except (ValueError, json.JSONDecodeError):
+            except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
                 bad("attrs", "invalid", _("Write attributes as name=value; name=value."))
         for name in ATTRIBUTES:
             if name in v:
                 value = v[name]
                 raw_attrs[name] = _cell_text(value) if not isinstance(value, bool) else value
         try:
-            attrs = parse_attrs(raw_attrs, field_prefix="attrs")
+            attrs = parse_attrs(raw_attrs, field_prefix="attrs", processes=processes)
         except InvalidInput as exc:
             attrs = {}
             for e in exc.errors:

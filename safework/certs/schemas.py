@@ -11,6 +11,7 @@ from django.db.models import Q
 from ninja import Field, FilterLookup, FilterSchema, Schema
 from pydantic import ConfigDict
 
+from safework.accounts.access import masked_number
 from safework.certs.models import CertState, EventKind, RequirementKind, Verification
 from safework.certs.rules import Colour, Status
 from safework.certs.services import normalise_number
@@ -187,18 +188,22 @@ class StateChangeIn(In):
 def certificate_out(cert, *, shown_id_number, on: date, status=None) -> dict:
     """A certificate as output; `status` is a CertStatus, else the row's with_status fields."""
     person = cert.person
+    shown = shown_id_number(person.id_number)
     out = {
         "id": cert.pk,
         "person_id": person.pk,
         "person_name": person.name,
-        "person_id_number": shown_id_number(person.id_number),
+        "person_id_number": shown,
         "scheme": cert.scheme.code,
         "item": cert.item.code,
         "item_name": cert.item.name,
         "on": on,
     }
+    # Certificates are often numbered with their holder's ID number: masked as the ID number is.
+    out["number"] = (
+        cert.number if shown == person.id_number else masked_number(cert.number, person.id_number)
+    )
     for name in (
-        "number",
         "restriction",
         "first_issued_on",
         "issued_on",

@@ -341,6 +341,22 @@ def verify_chain(*, checkpoints: Path | None = None, chunk: int = 5000) -> Verif
             if row.seq in wanted:
                 seen_hash[row.seq] = row.hash
             prev, last_seq, expected_seq, count = row.hash, row.seq, row.seq + 1, count + 1
+    # The walk starts at #1: a row below it (forged with seq 0) is never met by it, so every row
+    # the table holds must have been counted.
+    total = AuditRecord.objects.count()
+    if total != count:
+        extra = AuditRecord.objects.filter(seq__lt=1).order_by("seq").first()
+        extra_seq = extra.seq if extra else None
+        return VerifyResult(
+            False,
+            count,
+            last_seq,
+            prev,
+            f"record #{extra_seq}: outside the chain ({total} rows, {count} in the chain)"
+            if extra
+            else f"{total} rows, {count} in the chain",
+            broken_seq=extra_seq,
+        )
     for seq, digest in sorted(wanted.items()):
         if seq == 0 and digest == GENESIS:  # a checkpoint taken while the chain was empty
             continue

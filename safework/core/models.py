@@ -30,6 +30,9 @@ class AuditRecord(models.Model):
         verbose_name_plural = _("audit records")
         ordering = ["seq"]
         indexes = [models.Index(fields=["object_type", "object_id"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(seq__gte=1), name="audit_seq_from_one")
+        ]
         triggers = [
             pgtrigger.Protect(
                 name="audit_append_only", operation=pgtrigger.Update | pgtrigger.Delete

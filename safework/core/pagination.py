@@ -10,7 +10,7 @@ MAX_LIMIT = 500
 
 class PageParams(Schema):
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**62)
 
 
 class Page(Schema, Generic[T]):

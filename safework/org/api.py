@@ -60,14 +60,14 @@ def get_group(request, group_id: int):
     return get_object_or_404(queries.groups_visible_to(request.scope), pk=group_id)
 
 
-@router.post("/groups", response={201: GroupOut}, **access(ORG, WRITE))
+@router.post("/groups", response={201: GroupOut}, **access(ORG, WRITE, group_wide=True))
 def create_group(request, payload: GroupIn):
     return Status(
         201, services.create_group(by=request.user, scope=request.scope, **payload.dict())
     )
 
 
-@router.patch("/groups/{group_id}", response=GroupOut, **access(ORG, WRITE))
+@router.patch("/groups/{group_id}", response=GroupOut, **access(ORG, WRITE, group_wide=True))
 def update_group(request, group_id: int, payload: GroupPatch):
     group = get_object_or_404(queries.groups_visible_to(request.scope), pk=group_id)
     return services.update_group(
@@ -75,7 +75,9 @@ def update_group(request, group_id: int, payload: GroupPatch):
     )
 
 
-@router.post("/groups/{group_id}/deactivate", response=GroupOut, **access(ORG, WRITE))
+@router.post(
+    "/groups/{group_id}/deactivate", response=GroupOut, **access(ORG, WRITE, group_wide=True)
+)
 def deactivate_group(request, group_id: int):
     group = get_object_or_404(queries.groups_visible_to(request.scope), pk=group_id)
     return services.deactivate_group(by=request.user, group=group)
@@ -204,18 +206,24 @@ def get_position(request, position_id: int):
     return get_object_or_404(queries.positions_visible_to(request.scope), pk=position_id)
 
 
-@router.post("/positions", response={201: PositionOut}, **access(ORG, WRITE))
+@router.post("/positions", response={201: PositionOut}, **access(ORG, WRITE, group_wide=True))
 def create_position(request, payload: PositionIn):
     return Status(201, services.create_position(by=request.user, values=payload.dict()))
 
 
-@router.patch("/positions/{position_id}", response=PositionOut, **access(ORG, WRITE))
+@router.patch(
+    "/positions/{position_id}", response=PositionOut, **access(ORG, WRITE, group_wide=True)
+)
 def update_position(request, position_id: int, payload: PositionPatch):
     position = get_object_or_404(queries.positions_visible_to(request.scope), pk=position_id)
     return services.update_position(by=request.user, position=position, changes=_changes(payload))
 
 
-@router.post("/positions/{position_id}/deactivate", response=PositionOut, **access(ORG, WRITE))
+@router.post(
+    "/positions/{position_id}/deactivate",
+    response=PositionOut,
+    **access(ORG, WRITE, group_wide=True),
+)
 def deactivate_position(request, position_id: int):
     position = get_object_or_404(queries.positions_visible_to(request.scope), pk=position_id)
     return services.deactivate_position(by=request.user, position=position)

@@ -7,6 +7,7 @@ numbers leave only through `shown_id_number`.
 
 from functools import partial
 
+from django.db.models import F
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Status
 
@@ -69,6 +70,13 @@ def _persons(scope):
 
 def _person_out(request, person) -> dict:
     return person_out(person, partial(shown_id_number, request.user))
+
+
+def _writable_employments(scope):
+    """The employments a writer may change: group-wide all; otherwise only the current
+    employment of a person they see (the past ones may be another employer's history)."""
+    qs = queries.employments_visible_to(scope)
+    return qs if scope.group_wide else qs.filter(person__current_employment=F("pk"))
 
 
 # --- persons -------------------------------------------------------------------------------
@@ -145,7 +153,7 @@ def get_employment(request, employment_id: int):
 
 @router.patch("/employments/{employment_id}", response=EmploymentOut, **access(PEOPLE, WRITE))
 def update_employment(request, employment_id: int, payload: EmploymentPatch):
-    qs = queries.employments_visible_to(request.scope)
+    qs = _writable_employments(request.scope)
     employment = get_object_or_404(qs, pk=employment_id)
     employment = services.update_employment(
         by=request.user, employment=employment, changes=_changes(payload), scope=request.scope
@@ -160,7 +168,7 @@ def update_employment(request, employment_id: int, payload: EmploymentPatch):
 )
 def end_employment(request, employment_id: int, payload: EndIn | None = None):
     """End the employment (status ended, `ended_on` default today)."""
-    qs = queries.employments_visible_to(request.scope)
+    qs = _writable_employments(request.scope)
     employment = get_object_or_404(qs, pk=employment_id)
     ended_on = payload.ended_on if payload else None
     # The person leaves the writer's scope when their only employment ends: answer with the
@@ -192,7 +200,11 @@ def register_contractor(request, payload: ContractorIn):
     )
 
 
-@router.patch("/contractors/{contractor_id}", response=ContractorOut, **access(CONTRACTORS, WRITE))
+@router.patch(
+    "/contractors/{contractor_id}",
+    response=ContractorOut,
+    **access(CONTRACTORS, WRITE, group_wide=True),
+)
 def update_contractor(request, contractor_id: int, payload: ContractorPatch):
     contractor = get_object_or_404(queries.contractors_visible_to(request.scope), pk=contractor_id)
     return services.update_contractor(
@@ -203,7 +215,7 @@ def update_contractor(request, contractor_id: int, payload: ContractorPatch):
 @router.post(
     "/contractors/{contractor_id}/deactivate",
     response=ContractorOut,
-    **access(CONTRACTORS, WRITE),
+    **access(CONTRACTORS, WRITE, group_wide=True),
 )
 def deactivate_contractor(request, contractor_id: int):
     contractor = get_object_or_404(queries.contractors_visible_to(request.scope), pk=contractor_id)

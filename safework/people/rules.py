@@ -55,7 +55,8 @@ def parse_id_number(raw, *, allow_15: bool = False) -> IdNumber:
     if not value:
         raise IdNumberError("id_number.required", "ID number is empty")
     converted = False
-    if len(value) == 15 and value.isdigit():
+    # isdigit() alone takes other scripts' digits (Arabic-Indic ٠١٢…), which int() reads.
+    if len(value) == 15 and value.isascii() and value.isdigit():
         if not allow_15:
             raise IdNumberError(
                 "id_number.fifteen_digits",
@@ -66,7 +67,7 @@ def parse_id_number(raw, *, allow_15: bool = False) -> IdNumber:
         raise IdNumberError(
             "id_number.length", f"ID number must have 18 characters, not {len(value)}"
         )
-    if not (value[:17].isdigit() and (value[17].isdigit() or value[17] == "X")):
+    if not (value.isascii() and value[:17].isdigit() and (value[17].isdigit() or value[17] == "X")):
         raise IdNumberError("id_number.format", "ID number must be 17 digits and a digit or X")
     try:
         birth = ric.get_birth_date(value)
@@ -107,7 +108,7 @@ def uscc_check_char(first17: str) -> str:
 def validate_uscc(raw) -> str:
     """GB 32100 with our own routine: stdnum.cn.uscc rejects valid codes starting A, N or Y."""
     value = normalise_uscc(raw)
-    if len(value) == 15 and value.isdigit():
+    if len(value) == 15 and value.isascii() and value.isdigit():
         raise UsccError(
             "uscc.registration_number",
             "15-digit business registration number from before 2015; give the 18-character code",

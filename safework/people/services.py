@@ -290,7 +290,9 @@ def register_or_rehire_person(
 def _rehire(*, by, person: Person, name: str, employment: EmploymentIn, scope) -> Person:
     scope = _everything(scope)
     name = (name or "").strip()
-    if name and name != person.name and name not in person.former_names:
+    if not name:
+        raise InvalidInput(FieldError("name", "required", _("The name is required.")))
+    if name != person.name and name not in person.former_names:
         raise InvalidInput(
             FieldError(
                 "name",

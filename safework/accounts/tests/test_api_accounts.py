@@ -162,3 +162,31 @@ def test_basic_auth_writes_need_no_csrf_token_but_session_writes_do():
     browser.force_login(user)
     response = browser.post(f"{API}/groups", body, content_type="application/json")
     assert response.status_code == 403  # a session without its CSRF token
+
+
+def test_a_second_contractor_for_a_contractor_manager_is_refused(api_world, db):
+    """A user's scope names one contractor: a grant for a second one would be dropped silently
+    (core.scope.Scope.union), so it is a 422 instead."""
+    client = admin(api_world)
+    manager = api_world.users[Role.CONTRACTOR_MANAGER]  # manages contractor X
+    second = {
+        "user_id": manager.pk,
+        "role": "contractor_manager",
+        "contractor_id": api_world.contractor_y.pk,
+    }
+    response = client.post(f"{API}/role-grants", second)
+    assert errors_of(response) == {"contractor_id": "second_contractor"}
+    assert "另一家承包商" in response.json()["errors"][0]["message"]  # "another contractor"
+    assert RoleGrant.objects.filter(user=manager).count() == 1
+    # moving another grant of theirs onto a second contractor is refused the same way
+    other = RoleGrant.objects.get(user=api_world.users["other_manager"])
+    moved = client.patch(
+        f"{API}/role-grants/{other.pk}", {"contractor_id": api_world.contractor_z.pk}
+    )
+    assert moved.status_code == 200, moved.content  # their only grant: allowed
+    # the same contractor again at a site is not a second contractor
+    again = client.post(
+        f"{API}/role-grants",
+        {**second, "contractor_id": api_world.contractor_x.pk, "site_id": api_world.site_a.pk},
+    )
+    assert again.status_code == 201, again.content

@@ -87,6 +87,8 @@ def _allowed(role: str, op: dict) -> bool:
         return False
     perm = op[PERMISSION_KEY]
     granted_role = Role.CONTRACTOR_MANAGER if role == "other_manager" else role
+    if op.get("x-safework-group-wide-only") and granted_role != Role.ADMINISTRATOR:
+        return False  # every grant of this world but the administrator's is on site A
     return matrix.allows(granted_role, perm["resource"], perm["action"])
 
 

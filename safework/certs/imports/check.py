@@ -574,16 +574,11 @@ class LedgerCheck:
 
     def _existing_person(self, r: RowIn, p: dict, visible: set[int] | None):
         ctx = self.ctx
-        if r.name and r.name != p["name"] and r.name not in (p["former_names"] or []):
-            self._issue(
-                r,
-                "name",
-                r.name,
-                "person.name_mismatch",
-                _("The name differs from the person registered with this ID number."),
-            )
         employed = p["current_employment_id"] is not None
-        if visible is not None and employed and p["id"] not in visible:
+        # Scope first, so that a name check cannot tell an uploader about a person they may not
+        # see. Someone outside the scope is only taken on by a row that employs them (inside
+        # the scope, checked with the columns) while nobody employs them.
+        if visible is not None and p["id"] not in visible and (employed or not self._employment(r)):
             self._issue(
                 r,
                 "id_number",
@@ -592,6 +587,14 @@ class LedgerCheck:
                 _("This person is registered outside your scope."),
             )
             return
+        if r.name and r.name != p["name"] and r.name not in (p["former_names"] or []):
+            self._issue(
+                r,
+                "name",
+                r.name,
+                "person.name_mismatch",
+                _("The name differs from the person registered with this ID number."),
+            )
         if (
             ctx.self_service
             and employed
@@ -631,6 +634,17 @@ class LedgerCheck:
         conflict = _("Another row gives this person another employer or department.")
         if existing is None:
             person = plan.new_persons.get(r.id_number)
+            if person is None and employment is None and not ctx.scope.group_wide:
+                # Nobody would employ them, so nobody but the group could see them: not the
+                # uploader either.
+                self._issue(
+                    r,
+                    column,
+                    None,
+                    "person.employment_required",
+                    _("A new person needs an employer or a department in your scope."),
+                )
+                return None
             if person is None:
                 new = NewPerson(
                     id_number=r.id_number,

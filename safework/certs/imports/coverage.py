@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from safework.certs.imports import xlsx
-from safework.certs.imports.exports import shown_id_number
+from safework.certs.imports.exports import shown_id_number, shown_text
 from safework.certs.models import (
     Certificate,
     CertificateItem,
@@ -395,7 +395,7 @@ def coverage_bytes(
                 "、".join(row.requirement.items) or _("medical check"),
                 row.requirement.condition,
                 _("yes") if row.held else _("no"),
-                row.evidence,
+                shown_text(user, row.evidence),  # holds certificate numbers
             ]
 
     xlsx.add_sheet(

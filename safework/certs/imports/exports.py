@@ -2,8 +2,8 @@
 
 The status is the one status function's (`certs.queries.statuses_of`, the reference of the
 stored review dates), read in chunks so that a large export keeps a fixed number of queries per
-chunk. ID numbers are shown as the user may see them. Every text cell is escaped against formula
-injection (`xlsx.safe`).
+chunk. ID numbers, and certificate numbers (often the holder's ID number), are shown as the user
+may see them. Every text cell is escaped against formula injection (`xlsx.safe`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from safework.accounts.access import shown_id_number as _shown_for_user
+from safework.accounts.access import shown_number as _shown_number_for_user
+from safework.accounts.access import shown_text as _shown_text_for_user
 from safework.certs.imports import xlsx
 from safework.certs.models import Certificate, Verification
 from safework.certs.queries import status_settings, statuses_of
@@ -28,6 +30,16 @@ CHUNK = 2000
 def shown_id_number(user, number: str) -> str:
     """Full for the command line (no user), else as the user may see it."""
     return number if user is None else _shown_for_user(user, number)
+
+
+def shown_number(user, number: str, id_number: str) -> str:
+    """A certificate number (often the holder's ID number): masked as the ID number is."""
+    return number if user is None else _shown_number_for_user(user, number, id_number)
+
+
+def shown_text(user, text: str) -> str:
+    """A text with any ID number in it masked as the user's ID numbers are."""
+    return text if user is None else _shown_text_for_user(user, text)
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,7 @@ def _rows(user, qs, on: dt.date):
                 c.item.code,
                 c.item.name,
                 c.restriction,
-                c.number,
+                shown_number(user, c.number, c.person.id_number),
                 c.first_issued_on,
                 c.issued_on,
                 c.valid_from,

@@ -23,6 +23,14 @@ ZIP_MAGIC = b"PK\x03\x04"
 # An encrypted (password-protected) .xlsx is an OLE2 compound file, like an old .xls.
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 EXTENSIONS = (".xlsx", ".csv")
+# A workbook is a zip: a small upload can unpack to gigabytes (a zip bomb), and one cell at
+# XFD1048576 makes calamine build a grid of 17 billion cells. Both are refused before calamine
+# reads anything. Unpacked: 20 times the upload limit, at most 500 MB.
+UNPACKED_FACTOR = 20
+UNPACKED_CAP = 500 * 1024 * 1024
+MAX_ROWS = 1_100_000
+MAX_COLUMNS = 200
+MAX_CELLS = 20_000_000  # rows × columns of the used range
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 
 
@@ -169,9 +177,44 @@ def _guarded(step):
         raise
 
 
+def unpacked_limit() -> int:
+    return min(UNPACKED_FACTOR * settings.UPLOAD_MAX_BYTES, UNPACKED_CAP)
+
+
+def _check_unpacked(archive: zipfile.ZipFile) -> None:
+    total = sum(info.file_size for info in archive.infolist())
+    if total > unpacked_limit():
+        raise FileProblem(
+            "file.too_large",
+            _("The workbook unpacks to %(size)s bytes; the limit is %(limit)s bytes.")
+            % {"size": total, "limit": unpacked_limit()},
+        )
+
+
+def _check_extent(sheet_name: str, rows: int, cols: int) -> None:
+    if rows > MAX_ROWS or cols > MAX_COLUMNS or rows * cols > MAX_CELLS:
+        raise FileProblem(
+            "file.too_large",
+            _(
+                "Sheet “%(sheet)s” reaches row %(rows)s and column %(cols)s (limits: %(max_rows)s "
+                "rows, %(max_cols)s columns, %(max_cells)s cells). Delete the rows and columns "
+                "after the data and upload it again."
+            )
+            % {
+                "sheet": sheet_name,
+                "rows": rows,
+                "cols": cols,
+                "max_rows": MAX_ROWS,
+                "max_cols": MAX_COLUMNS,
+                "max_cells": MAX_CELLS,
+            },
+        )
+
+
 def _read_xlsx(data: bytes):
     def open_workbook():
         archive = zipfile.ZipFile(io.BytesIO(data))
+        _check_unpacked(archive)
         paths = _sheet_paths(archive)
         return archive, paths, python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
 
@@ -180,14 +223,18 @@ def _read_xlsx(data: bytes):
     for index, sheet_name in enumerate(workbook.sheet_names):
 
         def read_sheet(index=index, sheet_name=sheet_name):
+            path = paths.get(sheet_name)
+            formulas: set[tuple[int, int]] = set()
+            if path:
+                # Its extent first: calamine would build the whole grid before we could look.
+                formulas, (rows, cols) = _scan_sheet(archive, path)
+                _check_extent(sheet_name, rows, cols)
             sheet = workbook.get_sheet_by_index(index)
             # skip_empty_area=False keeps row and column numbers as in the sheet (A1 = [0][0]).
             rows = sheet.to_python(skip_empty_area=False)
             if not rows:
                 return None
             _fill_merged(rows, sheet.merged_cell_ranges or [])
-            path = paths.get(sheet_name)
-            formulas = _formula_cells(archive, path) if path else set()
             return Table(sheet=sheet_name, rows=rows, formula_cells=formulas)
 
         table = _guarded(read_sheet)
@@ -238,15 +285,31 @@ def _sheet_paths(archive: zipfile.ZipFile) -> dict[str, str]:
 # `<f>`, `<f t="shared" si="0"/>`, with or without a namespace prefix; the cell is the `<c>` before.
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _CELL_OPEN = re.compile(rb"<(?:\w+:)?c\s[^>]*?\br=\"([A-Z]+\d+)\"")
+# The used range a sheet declares (`<dimension ref="A1:U200"/>`).
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s[^>]*?\bref=\"([A-Z$0-9:]+)\"")
 
 
 def _formula_cells(archive: zipfile.ZipFile, path: str) -> set[tuple[int, int]]:
-    """(row, col) of every cell with a formula, scanning the sheet XML as a byte stream."""
+    return _scan_sheet(archive, path)[0]
+
+
+def _scan_sheet(archive: zipfile.ZipFile, path: str) -> tuple[set[tuple[int, int]], tuple]:
+    """Scanning the sheet XML as a byte stream: (row, col) of every cell with a formula, and the
+    extent (rows, columns) the cells and the `<dimension ref>` reach."""
     out: set[tuple[int, int]] = set()
+    max_row = max_col = 0
     tail = b""
     with archive.open(path) as stream:
         while chunk := stream.read(1 << 20):
             buf = tail + chunk
+            # A reference split across chunks is seen whole in the next buffer (tail).
+            for m in _CELL_OPEN.finditer(buf):
+                if (pos := _parse_ref(m.group(1))) is not None:
+                    max_row, max_col = max(max_row, pos[0] + 1), max(max_col, pos[1] + 1)
+            for m in _DIMENSION.finditer(buf):
+                for ref in m.group(1).split(b":"):
+                    if (pos := _parse_ref(ref.replace(b"$", b""))) is not None:
+                        max_row, max_col = max(max_row, pos[0] + 1), max(max_col, pos[1] + 1)
             for m in _FORMULA.finditer(buf):
                 # The cell is the last `<c …>` (or `<x:c …>`) opened before the formula.
                 opened = max(buf.rfind(b"<c ", 0, m.start()), buf.rfind(b":c ", 0, m.start()))
@@ -257,4 +320,4 @@ def _formula_cells(archive: zipfile.ZipFile, path: str) -> set[tuple[int, int]]:
                     out.add(pos)
             # Keep the open tags of an element split across chunks.
             tail = buf[-4096:]
-    return out
+    return out, (max_row, max_col)

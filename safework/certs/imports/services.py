@@ -63,7 +63,8 @@ def is_contractor_only(scope: Scope) -> bool:
 
 def imports_visible_to(scope: Scope, user=None) -> QuerySet[ImportJob]:
     """Jobs a scope sees: group-wide all; a site its jobs and those of contractors engaged there;
-    a contractor manager their company's uploads; everyone their own uploads."""
+    a contractor manager their company's self-service uploads (not a site's ledger that names
+    their company: its rows may be anyone at the site); everyone their own uploads."""
     qs = ImportJob.objects.select_related("contractor", "site", "created_by", "reviewed_by")
     if scope.group_wide:
         return qs
@@ -71,7 +72,7 @@ def imports_visible_to(scope: Scope, user=None) -> QuerySet[ImportJob]:
     if user is not None and user.pk:
         q |= Q(created_by=user)
     if scope.contractor_id:
-        q |= Q(contractor_id=scope.contractor_id)
+        q |= Q(kind=KIND_CONTRACTOR, contractor_id=scope.contractor_id)
     if scope.site_ids:
         engaged = ContractorEngagement.objects.filter(site_id__in=scope.site_ids).values(
             "contractor_id"

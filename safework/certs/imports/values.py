@@ -173,8 +173,8 @@ def _place_valid(region: str, year: int) -> bool:
 def _fast_parse(value: str) -> IdNumber | None:
     """The checks of people.rules.parse_id_number for a well-formed 18-character number, with the
     region look-up cached; None sends the value to the full routine (which names the error)."""
-    if len(value) != 18 or not value[:17].isdigit():
-        return None
+    if len(value) != 18 or not value.isascii() or not value[:17].isdigit():
+        return None  # isdigit() alone takes other scripts' digits (Arabic-Indic ٠١٢…)
     try:
         birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:

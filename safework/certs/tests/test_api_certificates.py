@@ -340,3 +340,27 @@ def test_catalogue_endpoints(w):
     assert requirements["total"] >= 1
     assert all(r["work_type"] == "hot_work" and r["clause"] for r in requirements["items"])
     assert client(w, "stranger").get(f"{API}/catalogue/rules").status_code == 403
+
+
+def test_a_number_equal_to_the_id_number_is_masked_as_the_id_number_is(w):
+    """Certificates are often numbered with their holder's ID number: roles that see ID numbers
+    masked see such a certificate number masked too (list, detail and its reason)."""
+    full = w.p_own.id_number
+    cert = CertificateFactory(
+        item=item("special_operation", "2.1"),
+        person=w.p_own,
+        number=full,
+        valid_until=D(2026, 1, 10),  # expired on the day asked: the detail has a reason
+    )
+    url = f"{API}/certificates/{cert.pk}?on=2026-03-02"
+    for role in (Role.INSPECTOR, Role.WORKSHOP_HEAD, Role.TEAM_LEADER):
+        response = client(w, role).get(url)
+        assert response.status_code == 200, (role, response.content)
+        body = response.json()
+        assert body["number"] == mask_id_number(full), role
+        assert full not in response.content.decode(), role
+        listed = client(w, role).get(f"{API}/certificates").content.decode()
+        assert mask_id_number(full) in listed and full not in listed, role
+    officer = client(w, Role.SAFETY_OFFICER).get(url).json()
+    assert officer["number"] == full
+    assert officer["reason"]["subject"] == full

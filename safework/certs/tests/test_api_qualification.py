@@ -215,3 +215,23 @@ def test_openapi_marks_the_permission(admin):
     spec = admin.get("/api/v1/openapi.json").json()
     operation = spec["paths"]["/api/v1/qualifications/check"]["post"]
     assert operation["x-safework-permission"] == {"resource": "certificates", "action": "read"}
+
+
+@pytest.mark.parametrize("site_id", ["²", "١", "1²", " ", "99999999999999999999999"])
+def test_a_site_id_that_only_looks_numeric_is_422(admin, here, site_id):
+    response = admin.post(
+        "/api/v1/rosters",
+        {"name": "x", "site_id": site_id, "entries": [{"person_id": 1}]},
+        content_type="application/json",
+    )
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"][0]["field"] == "site_id"
+
+
+def test_a_free_text_process_is_422(admin, here):
+    welder = member(here)
+    for value in ("*", "2.1"):
+        response = post(admin, one(welder, here, attrs={**HOT_WORK_ATTRS, "process": value}))
+        assert response.status_code == 422, response.json()
+        assert response.json()["errors"][0]["field"] == "attrs.process"
+        assert response.json()["errors"][0]["code"] == "invalid_choice"

@@ -119,3 +119,24 @@ def test_export_command(certificates, tmp_path):
     call_command("export_certificates", "--out", str(out), "--on", ON, verbosity=0)
     rows = rows_of(out.read_bytes())
     assert len(rows) == 4
+
+
+@pytest.mark.django_db
+def test_a_number_equal_to_the_id_number_is_masked_for_an_inspector(certificates):
+    holder = certificates["plain"]
+    CertificateFactory(
+        person=holder,
+        item=item("special_operation", "2.1"),
+        number=holder.id_number,
+        valid_until=dt.date(2029, 5, 9),
+    )
+    site = {"site": certificates["site_a"]}
+    masked = client_for("inspector", Role.INSPECTOR, **site).get(f"{URL}?on={ON}")
+    assert masked.status_code == 200
+    cells = [c for row in rows_of(masked.content) for c in row if isinstance(c, str)]
+    assert not any(holder.id_number in c for c in cells)
+    assert cells.count(holder.id_number[:6] + "********" + holder.id_number[-4:]) >= 2
+
+    full = client_for("officer", Role.SAFETY_OFFICER, **site).get(f"{URL}?on={ON}")
+    number_col = rows_of(full.content)[0].index("certificate number")
+    assert holder.id_number in [row[number_col] for row in rows_of(full.content)]

@@ -264,6 +264,39 @@ def test_hazardous_process_needs_the_item_of_that_process(here):
     assert refused.reasons[0].data["requirement"] == "hazardous-process-operator"
 
 
+@pytest.mark.parametrize("method", ["焊接", "Welding", "气割"])
+def test_welding_written_in_chinese_or_capitals_needs_the_welding_certificate(here, method):
+    helper = member(here, certs=())
+    decision = welder_check(helper, here, attrs={"hot_work_method": method, "height_m": 1})
+    assert "cert.missing" in codes(decision)
+    assert any(r.data.get("requirement") == "hot-work-welder" for r in decision.reasons), [
+        r.data for r in decision.reasons
+    ]
+
+
+@pytest.mark.parametrize(
+    ("attrs", "field"),
+    [
+        ({"process": "*"}, "attrs.process"),
+        ({"process": "2.1"}, "attrs.process"),
+        ({"process": "9.*"}, "attrs.process"),
+        ({"height_task": "ladder"}, "attrs.height_task"),
+    ],
+)
+def test_free_text_attributes_outside_their_choices_are_input_errors(here, attrs, field):
+    operator = member(here, position="process-operator", certs=(("special_operation", "9.3"),))
+    with pytest.raises(InvalidInput) as exc:
+        qualification.check(operator, "confined_space", None, "worker", here, at(D), attrs)
+    assert [(e.field, e.code) for e in exc.value.errors] == [(field, "invalid_choice")]
+
+
+def test_a_process_named_in_chinese_is_its_item(here):
+    operator = member(here, position="process-operator", certs=(("special_operation", "9.3"),))
+    ask = ("confined_space", None, "worker", here, at(D))
+    assert qualification.check(operator, *ask, {"process": "氯化"}).allowed
+    assert codes(qualification.check(operator, *ask, {"process": "硝化工艺"})) == ["cert.missing"]
+
+
 def test_forklift_driver_in_the_area_needs_n1(here):
     driver = member(here, position="forklift-driver", certs=())
     ask = {"work_type": "lifting", "level": "III", "role": "worker", "site": here, "at": at(D)}

@@ -34,9 +34,9 @@ ITEMS = rq.ItemIndex(
         rq.ItemRef(102, 1, "special_operation", "1.2", "低压电工作业"),
         rq.ItemRef(121, 1, "special_operation", "2.1", "熔化焊接与热切割作业"),
         rq.ItemRef(131, 1, "special_operation", "3.1", "登高架设作业"),
-        rq.ItemRef(193, 1, "special_operation", "9.3", "氯化工艺作业"),
-        rq.ItemRef(1910, 1, "special_operation", "9.10", "氧化工艺作业"),
-        rq.ItemRef(1911, 1, "special_operation", "9.11", "过氧化工艺作业"),
+        rq.ItemRef(193, 1, "special_operation", "9.3", "氯化工艺作业", category="9"),
+        rq.ItemRef(1910, 1, "special_operation", "9.10", "氧化工艺作业", category="9"),
+        rq.ItemRef(1911, 1, "special_operation", "9.11", "过氧化工艺作业", category="9"),
         rq.ItemRef(201, 2, "construction", "01", "建筑电工"),
         rq.ItemRef(301, 3, "internal", "PLANT-ANNUAL", "年度培训"),
         rq.ItemRef(302, 3, "internal", "GUARDIAN", "监护人", calendar_year=True),
@@ -46,8 +46,15 @@ ITEMS = rq.ItemIndex(
 )
 
 
+PROCESSES = ITEMS.process_choices()
+
+
+def parse(attrs):
+    return rq.parse_attrs(attrs, processes=PROCESSES)
+
+
 def work(attrs=None, *, level=LEVEL1, role=WORKER, on=ON, work_type=HOT):
-    return rq.Work(work_type, level, role, on, rq.parse_attrs(attrs))
+    return rq.Work(work_type, level, role, on, parse(attrs))
 
 
 def requirement(**kwargs):
@@ -67,11 +74,11 @@ def requirement(**kwargs):
 
 
 def test_attributes_are_typed():
-    assert rq.parse_attrs(
+    assert parse(
         {"height_m": "2.5", "forklift_area": "是", "process": " 9.3 ", "crane_kind": None}
     ) == {"height_m": 2.5, "forklift_area": True, "process": "9.3"}
-    assert rq.parse_attrs({"height_m": 3}) == {"height_m": 3.0}
-    assert rq.parse_attrs(None) == {}
+    assert parse({"height_m": 3}) == {"height_m": 3.0}
+    assert parse(None) == {}
 
 
 @pytest.mark.parametrize(
@@ -85,12 +92,71 @@ def test_attributes_are_typed():
         ({"hot_work_method": 3}, "attrs.hot_work_method", "invalid_type"),
         ({"role": "worker"}, "attrs.role", "unknown_attribute"),
         ({"heigth_m": 2}, "attrs.heigth_m", "unknown_attribute"),
+        ({"height_m": {"a": 1}}, "attrs.height_m", "invalid_type"),
+        ({"hot_work_method": "welding!"}, "attrs.hot_work_method", "invalid_choice"),
+        ({"height_task": "ladder"}, "attrs.height_task", "invalid_choice"),
+        ({"height_task": "scaffolding*"}, "attrs.height_task", "invalid_choice"),
+        ({"crane_kind": "truck"}, "attrs.crane_kind", "invalid_choice"),
+        ({"process": "*"}, "attrs.process", "invalid_choice"),
+        ({"process": "9.*"}, "attrs.process", "invalid_choice"),
+        ({"process": "2.1"}, "attrs.process", "invalid_choice"),  # an item, not a process
+        ({"process": "1.1"}, "attrs.process", "invalid_choice"),
+        ({"process": "special_operation:9.3"}, "attrs.process", "invalid_choice"),
+        ({"process": "9.99"}, "attrs.process", "invalid_choice"),
     ],
 )
 def test_bad_attributes_are_input_errors(attrs, field, code):
     with pytest.raises(InvalidInput) as exc:
-        rq.parse_attrs(attrs)
+        parse(attrs)
     assert [(e.field, e.code) for e in exc.value.errors] == [(field, code)]
+
+
+@pytest.mark.parametrize(
+    ("name", "written", "code"),
+    [
+        ("hot_work_method", "焊接", "welding"),
+        ("hot_work_method", "Welding", "welding"),
+        ("hot_work_method", " ＷＥＬＤＩＮＧ ", "welding"),  # full-width, upper case
+        ("hot_work_method", "电焊", "welding"),
+        ("hot_work_method", "气割", "cutting"),
+        ("hot_work_method", "打磨", "grinding"),
+        ("height_task", "登高架设", "scaffolding"),
+        ("height_task", "搭设脚手架", "scaffolding"),
+        ("height_task", "高处安装、维护、拆除", "installation"),
+        ("crane_kind", "塔式", "tower"),
+        ("crane_kind", "Mobile", "mobile"),
+        ("process", "氯化", "9.3"),
+        ("process", "氧化工艺作业", "9.10"),
+        ("process", "过氧化", "9.11"),
+    ],
+)
+def test_text_attributes_become_their_canonical_code(name, written, code):
+    assert parse({name: written}) == {name: code}
+
+
+def test_an_invalid_choice_lists_the_allowed_values():
+    with pytest.raises(InvalidInput) as exc:
+        parse({"hot_work_method": "laser"})
+    message = exc.value.errors[0].message
+    assert "welding (焊接" in message and "cutting" in message and "grinding" in message
+
+
+def test_welding_written_in_chinese_brings_the_hot_work_requirement():
+    welding = requirement(condition='hot_work_method in ["welding", "cutting"]', work_type=HOT)
+    assert rq.applies(welding, work({"hot_work_method": "焊接"}))
+    assert rq.applies(welding, work({"hot_work_method": "Welding"}))
+    assert rq.applies(welding, work({"hot_work_method": "气割"}))
+    assert not rq.applies(welding, work({"hot_work_method": "打磨"}))
+    scaffold = requirement(condition='height_task == "scaffolding"')
+    assert rq.applies(scaffold, work({"height_task": "登高架设"}))
+
+
+def test_a_filled_placeholder_is_taken_literally():
+    pattern = ["special_operation:{process}"]
+    assert ITEMS.resolve(pattern, {"process": "*"}) == frozenset()
+    assert ITEMS.resolve(pattern, {"process": "9.*"}) == frozenset()
+    assert ITEMS.resolve(pattern, {"process": "2.1:x"}) == frozenset()
+    assert ITEMS.resolve(["special_operation:9.*"], {}) == {193, 1910, 1911}
 
 
 def test_symbols_hold_defaults_and_the_checks_own_values():

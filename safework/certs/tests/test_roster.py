@@ -294,3 +294,57 @@ def test_json_entries_body_is_documented(here):
     problems = spec["paths"]["/api/v1/rosters/{roster_id}/problems"]["get"]
     assert problems["x-safework-permission"] == {"resource": "roster", "action": "read"}
     assert json.dumps(spec)  # serialisable
+
+
+# --- hostile input is a 422, never a 500 ---------------------------------------------------------
+
+
+def test_a_csv_field_over_the_csv_limit_is_a_file_error(here, scaffolder):
+    text = f"身份证号,日期,作业类型,级别,角色,备注\n{scaffolder.id_number},{D},excavation,,worker,"
+    data = (text + "x" * 200_000 + "\n").encode()
+    with pytest.raises(InvalidInput) as exc:
+        roster.read_roster_file(data, "roster.csv")
+    assert [(e.field, e.code) for e in exc.value.errors] == [("file", "unreadable")]
+
+    client, _user = client_for("safety_officer", site=here)
+    upload = SimpleUploadedFile("roster.csv", data)
+    response = client.post("/api/v1/rosters", {"file": upload, "site_id": here.pk})
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"][0]["field"] == "file"
+
+
+def test_deeply_nested_json_in_an_attrs_cell_is_a_row_error(here, scaffolder):
+    deep = '{"height_m": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    entry = {
+        "id_number": scaffolder.id_number,
+        "on": str(D + DAY),
+        "work_type": "hot_work",
+        "level": "level1",
+        "role": "worker",
+        "attrs": deep,
+    }
+    with pytest.raises(InvalidInput) as exc:
+        roster.validate_rows(roster.rows_from_entries([entry]), persons=Person.objects.all())
+    assert [(e.field, e.code) for e in exc.value.errors] == [("rows.0.attrs", "invalid")]
+
+    client, _user = client_for("safety_officer", site=here)
+    response = client.post("/api/v1/rosters", {"entries": [entry]}, content_type="application/json")
+    assert response.status_code == 422, response.content
+
+
+def test_text_attributes_in_a_roster_must_be_allowed_values(here, scaffolder):
+    text = (
+        "身份证号,日期,作业类型,级别,角色,高处作业内容,属性\n"
+        f"{scaffolder.id_number},{D},height,II,worker,登高架设,\n"
+        f"{scaffolder.id_number},{D},height,II,worker,ladder,\n"
+        f"{scaffolder.id_number},{D},height,II,worker,scaffolding,process=*\n"
+    )
+    rows = roster.read_roster_file(text.encode(), "roster.csv")
+    with pytest.raises(InvalidInput) as exc:
+        roster.validate_rows(rows, persons=Person.objects.all())
+    assert {(e.field, e.code) for e in exc.value.errors} == {
+        ("rows.3.attrs.height_task", "invalid_choice"),
+        ("rows.4.attrs.process", "invalid_choice"),
+    }
+    (entry,) = roster.validate_rows(rows[:1], persons=Person.objects.all())
+    assert entry.attrs == {"height_task": "scaffolding"}

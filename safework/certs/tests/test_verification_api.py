@@ -136,6 +136,25 @@ def test_id_numbers_are_masked_for_roles_without_full_id_numbers(
     assert row["id_number"][:6] == SAMPLE_PEOPLE["valid"][0][:6] and "*" in row["id_number"]
 
 
+def test_a_number_equal_to_the_id_number_is_masked_in_the_lookup_and_the_response(
+    fake, world, django_capture_on_commit_callbacks
+):
+    cert = world["certs"]["valid"]
+    full = cert.person.id_number
+    cert.number = full  # numbered with the holder's ID number (the registry answers not found)
+    cert.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        batch_id = _post(_client(world["admin"]), {"certificate_ids": [cert.pk]}).json()["id"]
+    url = f"/api/v1/verifications/{batch_id}/lookups"
+    inspector = _client(world["inspector"]).get(url)
+    assert inspector.status_code == 200
+    assert full not in inspector.content.decode()
+    row = inspector.json()["items"][0]
+    assert row["number"] == row["id_number"] == full[:6] + "********" + full[-4:]
+    admin = _client(world["admin"]).get(url).json()["items"][0]
+    assert admin["number"] == full
+
+
 def test_another_contractors_certificates_are_404(fake, world):
     theirs = world["certs"]["revoked"]  # contractor b's staff
     response = _post(_client(world["manager_a"]), {"certificate_ids": [theirs.pk]})

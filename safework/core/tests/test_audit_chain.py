@@ -318,3 +318,26 @@ def test_recording_outside_a_transaction_is_refused():
     with pytest.raises(RuntimeError, match="inside the transaction"):
         audit.record(action="test.thing_changed", target=("test.thing", "1", "thing 1"))
     assert not AuditRecord.objects.exists()
+
+
+def test_a_record_numbered_zero_is_refused_by_the_table(chain):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        sql(INSERT, forged_row(0, "0" * 63 + "1"))
+
+
+def test_a_record_before_the_first_is_detected(chain):
+    """An attacker who also drops the seq ≥ 1 check puts a row where the walk from #1 never
+    looks: verify counts the table's rows and names it."""
+    with attacker() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("ALTER TABLE core_auditrecord DROP CONSTRAINT audit_seq_from_one")
+        else:
+            cur.execute("PRAGMA ignore_check_constraints = ON")
+        try:
+            cur.execute(INSERT, forged_row(0, "0" * 63 + "1"))
+        finally:
+            if connection.vendor != "postgresql":
+                cur.execute("PRAGMA ignore_check_constraints = OFF")
+    assert AuditRecord.objects.count() == N + 1
+    result = assert_broken_at(0, "outside the chain")
+    assert result.count == N

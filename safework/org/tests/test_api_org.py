@@ -73,14 +73,37 @@ def test_site_scoped_principal_cannot_create_what_they_would_not_see(api_world, 
     )
     assert errors_of(response) == {"": "out_of_scope"}
     assert Site.objects.count() == sites
-    assert errors_of(client.post(f"{API}/groups", {"name": "g", "code": "g"})) == {
-        "": "out_of_scope"
-    }
+    assert client.post(f"{API}/groups", {"name": "g", "code": "g"}).status_code == 403
     assert not Group.objects.filter(code="g").exists()
     # …but edits their own site
     patched = client.patch(f"{API}/sites/{api_world.site_a.pk}", {"address": "化工园区1号"})
     assert patched.status_code == 200 and patched.json()["address"] == "化工园区1号"
     assert client.patch(f"{API}/sites/{api_world.site_b.pk}", {"address": "x"}).status_code == 404
+
+
+def test_only_a_group_wide_writer_changes_the_group_and_positions(api_world, db):
+    """The group and the positions are shared by every site: a principal granted site A
+    alone can neither rename nor deactivate them (403), nor create new ones."""
+    w = api_world
+    principal = as_(w, Role.PRINCIPAL)
+    group_url, position_url = f"{API}/groups/{w.group.pk}", f"{API}/positions/{w.position.pk}"
+    assert principal.get(group_url).status_code == 200
+    assert principal.patch(group_url, {"name": "改名集团"}).status_code == 403
+    assert principal.post(f"{group_url}/deactivate").status_code == 403
+    assert principal.patch(position_url, {"name": "改名岗位"}).status_code == 403
+    assert principal.post(f"{position_url}/deactivate").status_code == 403
+    new_position = {"code": "new-pos", "name": "新岗位"}
+    assert principal.post(f"{API}/positions", new_position).status_code == 403
+    w.group.refresh_from_db()
+    w.position.refresh_from_db()
+    assert w.group.name != "改名集团" and w.group.is_active
+    assert w.position.name != "改名岗位" and w.position.is_active
+    assert not AuditRecord.objects.filter(action__startswith="org.group").exists()
+    assert not AuditRecord.objects.filter(action__startswith="org.position").exists()
+    # a group-wide writer may
+    admin = as_(w, Role.ADMINISTRATOR)
+    assert admin.patch(group_url, {"name": "改名集团"}).status_code == 200
+    assert admin.post(f"{position_url}/deactivate").status_code == 200
 
 
 def test_deactivate_site_never_deletes_and_is_audited(api_world, db):
@@ -290,3 +313,27 @@ def test_lists_filter_and_paginate(api_world, db):
     assert [d["id"] for d in teams["items"]] == [api_world.dept_t.pk]
     too_many = client.get(f"{API}/sites?limit=501")
     assert errors_of(too_many) == {"limit": "too_large"}
+
+
+def test_group_wide_only_writes_are_marked_in_the_schema():
+    """The role × endpoint test reads this mark: a site-scoped grant gets 403 there."""
+    from safework.accounts.access import GROUP_WIDE_KEY
+    from safework.api import api
+
+    paths = api.get_openapi_schema()["paths"]
+    marked = {
+        (method, path.removeprefix(API))
+        for path, ops in paths.items()
+        for method, op in ops.items()
+        if isinstance(op, dict) and op.get(GROUP_WIDE_KEY)
+    }
+    assert marked == {
+        ("post", "/groups"),
+        ("patch", "/groups/{group_id}"),
+        ("post", "/groups/{group_id}/deactivate"),
+        ("post", "/positions"),
+        ("patch", "/positions/{position_id}"),
+        ("post", "/positions/{position_id}/deactivate"),
+        ("patch", "/contractors/{contractor_id}"),
+        ("post", "/contractors/{contractor_id}/deactivate"),
+    }

@@ -144,16 +144,45 @@ def test_engagement_references_and_period(api_world, db):
 
 
 def test_deactivation_terminates_and_ends(api_world, db):
-    client = as_(api_world, Role.SAFETY_HEAD)
+    client = as_(api_world, Role.ADMINISTRATOR)
     response = client.post(f"{API}/contractors/{api_world.contractor_x.pk}/deactivate")
     assert response.status_code == 200 and response.json()["status"] == "terminated"
-    response = client.post(f"{API}/engagements/{api_world.engagement_x.pk}/deactivate")
+    response = as_(api_world, Role.SAFETY_HEAD).post(
+        f"{API}/engagements/{api_world.engagement_x.pk}/deactivate"
+    )
     assert response.status_code == 200 and response.json()["status"] == "ended"
     assert ContractorEngagement.objects.filter(pk=api_world.engagement_x.pk).exists()
     actions = set(AuditRecord.objects.values_list("action", flat=True))
     assert {"people.contractor_deactivated", "people.engagement_ended"} <= actions
     terminated = client.get(f"{API}/contractors?status=terminated").json()
     assert [c["id"] for c in terminated["items"]] == [api_world.contractor_x.pk]
+
+
+def test_a_site_writer_cannot_change_a_shared_contractor(api_world, db):
+    """Contractor X is engaged at site A, maybe elsewhere too: a site-A writer changes its
+    engagement there, not the contractor's name, credit code or status (403)."""
+    w = api_world
+    url = f"{API}/contractors/{w.contractor_x.pk}"
+    before = Contractor.objects.get(pk=w.contractor_x.pk)
+    for role in (Role.SAFETY_OFFICER, Role.SAFETY_HEAD, Role.PRINCIPAL):
+        client = as_(w, role)
+        assert client.get(url).status_code == 200
+        assert client.patch(url, {"name": "改名"}).status_code == 403
+        assert client.patch(url, {"uscc": uscc("91320700MA1X2Y3Q6")}).status_code == 403
+        assert client.patch(url, {"status": "suspended"}).status_code == 403
+        assert client.post(f"{url}/deactivate").status_code == 403
+    after = Contractor.objects.get(pk=w.contractor_x.pk)
+    assert (after.name, after.uscc, after.status) == (before.name, before.uscc, before.status)
+    assert not AuditRecord.objects.filter(action__startswith="people.contractor").exists()
+    # a site-scoped grant may not write contractors at all: 403 before any look-up (so it
+    # learns nothing of contractors it cannot see); the engagement at their site stays theirs
+    officer = as_(w, Role.SAFETY_OFFICER)
+    assert officer.patch(f"{API}/contractors/{w.contractor_z.pk}", {"name": "x"}).status_code == 403
+    engagement = officer.patch(f"{API}/engagements/{w.engagement_x.pk}", {"status": "suspended"})
+    assert engagement.status_code == 200, engagement.content
+    # a group-wide writer may change the contractor
+    renamed = as_(w, Role.ADMINISTRATOR).patch(url, {"name": "改名"})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "改名"
 
 
 def test_contractor_manager_sees_only_their_contractor(api_world, db):

@@ -481,3 +481,68 @@ def test_someone_employed_elsewhere_is_not_taken_over(api_world, db):
     assert Person.objects.get(pk=api_world.p_y.pk).current_employment.contractor_id == (
         api_world.contractor_y.pk
     )
+
+
+def test_a_rehire_with_a_blank_name_is_refused(api_world, db):
+    """A name of blanks would skip the comparison with the registered name: it is required."""
+    w = api_world
+    person = w.p_own
+    as_(w, Role.SAFETY_OFFICER).post(f"{API}/employments/{person.current_employment_id}/deactivate")
+    officer = as_(w, Role.SAFETY_OFFICER)
+    for blank in ("   ", "\u3000", ""):
+        response = officer.post(
+            f"{API}/persons",
+            {
+                "id_number": person.id_number,
+                "name": blank,
+                "employment": {**own_employment(w), "started_on": "2026-10-01"},
+            },
+        )
+        assert response.status_code == 422, (blank, response.content)
+        assert "name" in errors_of(response)
+    assert Person.objects.get(pk=person.pk).current_employment_id is None
+    assert not AuditRecord.objects.filter(action="people.person_rehired").exists()
+    fresh = officer.post(
+        f"{API}/persons",
+        {"id_number": fresh_number(), "name": "  ", "employment": own_employment(w)},
+    )
+    assert errors_of(fresh) == {"name": "required"}
+
+
+def test_a_scoped_writer_changes_only_the_current_employment(api_world, db):
+    """The contractor manager of X sees p_own once p_own works for X, and with it p_own's
+    earlier own-enterprise employment: that history is not theirs to change."""
+    w = api_world
+    person = Person.objects.get(pk=w.p_own.pk)
+    earlier = person.current_employment_id
+    admin = as_(w, Role.ADMINISTRATOR)
+    moved = admin.post(
+        f"{API}/persons/{person.pk}/employments",
+        {
+            "employment": {
+                "employer_kind": "contractor",
+                "contractor_id": w.contractor_x.pk,
+                "started_on": "2026-09-01",
+            },
+            "ended_on": "2026-08-31",
+        },
+    )
+    assert moved.status_code == 201, moved.content
+    current = moved.json()["current_employment"]["id"]
+    manager = as_(w, Role.CONTRACTOR_MANAGER)
+    assert manager.get(f"{API}/employments/{earlier}").status_code == 200  # history is readable
+    old = Employment.objects.get(pk=earlier)
+    assert (
+        manager.patch(f"{API}/employments/{earlier}", {"started_on": "2020-01-01"}).status_code
+        == 404
+    )
+    assert manager.post(f"{API}/employments/{earlier}/deactivate").status_code == 404
+    assert Employment.objects.get(pk=earlier).started_on == old.started_on
+    officer = as_(w, Role.SAFETY_OFFICER)  # site A sees X's staff too
+    assert officer.patch(f"{API}/employments/{earlier}", {"status": "suspended"}).status_code == 404
+    # their own current employment stays theirs to change
+    response = manager.patch(f"{API}/employments/{current}", {"status": "suspended"})
+    assert response.status_code == 200, response.content
+    # a group-wide writer may correct the history
+    fixed = admin.patch(f"{API}/employments/{earlier}", {"started_on": "2020-01-01"})
+    assert fixed.status_code == 200, fixed.content
