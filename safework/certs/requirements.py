@@ -49,6 +49,7 @@ from safework.certs.rules import (
     StatusSettings,
     certificate_status,
 )
+from safework.certs.rules import add_months as rules_add_months
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Reason
 from safework.people.models import HealthCheck, HealthConclusion
@@ -63,10 +64,8 @@ INTERNAL = "internal"
 ABSENCE_CLAUSE = "安监总局令第30号 第三十二条"
 
 
-@lru_cache(maxsize=65536)
-def add_months(on: dt.date, months: int) -> dt.date:
-    """`on` plus whole months (the 31st becomes the month's last day); memoised, it is hot."""
-    return on + relativedelta(months=months)
+# The rules' month arithmetic, memoised: the engine asks it for every certificate of a crew.
+add_months = lru_cache(maxsize=65536)(rules_add_months)
 
 
 # --- attributes of a check ---------------------------------------------------------------------
