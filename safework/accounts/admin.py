@@ -6,19 +6,22 @@ they then see is decided by their grants alone.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group as AuthGroup
 from django.db import transaction
+from django.http import HttpResponseRedirect
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
+from safework.accounts import services
 from safework.accounts.admin_mixins import ScopedAdmin, ScopedTabularInline
 from safework.accounts.matrix import ACCOUNTS
 from safework.accounts.models import Role, RoleGrant, User
 from safework.core import audit
+from safework.core.refusals import Refused
 
 if admin.site.is_registered(AuthGroup):
     admin.site.unregister(AuthGroup)
@@ -51,6 +54,51 @@ class RoleGrantForm(forms.ModelForm):
         return cleaned
 
 
+class KeepsAnAdministrator:
+    """Admin writes that could take administration away (a user deactivated or no longer a
+    superuser, an administrator grant changed or deleted, here or in the user's inline) lock the
+    administrators first and are refused when none would be left; the services' rule
+    (`services.lock_administrators`), so that the API and the admin agree. A refused save shows
+    the form again with the reason; a refused delete comes back with it as a message."""
+
+    def save_model(self, request, obj, form, change):
+        request._sw_administrators = services.lock_administrators()
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.refuse_losing_administration(request._sw_administrators)
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            administrators = services.lock_administrators()
+            super().delete_model(request, obj)
+            services.refuse_losing_administration(administrators)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            administrators = services.lock_administrators()
+            super().delete_queryset(request, queryset)
+            services.refuse_losing_administration(administrators)
+
+    def _refused(self, request, exc: Refused):
+        for reason in exc.reasons:
+            self.message_user(request, reason.message, messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except Refused as exc:
+            return self._refused(request, exc)
+
+    def changelist_view(self, request, extra_context=None):
+        try:  # the "delete selected" action
+            return super().changelist_view(request, extra_context)
+        except Refused as exc:
+            return self._refused(request, exc)
+
+
 class RoleGrantInline(ScopedTabularInline):
     model = RoleGrant
     form = RoleGrantForm
@@ -60,7 +108,7 @@ class RoleGrantInline(ScopedTabularInline):
 
 
 @admin.register(User)
-class UserAdmin(ScopedAdmin, DjangoUserAdmin):
+class UserAdmin(KeepsAnAdministrator, ScopedAdmin, DjangoUserAdmin):
     resource = ACCOUNTS
     deletable = False  # deactivate: audit records and jobs name their users
     audit_exclude = ("password",)
@@ -90,6 +138,11 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("grants")
 
+    def save_model(self, request, obj, form, change):
+        if change and not obj.is_active:
+            services.refuse_deactivating_oneself(by=request.user, user=obj)
+        super().save_model(request, obj, form, change)
+
     def get_inline_instances(self, request, obj=None):
         # Grants are added once the user exists (the add form is Django's two-step one).
         return super().get_inline_instances(request, obj) if obj is not None else []
@@ -117,7 +170,7 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
 
 
 @admin.register(RoleGrant)
-class RoleGrantAdmin(ScopedAdmin):
+class RoleGrantAdmin(KeepsAnAdministrator, ScopedAdmin):
     resource = ACCOUNTS
     form = RoleGrantForm
     list_display = ("user", "role", "site", "contractor", "department", "created_at")

@@ -4,11 +4,13 @@ audit record; password hashes never enter the audit trail."""
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from safework.accounts.models import Role, RoleGrant, User
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
+from safework.core.refusals import Reason, Refused
 from safework.core.validation import clean_model, visible_ref
 from safework.org.models import Department, Site
 from safework.people.models import Contractor, Person
@@ -109,15 +111,69 @@ def update_user(*, by, user: User, changes: dict) -> User:
     return user
 
 
+def administrators():
+    """Who administers SafeWork: active users who are superusers or hold the administrator role."""
+    granted = RoleGrant.objects.filter(role=Role.ADMINISTRATOR).values("user_id")
+    return User.objects.filter(is_active=True).filter(Q(is_superuser=True) | Q(pk__in=granted))
+
+
+def lock_administrators() -> frozenset[int]:
+    """Lock every active administrator's row (in pk order) and return their ids.
+
+    Call at the start of a transaction that may take administration away (deactivating a user,
+    revoking or changing a grant, clearing is_superuser), then `refuse_losing_administration`
+    after the change: two such transactions run one after the other, so two administrators
+    deactivating each other at once cannot leave none.
+    """
+    ids = list(administrators().values_list("pk", flat=True))
+    list(User.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
+    # A transaction we waited for may have changed them: read them again (a new statement sees
+    # what it committed).
+    return frozenset(administrators().values_list("pk", flat=True))
+
+
+def refuse_losing_administration(before: frozenset[int]) -> None:
+    """Refused when the change made in this transaction left no active administrator."""
+    if before and not administrators().exists():
+        raise Refused(
+            [
+                Reason(
+                    "accounts.last_administrator",
+                    _(
+                        "This would leave SafeWork without an active administrator: make "
+                        "another user an administrator first."
+                    ),
+                )
+            ]
+        )
+
+
+def refuse_deactivating_oneself(*, by, user: User) -> None:
+    if by is not None and user.pk == by.pk:
+        raise Refused(
+            [
+                Reason(
+                    "accounts.deactivate_self",
+                    _("You cannot deactivate your own account: another administrator can."),
+                    subject=user.username,
+                )
+            ]
+        )
+
+
 @transaction.atomic
 def deactivate_user(*, by, user: User) -> User:
-    """The user can no longer log in; grants and history stay."""
+    """The user can no longer log in; grants and history stay. Never oneself, never the last
+    administrator (409)."""
+    refuse_deactivating_oneself(by=by, user=user)
+    administrators_before = lock_administrators()
     user = User.objects.select_for_update().get(pk=user.pk)
     if not user.is_active:
         return user
     before = _snapshot(user)
     user.is_active = False
     user.save(update_fields=["is_active"])
+    refuse_losing_administration(administrators_before)
     audit.record(
         action="accounts.user_deactivated",
         target=user,
@@ -254,9 +310,12 @@ def update_grant(*, by, grant: RoleGrant, changes: dict) -> RoleGrant:
 
 @transaction.atomic
 def revoke_grant(*, by, grant: RoleGrant) -> None:
-    """Take the role away. The grant row goes; the audit record keeps what it was."""
+    """Take the role away. The grant row goes; the audit record keeps what it was. Never the
+    last administrator's administrator grant (409)."""
+    administrators_before = lock_administrators()
     grant = RoleGrant.objects.select_for_update().get(pk=grant.pk)
     before = audit.snapshot(grant)
     label = ("accounts.rolegrant", str(grant.pk), str(grant))
     grant.delete()
+    refuse_losing_administration(administrators_before)
     audit.record(action="accounts.role_revoked", target=label, actor=by, before=before)
