@@ -106,8 +106,7 @@ class Supervisor:
         self.restart_delay_cap = restart_delay_cap
         self.stable_after = stable_after
         self.width = max(len(c.name) for c in children)
-        self.lock = threading.Lock()  # the relay threads' and the main thread's writes; never
-        # taken by a signal handler
+        self.lock = threading.Lock()  # one output line at a time; no signal handler takes it
         self.signals: list[int] = []  # appended by the handler, taken by the main thread
         self.stop_requested = False
         self.stopping_since: float | None = None
