@@ -18,7 +18,7 @@ PYTHON ?= $(shell for c in python3.13 python3.12 python3; do \
 	  $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; exit 0; }; \
 	done)
 
-.PHONY: run test lint install clean-venv test-postgres
+.PHONY: run test lint install clean-venv test-postgres test-fuzz
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "SafeWork needs Python 3.12 or newer (python3.12/python3.13 on PATH)."; exit 1; fi
@@ -41,13 +41,20 @@ lint: $(STAMP)
 	$(SQLITE) $(BIN)/python manage.py check --fail-level WARNING
 	$(SQLITE) $(BIN)/python manage.py makemigrations --check --dry-run
 
+# The schemathesis run over the whole API (marker `fuzz`) takes minutes: .ci/run runs it.
 test: lint
-	$(SQLITE) $(BIN)/pytest -q -p no:cacheprovider -m "not postgres"
+	$(SQLITE) $(BIN)/pytest -q -p no:cacheprovider -m "not postgres and not fuzz"
 
 # A clean test database each time (--create-db): a stale one can hide a migration's mistake.
 test-postgres: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
-	  $(BIN)/pytest -q -p no:cacheprovider --create-db
+	  $(BIN)/pytest -q -p no:cacheprovider --create-db -m "not fuzz"
+
+# Schemathesis over every API operation as an administrator and as a worker: no 5xx, no
+# undocumented status. SAFEWORK_FUZZ_EXAMPLES bounds the examples per operation and user.
+test-fuzz: $(STAMP)
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+	  $(BIN)/pytest -q -p no:cacheprovider --create-db -m fuzz
 
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput

@@ -1,5 +1,7 @@
 """The REST API under /api/v1/: one NinjaAPI, its auth, and the one place errors become HTTP."""
 
+import json
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DataError
 from django.http import Http404
@@ -9,7 +11,10 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.renderers import JSONRenderer
 
+from safework.accounts.access import PERMISSION_KEY
 from safework.core.errors import BadRequest, FieldError, InvalidInput
+from safework.core.middleware import api_error_response
+from safework.core.openapi import SwaggerWithCsrf, complete_schema
 from safework.core.refusals import Refused
 from safework.core.validation import JsonParser, translate_pydantic_errors
 
@@ -20,7 +25,13 @@ class JsonRenderer(JSONRenderer):
     json_dumps_params = {"ensure_ascii": False}
 
 
-api = NinjaAPI(
+class SafeWorkAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        return complete_schema(schema, permission_key=PERMISSION_KEY)
+
+
+api = SafeWorkAPI(
     title="SafeWork API",
     version="1",
     description="People, certificates and the qualification engine for special work.",
@@ -28,6 +39,7 @@ api = NinjaAPI(
     urls_namespace="api",
     parser=JsonParser(),  # a body not sent as JSON, or not JSON, is a 400
     renderer=JsonRenderer(),
+    docs=SwaggerWithCsrf(),
 )
 
 
@@ -88,7 +100,13 @@ def unauthenticated(request, exc):
 def http_error(request, exc):
     if isinstance(exc.__cause__, BadRequest):  # ninja wraps the body parser's error
         return bad_request(request, exc.__cause__)
-    return _errors(request, [FieldError("", "http_error", str(exc))], exc.status_code)
+    if exc.status_code == 403 and "csrf" in str(exc).lower():
+        # ninja's session auth: a browser write without the CSRF token (a page older than the
+        # session, or a script using the cookie); English from the library otherwise.
+        message = _("The CSRF token is missing or wrong: reload the page and try again.")
+        return _errors(request, [FieldError("", "csrf_failed", message)], 403)
+    response = api_error_response(exc.status_code)
+    return api.create_response(request, json.loads(response.content), status=exc.status_code)
 
 
 @api.exception_handler(OverflowError)

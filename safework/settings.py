@@ -71,6 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "safework.core.middleware.ApiErrorMiddleware",  # errors under /api/ as JSON, whoever wrote them
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -173,7 +174,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A 403 is logged as one line: no traceback for a user who lacks a right (issue 17 #16).
+    "filters": {"expected_refusals": {"()": "safework.core.log_filters.ExpectedRefusalFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["expected_refusals"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("SAFEWORK_LOG_LEVEL", default="WARNING")},
     # The task worker reports what it starts and runs (`safework serve` shows it as "tasks | …").
     "loggers": {"huey": {"handlers": ["console"], "level": "INFO", "propagate": False}},

@@ -15,6 +15,7 @@ import decimal
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from safework.core.models import AuditRecord
 
@@ -281,9 +283,13 @@ class VerifyResult:
     def summary(self) -> str:
         if not self.ok:
             return self.problem
-        text = f"audit chain ok: {self.count} records, head #{self.head_seq} {self.head_hash}"
+        text = _("audit chain ok: %(count)s records, head #%(seq)s %(hash)s") % {
+            "count": self.count,
+            "seq": self.head_seq,
+            "hash": self.head_hash,
+        }
         if self.checkpoints:
-            text += f"; {self.checkpoints} checkpoints match"
+            text += _("; %(n)s checkpoints match") % {"n": self.checkpoints}
         return text
 
 
@@ -292,32 +298,79 @@ _COLUMNS = ("actor_id", *_TEXT_COLUMNS)
 
 def _check_row(row: AuditRecord, expected_seq: int, prev: str) -> str:
     if row.seq != expected_seq:
-        return f"record #{expected_seq} is missing (found #{row.seq} next)"
+        return _("record #%(seq)s is missing (found #%(next)s next)") % {
+            "seq": expected_seq,
+            "next": row.seq,
+        }
     if row.prev_hash != prev:
-        return f"record #{row.seq}: previous hash does not match record #{row.seq - 1}"
+        return _("record #%(seq)s: previous hash does not match record #%(prev)s") % {
+            "seq": row.seq,
+            "prev": row.seq - 1,
+        }
     if not hmac.compare_digest(compute_hash(prev, row.payload), row.hash):
-        return f"record #{row.seq}: hash does not match its payload"
+        return _("record #%(seq)s: hash does not match its payload") % {"seq": row.seq}
     try:
         data = json.loads(row.payload)
     except ValueError:
-        return f"record #{row.seq}: payload is not JSON"
+        return _("record #%(seq)s: payload is not JSON") % {"seq": row.seq}
     if data.get("seq") != row.seq:
-        return f"record #{row.seq}: payload names sequence {data.get('seq')}"
+        return _("record #%(seq)s: payload names sequence %(other)s") % {
+            "seq": row.seq,
+            "other": data.get("seq"),
+        }
     for col in _COLUMNS:
         if data.get(col) != getattr(row, col):
-            return f"record #{row.seq}: column {col} differs from its payload"
+            return _("record #%(seq)s: column %(column)s differs from its payload") % {
+                "seq": row.seq,
+                "column": col,
+            }
     if data.get("at") != _json_default(row.at):
-        return f"record #{row.seq}: column at differs from its payload"
+        return _("record #%(seq)s: column %(column)s differs from its payload") % {
+            "seq": row.seq,
+            "column": "at",
+        }
     return ""
 
 
+class MalformedCheckpoints(ValueError):
+    """A checkpoint file that cannot be read as saved heads: verifying against it would silently
+    compare nothing, so the verification fails instead."""
+
+
+_CHECKPOINT_LINE = re.compile(r"^(\d+) ([0-9a-f]{64})(?: \S+)?$")
+
+
 def read_checkpoints(path: Path) -> list[tuple[int, str]]:
-    out = []
-    for line in path.read_text().splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and parts[0].isdigit():
-            out.append((int(parts[0]), parts[1]))
-    return out
+    """The heads saved in `path`, one `seq hash [time]` per line (blank lines allowed).
+
+    Any other line, a file that is not UTF-8 text, or two different hashes for one record make
+    it malformed (MalformedCheckpoints), never skipped."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MalformedCheckpoints(
+            _("checkpoint file %(path)s cannot be read: %(error)s") % {"path": path, "error": exc}
+        ) from exc
+    out: dict[int, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = _CHECKPOINT_LINE.match(line.strip())
+        if match is None:
+            raise MalformedCheckpoints(
+                _("checkpoint file %(path)s, line %(line)s: not a saved head (sequence hash)")
+                % {"path": path, "line": number}
+            )
+        seq, digest = int(match[1]), match[2]
+        if out.setdefault(seq, digest) != digest:
+            raise MalformedCheckpoints(
+                _(
+                    "checkpoint file %(path)s, line %(line)s: record #%(seq)s saved twice"
+                    " with different hashes"
+                )
+                % {"path": path, "line": number, "seq": seq}
+            )
+    return list(out.items())
 
 
 def verify_chain(*, checkpoints: Path | None = None, chunk: int = 5000) -> VerifyResult:
@@ -352,9 +405,10 @@ def verify_chain(*, checkpoints: Path | None = None, chunk: int = 5000) -> Verif
             count,
             last_seq,
             prev,
-            f"record #{extra_seq}: outside the chain ({total} rows, {count} in the chain)"
+            _("record #%(seq)s: outside the chain (%(total)s rows, %(count)s in the chain)")
+            % {"seq": extra_seq, "total": total, "count": count}
             if extra
-            else f"{total} rows, {count} in the chain",
+            else _("%(total)s rows, %(count)s in the chain") % {"total": total, "count": count},
             broken_seq=extra_seq,
         )
     for seq, digest in sorted(wanted.items()):
@@ -366,7 +420,8 @@ def verify_chain(*, checkpoints: Path | None = None, chunk: int = 5000) -> Verif
                 count,
                 last_seq,
                 prev,
-                f"chain truncated: checkpoint names record #{seq}, the chain ends at #{last_seq}",
+                _("chain truncated: checkpoint names record #%(seq)s, the chain ends at #%(last)s")
+                % {"seq": seq, "last": last_seq},
                 broken_seq=last_seq + 1,
             )
         if seen_hash.get(seq) != digest:
@@ -375,7 +430,7 @@ def verify_chain(*, checkpoints: Path | None = None, chunk: int = 5000) -> Verif
                 count,
                 last_seq,
                 prev,
-                f"record #{seq}: hash differs from the checkpoint",
+                _("record #%(seq)s: hash differs from the checkpoint") % {"seq": seq},
                 broken_seq=seq,
             )
     return VerifyResult(True, count, last_seq, prev, checkpoints=len(wanted))

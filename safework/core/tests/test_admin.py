@@ -217,3 +217,26 @@ def test_role_without_settings_gets_403(client, world):
     user = staff_user(Role.WORKSHOP_HEAD, department=world.workshop_a)
     client.force_login(user)
     assert client.get(reverse("admin:core_setting_changelist")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_an_admin_403_is_logged_as_one_line_without_a_traceback(client, catalogue, settings):
+    import io
+    import logging
+
+    from safework.accounts.tests.test_admin import FAST_HASHERS, staff_user
+
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+    inspector = staff_user(Role.INSPECTOR)
+    handler = next(h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler)
+    out = io.StringIO()
+    previous = handler.setStream(out)
+    try:
+        client.force_login(inspector)
+        response = client.get(reverse("admin:people_person_add"))
+    finally:
+        handler.setStream(previous)
+    assert response.status_code == 403
+    logged = out.getvalue()
+    assert "Forbidden" in logged
+    assert "Traceback" not in logged

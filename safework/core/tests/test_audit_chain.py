@@ -12,9 +12,19 @@ from contextlib import contextmanager
 import pgtrigger
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.utils import translation
 
 from safework.core import audit
 from safework.core.models import AuditRecord, Setting
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """These tests name the broken record in the messages' source language (English); the
+    Chinese default is tested in test_audit_command.py."""
+    with translation.override("en"):
+        yield
+
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,19 @@ from io import StringIO
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from safework.core import audit
 
 from .test_audit_chain import attacker, write_chain
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """These tests name the broken record in the messages' source language (English); the
+    Chinese default is tested in test_audit_command.py."""
+    with translation.override("en"):
+        yield
 
 
 def run(*args):
@@ -84,6 +93,53 @@ def test_verify_with_a_checkpoint_reports_a_truncated_chain(tmp_path):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "content",
+    [
+        "garbage\n",
+        "3\n",  # a sequence without its hash
+        "3 not-a-hash 2026-12-07T00:00:00\n",
+        "1 " + "a" * 63 + "\n",  # one hex digit short
+        "\ufeff\n" + "x" * 10,
+    ],
+)
+def test_verify_with_a_malformed_checkpoint_file_fails_naming_the_line(tmp_path, content):
+    write_chain(2)
+    checkpoints = tmp_path / "heads.log"
+    run("checkpoint", "--checkpoint", str(checkpoints))
+    good = checkpoints.read_text()
+    checkpoints.write_text(good + "\n" + content)
+    with pytest.raises(CommandError, match=r"heads.log, line \d+: not a saved head"):
+        run("verify", "--checkpoint", str(checkpoints))
+    with pytest.raises(CommandError, match=r"line \d+: not a saved head"):
+        run("checkpoint", "--checkpoint", str(checkpoints))
+
+
+@pytest.mark.django_db
+def test_verify_with_a_binary_or_contradicting_checkpoint_file_fails(tmp_path):
+    write_chain(2)
+    checkpoints = tmp_path / "heads.log"
+    checkpoints.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(CommandError, match="cannot be read"):
+        run("verify", "--checkpoint", str(checkpoints))
+    head = audit.verify_chain().head_hash
+    checkpoints.write_text(f"2 {head}\n2 {'0' * 64}\n")
+    with pytest.raises(CommandError, match=r"line 2: record #2 saved twice"):
+        run("verify", "--checkpoint", str(checkpoints))
+    checkpoints.write_text(f"\n2 {head} 2026-12-07T08:00:00+00:00\n\n")  # blank lines are fine
+    assert "1 checkpoints match" in run("verify", "--checkpoint", str(checkpoints))
+
+
+@pytest.mark.django_db
+def test_verify_speaks_chinese_by_default(tmp_path):
+    write_chain(2)
+    with translation.override("zh-hans"):
+        assert run("verify").startswith("审计链正常：2 条记录，链头 #2 ")
+        with pytest.raises(CommandError, match="检查点文件 .* 不存在"):
+            run("verify", "--checkpoint", str(tmp_path / "nowhere.log"))
+
+
+@pytest.mark.django_db
 def test_verify_with_a_missing_checkpoint_file_fails(tmp_path):
     with pytest.raises(CommandError, match="does not exist"):
         run("verify", "--checkpoint", str(tmp_path / "nowhere.log"))
@@ -137,7 +193,8 @@ def test_verify_on_a_changed_copy_of_the_database_names_the_record(tmp_path):
         closing(sqlite3.connect(copy / "safework.sqlite3")) as dst,
     ):
         src.backup(dst)  # a consistent copy, WAL included
-    assert "audit chain ok: 5 records" in ok(manage(copy, "audit", "verify", "--skip-checks"))
+    # The command speaks the default language, Chinese.
+    assert "审计链正常：5 条记录" in ok(manage(copy, "audit", "verify", "--skip-checks"))
 
     with closing(sqlite3.connect(copy / "safework.sqlite3")) as db, db:
         db.execute(
@@ -146,4 +203,4 @@ def test_verify_on_a_changed_copy_of_the_database_names_the_record(tmp_path):
         )
     proc = manage(copy, "audit", "verify", "--skip-checks")
     assert proc.returncode != 0
-    assert "record #3: hash does not match its payload" in proc.stderr
+    assert "记录 #3：哈希值与其内容不符" in proc.stderr

@@ -2,12 +2,16 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from safework.core import audit
 
 
 class Command(BaseCommand):
-    help = "Verify the audit chain, or store a checkpoint of its head outside the database."
+    help = gettext_lazy(
+        "Verify the audit chain, or store a checkpoint of its head outside the database."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("action", choices=["verify", "checkpoint"])
@@ -26,8 +30,13 @@ class Command(BaseCommand):
             checkpoint = Path(settings.AUDIT_CHECKPOINT_FILE)
         if action == "verify":
             if checkpoint is not None and not checkpoint.exists():
-                raise CommandError(f"checkpoint file {checkpoint} does not exist")
-            result = audit.verify_chain(checkpoints=checkpoint)
+                raise CommandError(
+                    _("checkpoint file %(path)s does not exist") % {"path": checkpoint}
+                )
+            try:
+                result = audit.verify_chain(checkpoints=checkpoint)
+            except audit.MalformedCheckpoints as exc:
+                raise CommandError(str(exc)) from exc
             if not result.ok:
                 raise CommandError(result.problem)
             self.stdout.write(result.summary())
@@ -35,8 +44,16 @@ class Command(BaseCommand):
             # Only a head that verifies is worth saving: a checkpoint of a forged chain would
             # vouch for the forgery.
             path = Path(checkpoint or settings.AUDIT_CHECKPOINT_FILE)
-            result = audit.verify_chain(checkpoints=path if path.exists() else None)
+            try:
+                result = audit.verify_chain(checkpoints=path if path.exists() else None)
+            except audit.MalformedCheckpoints as exc:
+                raise CommandError(str(exc)) from exc
             if not result.ok:
-                raise CommandError(f"no checkpoint stored: {result.problem}")
+                raise CommandError(
+                    _("no checkpoint stored: %(problem)s") % {"problem": result.problem}
+                )
             seq, digest, path = audit.store_checkpoint(to=path)
-            self.stdout.write(f"head #{seq} {digest} appended to {path}")
+            self.stdout.write(
+                _("head #%(seq)s %(hash)s appended to %(path)s")
+                % {"seq": seq, "hash": digest, "path": path}
+            )
