@@ -84,7 +84,9 @@ class ItemResolver:
         self.by_code: dict[str, list[CertificateItem]] = {}
         self.by_name: dict[str, list[CertificateItem]] = {}
         self.by_alias: dict[str, list[CertificateItem]] = {}
+        self.code_names: dict[str, tuple[str, str]] = {}  # "PLANT-ANNUAL年度…" → (code, name)
         for it in items:
+            self.code_names[_norm(it.code + it.name)] = (_norm(it.code), _norm(it.name))
             self.by_code.setdefault(_norm(it.code), []).append(it)
             # "熔化焊接与热切割作业" and "熔化焊接与热切割"; "2.1 熔化焊接与热切割作业" (the
             # template's form) is a code and a name, checked against each other.
@@ -186,8 +188,12 @@ class ItemResolver:
             found = self._by_key(candidate, scheme, version, issued_on)
             if found is not None:
                 break
-        if found is None and (m := _LEADING_CODE.match(text)) and m.group(2):
-            found = self._code_and_name(m.group(1), m.group(2), scheme, version, issued_on)
+        if found is None:
+            pair = self.code_names.get(text) or self.code_names.get(plain)
+            if pair is None and (m := _LEADING_CODE.match(text)) and m.group(2):
+                pair = m.group(1), m.group(2)
+            if pair is not None:
+                found = self._code_and_name(*pair, scheme, version, issued_on)
         if found is None:
             for sep in ("/", "-", "—", "|"):
                 if sep in text:

@@ -265,6 +265,7 @@ def test_no_synonym_shadows_an_items_own_code_or_name(catalogue):
 
     items = list(CertificateItem.objects.all())
     own = {_norm(i.code) for i in items} | {_norm(i.name) for i in items}
+    own |= {_norm(i.name.removesuffix("作业")) for i in items}
     shadowing = {(i.code, a) for i in items for a in i.aliases if _norm(a) in own}
     assert shadowing == set()
     assert sum(len(i.aliases) for i in items) > 50
@@ -356,3 +357,17 @@ def test_header_variants_of_the_item_column(header):
 def test_a_combined_header_of_two_columns_is_not_guessed():
     hmap = detect_header([["姓名", "身份证号码", "姓名/工种"]])
     assert "item" not in hmap.columns and hmap.columns["name"] == 0
+
+
+@pytest.mark.django_db
+def test_every_template_choice_reads_back_as_its_item(catalogue):
+    from safework.certs.imports.items import ItemResolver
+    from safework.certs.imports.template import item_choices
+
+    resolver = ItemResolver()
+    items = CertificateItem.objects.filter(is_active=True).order_by("scheme__code", "code")
+    choices = item_choices()
+    assert len(choices) == items.count() > 60
+    for choice, item in zip(choices, items, strict=True):
+        match = resolver.resolve(choice, issued_on=dt.date(2024, 1, 10))
+        assert match.item == item, choice
