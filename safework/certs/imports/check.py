@@ -616,26 +616,39 @@ class LedgerCheck:
         certs = _certificates(numbers)
         reviews = _reviews([c["id"] for c in certs.values()])
         checks = _health_checks([p["id"] for p in persons.values()])
-        seen_name: dict[str, tuple[int, str]] = {}
-        # Every row of a certificate given twice is an error: which of them is right is the
-        # user's call, so none is imported (each names the others).
+        # A certificate given twice, or one ID number or check given with different data, is an
+        # error on every row concerned: which of them is right is the user's call, so none is
+        # imported, and each row names the others.
         cert_rows: dict[tuple, list[int]] = {}
+        name_rows: dict[str, list[tuple[int, str]]] = {}
+        check_rows: dict[tuple, list[tuple[int, HealthIn]]] = {}
         for r in rows:
-            if r.id_number and r.cert is not None:
+            if not r.id_number:
+                continue
+            if r.name:
+                name_rows.setdefault(r.id_number, []).append((r.line, r.name))
+            if r.cert is not None:
                 cert_rows.setdefault(r.cert.key, []).append(r.line)
+            if r.health is not None:
+                check_rows.setdefault((r.id_number, r.health.checked_on), []).append(
+                    (r.line, r.health)
+                )
         seen_health: dict[tuple, tuple[int, HealthIn]] = {}
         for r in rows:
             if not r.id_number:
                 continue
-            first = seen_name.setdefault(r.id_number, (r.line, r.name))
-            if r.name and first[1] and first[1] != r.name:
-                self._issue(
-                    r,
-                    "name",
-                    r.name,
-                    "person.name_conflict",
-                    _("Row %(row)s gives another name for this ID number.") % {"row": first[0]},
-                )
+            named = name_rows.get(r.id_number, ())
+            if r.name and len(named) > 1:
+                others = [str(line) for line, name in named if name != r.name]
+                if others:
+                    self._issue(
+                        r,
+                        "name",
+                        r.name,
+                        "person.name_conflict",
+                        _("Rows %(rows)s give another name for this ID number.")
+                        % {"rows": "、".join(others)},
+                    )
             existing = persons.get(r.id_number)
             if existing is not None:
                 self._existing_person(r, existing, visible)
@@ -649,15 +662,16 @@ class LedgerCheck:
                     % {"rows": "、".join(str(n) for n in lines if n != r.line)},
                 )
             if r.health is not None:
-                hkey = (r.id_number, r.health.checked_on)
-                if hkey in seen_health and not seen_health[hkey][1].same(r.health):
+                given = check_rows[(r.id_number, r.health.checked_on)]
+                others = [str(line) for line, h in given if not h.same(r.health)]
+                if others:
                     self._issue(
                         r,
                         "health_checked_on",
                         r.health.checked_on.isoformat(),
                         "health_check.conflict_in_file",
-                        _("Row %(row)s gives another result for this check.")
-                        % {"row": seen_health[hkey][0]},
+                        _("Rows %(rows)s give another result for this check.")
+                        % {"rows": "、".join(others)},
                     )
             if r.errors:
                 continue

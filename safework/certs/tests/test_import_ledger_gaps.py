@@ -96,6 +96,42 @@ def test_two_occurrences_are_both_marked(catalogue, clock, run_import):
     ]
 
 
+@pytest.mark.django_db
+def test_one_id_number_with_two_names_marks_every_row(catalogue, clock, run_import):
+    rows = [
+        HEAD,
+        ["甲", IDS[0], "2.1", "N-1", "2024-01-10", "2030-01-09"],
+        ["甲", IDS[0], "1.2", "N-2", "2024-01-10", "2030-01-09"],
+        ["乙", IDS[0], "3.1", "N-3", "2024-01-10", "2030-01-09"],
+        ["丙", IDS[1], "3.1", "N-4", "2024-01-10", "2030-01-09"],
+    ]
+    job = run_import(rows)
+    assert errors_of(job) == [
+        (2, "person.name_conflict"),
+        (3, "person.name_conflict"),
+        (4, "person.name_conflict"),
+    ]
+    conflicts = issues_of(job, "person.name_conflict")
+    assert "4" in conflicts[2]["message"] and "3" not in conflicts[2]["message"]
+    assert "2" in conflicts[4]["message"] and "3" in conflicts[4]["message"]
+
+
+@pytest.mark.django_db
+def test_one_medical_check_with_two_results_marks_every_row(catalogue, clock, run_import):
+    rows = [
+        ["姓名", "身份证号码", "体检日期", "体检结论"],
+        ["甲", IDS[0], "2026-01-05", "合格"],
+        ["甲", IDS[0], "2026-01-05", "合格"],  # the same check repeated: fine
+        ["甲", IDS[0], "2026-01-05", "不合格"],
+    ]
+    job = run_import(rows)
+    assert errors_of(job) == [
+        (2, "health_check.conflict_in_file"),
+        (3, "health_check.conflict_in_file"),
+        (4, "health_check.conflict_in_file"),
+    ]
+
+
 # ---- (b) a missing expiry is computed from the item's rule -------------------------------------
 
 
