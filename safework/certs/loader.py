@@ -122,6 +122,7 @@ def shipped_rows() -> list[ShippedRow]:
                         "restriction_kinds": list(item.get("restriction_kinds", [])),
                         "trade_code": str(item.get("trade_code", "")),
                         "calendar_year": bool(item.get("calendar_year", False)),
+                        "aliases": [str(a) for a in item.get("aliases", [])],
                     },
                 )
             )

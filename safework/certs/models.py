@@ -58,6 +58,15 @@ class CertificateItem(models.Model):
         default=False,
         help_text=_("internal training valid to 31 December instead of one year rolling"),
     )
+    aliases = models.JSONField(
+        _("ledger names"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "other names ledgers write for this item (电工, 架子工); a name listed on several "
+            "items is ambiguous, and an import then asks for the scheme or the full name"
+        ),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:

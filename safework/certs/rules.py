@@ -216,6 +216,16 @@ def default_valid_until(valid_from: dt.date, rule: CatalogueRule | None, *, cale
     return add_months(valid_from, rule.validity_months) - dt.timedelta(days=1)
 
 
+def expiry_by_rule(
+    book: RuleBook, item, valid_from: dt.date
+) -> tuple[dt.date | None, CatalogueRule | None]:
+    """The expiry of a record of `item` (a CertificateItem) starting on `valid_from` when none is
+    given, with the rule in force that day: the one computation behind create_certificate and
+    the ledger import (which names the rule in its note)."""
+    rule = book.rule_for(item.scheme_id, item.pk, valid_from)
+    return default_valid_until(valid_from, rule, calendar_year=item.calendar_year), rule
+
+
 def review_interval(cert: CertificateDates, rule: CatalogueRule) -> int | None:
     """Months between reviews under `rule`: the long interval with the 10-year flag (Art. 21)."""
     if not rule.review_interval_months:

@@ -31,7 +31,7 @@ from safework.certs.queries import passed_reviews_of
 from safework.certs.rules import (
     RuleBook,
     add_months,
-    default_valid_until,
+    expiry_by_rule,
     extension_window,
     first_unpassed_review,
     review_due_dates,
@@ -169,8 +169,7 @@ def _validated(f: _Fields, *, book: RuleBook, exclude_pk: int | None = None) -> 
     f.valid_from = f.valid_from or f.issued_on
     f.first_issued_on = f.first_issued_on or f.issued_on
     if f.valid_until is None and f.valid_from is not None:
-        rule = book.rule_for(f.scheme.pk, f.item.pk, f.valid_from)
-        f.valid_until = default_valid_until(f.valid_from, rule, calendar_year=f.item.calendar_year)
+        f.valid_until = expiry_by_rule(book, f.item, f.valid_from)[0]
         if f.valid_until is None:
             errors.append(
                 FieldError(

@@ -41,9 +41,14 @@ from safework.certs.models import (
     EventKind,
     WorkType,
 )
-from safework.certs.rules import RuleBook, first_unpassed_review, review_due_dates
+from safework.certs.rules import (
+    RuleBook,
+    expiry_by_rule,
+    first_unpassed_review,
+    review_due_dates,
+)
 from safework.core.scope import Scope
-from safework.org.models import Department, Group, Position
+from safework.org.models import Department, Group, Position, Site
 from safework.people.models import (
     Contractor,
     Education,
@@ -125,13 +130,18 @@ class Context:
             for k in {_key(c.name), _key(c.uscc)}:
                 self.contractors.setdefault(k, []).append(c.pk)
         self.departments: dict[str, list[int]] = {}
-        for d in self._departments().only("pk", "name", "code"):
+        self.department_paths: dict[int, str] = {}
+        for d in self._departments().only("pk", "name", "code", "path"):
+            self.department_paths[d.pk] = d.path
             for k in {_key(d.name), _key(d.code)}:
                 self.departments.setdefault(k, []).append(d.pk)
-        # An employer column naming the enterprise itself means own staff, not a contractor.
-        self.own_names = {_key(w) for w in OWN_WORDS} | {
-            _key(name) for name in Group.objects.values_list("name", flat=True)
-        }
+        # A unit column naming the enterprise itself (or one of its sites) means own staff, not a
+        # contractor; one naming a department or team means own staff of that department.
+        self.own_names = (
+            {_key(w) for w in OWN_WORDS}
+            | {_key(name) for name in Group.objects.values_list("name", flat=True)}
+            | {_key(name) for name in Site.objects.values_list("name", flat=True)}
+        )
         self.positions: dict[str, list[int]] = {}
         for p in Position.objects.filter(is_active=True).only("pk", "name", "code"):
             for k in {_key(p.name), _key(p.code)}:
@@ -285,16 +295,7 @@ class LedgerCheck:
             else:
                 r.education = code
         ctx = self.ctx
-        raw = get("contractor")
-        if not val.is_blank(raw) and _key(val.text(raw)) not in ctx.own_names:
-            try:
-                r.contractor_id = _one(ctx.contractors.get(_key(val.text(raw))), "contractor", raw)
-                if ctx.self_service and r.contractor_id != ctx.contractor.pk:
-                    raise val.ValueProblem(
-                        "contractor.not_own", _("You may upload only your own company's staff.")
-                    )
-            except val.ValueProblem as p:
-                self._issue(r, "contractor", raw, p.code, p.message)
+        unit_department = self._unit(r, get("contractor"))
         raw = get("department")
         if not val.is_blank(raw):
             try:
@@ -306,12 +307,74 @@ class LedgerCheck:
                 r.department_id = _one(ctx.departments.get(_key(val.text(raw))), "department", raw)
             except val.ValueProblem as p:
                 self._issue(r, "department", raw, p.code, p.message)
+        if unit_department is not None and (r.department_id is not None or val.is_blank(raw)):
+            unit_path = ctx.department_paths[unit_department]
+            dept_path = ctx.department_paths.get(r.department_id, "")
+            if dept_path.startswith(unit_path):
+                pass  # the department column is the unit or a team inside it: more precise
+            elif r.department_id is None or unit_path.startswith(dept_path):
+                r.department_id = unit_department
+            else:
+                self._issue(
+                    r,
+                    "department",
+                    raw,
+                    "department.conflict",
+                    _("The department is not part of the unit %(unit)s named in the same row.")
+                    % {"unit": val.text(get("contractor"))},
+                )
         raw = get("position")
         if not val.is_blank(raw):
             try:
                 r.position_id = _one(ctx.positions.get(_key(val.text(raw))), "position", raw)
             except val.ValueProblem as p:
                 self._issue(r, "position", raw, p.code, p.message)
+
+    def _unit(self, r: RowIn, raw) -> int | None:
+        """Read the unit column (单位): a contractor (its id goes on the row), the enterprise
+        itself or one of its sites (own staff), or one of its departments or teams (own staff;
+        that department's id is returned). Anything else is a row error."""
+        ctx = self.ctx
+        if val.is_blank(raw):
+            return None
+        key = _key(val.text(raw))
+        if key in ctx.own_names:
+            # In a contractor's upload "本公司" is the contractor itself (ctx.contractor).
+            r.own_staff = not ctx.self_service
+            return None
+        contractors, departments = ctx.contractors.get(key), ctx.departments.get(key)
+        try:
+            if departments and contractors:
+                raise val.ValueProblem(
+                    "contractor.ambiguous",
+                    _("“%(value)s” names both a contractor and a department; use the code.")
+                    % {"value": val.text(raw)},
+                )
+            if departments:
+                if ctx.self_service:
+                    raise val.ValueProblem(
+                        "department.not_for_contractor",
+                        _("Contractor staff have no department of the enterprise."),
+                    )
+                r.own_staff = True
+                return _one(departments, "department", raw)
+            if not contractors:
+                raise val.ValueProblem(
+                    "contractor.unknown",
+                    _(
+                        "Unknown unit “%(value)s”: neither a contractor nor a department or team "
+                        "in your scope."
+                    )
+                    % {"value": val.text(raw)},
+                )
+            r.contractor_id = _one(contractors, "contractor", raw)
+            if ctx.self_service and r.contractor_id != ctx.contractor.pk:
+                raise val.ValueProblem(
+                    "contractor.not_own", _("You may upload only your own company's staff.")
+                )
+        except val.ValueProblem as p:
+            self._issue(r, "contractor", raw, p.code, p.message)
+        return None
 
     def _date(self, r: RowIn, get, canonical) -> dt.date | None:
         raw = get(canonical)
@@ -345,10 +408,7 @@ class LedgerCheck:
                 self._issue(
                     r, date_col, None, "issued_on.required", _("The issue date is required.")
                 )
-            if valid_until is None:
-                self._issue(
-                    r, "valid_until", None, "valid_until.required", _("The expiry is required.")
-                )
+            # A blank expiry is computed from the item's rule once the item is known (below).
             self._check_dates(r, issued_on, first_issued_on, valid_from, valid_until, last_review)
         number_raw = get("number")
         number = ""
@@ -393,6 +453,8 @@ class LedgerCheck:
                 },
                 level=NOTE,
             )
+        if len(r.errors) == errors_before and match is not None and valid_until is None:
+            valid_until = self._computed_expiry(r, match.item, valid_from or issued_on)
         if len(r.errors) == errors_before and match is not None:
             r.cert = CertIn(
                 item=match.item,
@@ -406,6 +468,34 @@ class LedgerCheck:
                 issuing_authority=val.text(get("issuing_authority"))[:200],
                 last_review=last_review,
             )
+
+    def _computed_expiry(self, r: RowIn, item, start: dt.date) -> dt.date | None:
+        """The expiry the certificate API would give (rules.expiry_by_rule), with a note naming
+        the rule and its clause; a row error when the catalogue gives no validity."""
+        valid_until, rule = expiry_by_rule(self.ctx.book, item, start)
+        if valid_until is None:
+            self._issue(
+                r,
+                "valid_until",
+                None,
+                "valid_until.required",
+                _("The expiry is required: the catalogue gives no validity for %(item)s.")
+                % {"item": f"{item.code} {item.name}"},
+            )
+            return None
+        words = {"date": valid_until.isoformat(), "start": start.isoformat()}
+        if rule is None or not rule.validity_months:
+            message = _(
+                "No expiry given: computed as %(date)s, the end of the calendar year of %(start)s."
+            )
+        else:
+            words.update(months=rule.validity_months, rule=rule.code, clause=rule.clause)
+            message = _(
+                "No expiry given: computed as %(date)s, %(months)s months from %(start)s under "
+                "the rule %(rule)s (%(clause)s)."
+            )
+        self._issue(r, "valid_until", None, "valid_until.computed", message % words, level=NOTE)
+        return valid_until
 
     def _check_dates(self, r, issued_on, first_issued_on, valid_from, valid_until, last_review):
         def order(col, code, message):
@@ -526,47 +616,62 @@ class LedgerCheck:
         certs = _certificates(numbers)
         reviews = _reviews([c["id"] for c in certs.values()])
         checks = _health_checks([p["id"] for p in persons.values()])
-        seen_name: dict[str, tuple[int, str]] = {}
-        seen_cert: dict[tuple, int] = {}
+        # A certificate given twice, or one ID number or check given with different data, is an
+        # error on every row concerned: which of them is right is the user's call, so none is
+        # imported, and each row names the others.
+        cert_rows: dict[tuple, list[int]] = {}
+        name_rows: dict[str, list[tuple[int, str]]] = {}
+        check_rows: dict[tuple, list[tuple[int, HealthIn]]] = {}
+        for r in rows:
+            if not r.id_number:
+                continue
+            if r.name:
+                name_rows.setdefault(r.id_number, []).append((r.line, r.name))
+            if r.cert is not None:
+                cert_rows.setdefault(r.cert.key, []).append(r.line)
+            if r.health is not None:
+                check_rows.setdefault((r.id_number, r.health.checked_on), []).append(
+                    (r.line, r.health)
+                )
         seen_health: dict[tuple, tuple[int, HealthIn]] = {}
         for r in rows:
             if not r.id_number:
                 continue
-            first = seen_name.setdefault(r.id_number, (r.line, r.name))
-            if r.name and first[1] and first[1] != r.name:
-                self._issue(
-                    r,
-                    "name",
-                    r.name,
-                    "person.name_conflict",
-                    _("Row %(row)s gives another name for this ID number.") % {"row": first[0]},
-                )
+            named = name_rows.get(r.id_number, ())
+            if r.name and len(named) > 1:
+                others = [str(line) for line, name in named if name != r.name]
+                if others:
+                    self._issue(
+                        r,
+                        "name",
+                        r.name,
+                        "person.name_conflict",
+                        _("Rows %(rows)s give another name for this ID number.")
+                        % {"rows": "、".join(others)},
+                    )
             existing = persons.get(r.id_number)
             if existing is not None:
                 self._existing_person(r, existing, visible)
-            if r.cert is not None:
-                key = r.cert.key
-                if key in seen_cert:
-                    self._issue(
-                        r,
-                        "number",
-                        r.cert.number,
-                        "certificate.duplicate_in_file",
-                        _("The same certificate (item, number, issue date) is in row %(row)s.")
-                        % {"row": seen_cert[key]},
-                    )
-                else:
-                    seen_cert[key] = r.line
+            if r.cert is not None and len(lines := cert_rows[r.cert.key]) > 1:
+                self._issue(
+                    r,
+                    "number",
+                    r.cert.number,
+                    "certificate.duplicate_in_file",
+                    _("The same certificate (item, number, issue date) is also in rows %(rows)s.")
+                    % {"rows": "、".join(str(n) for n in lines if n != r.line)},
+                )
             if r.health is not None:
-                hkey = (r.id_number, r.health.checked_on)
-                if hkey in seen_health and not seen_health[hkey][1].same(r.health):
+                given = check_rows[(r.id_number, r.health.checked_on)]
+                others = [str(line) for line, h in given if not h.same(r.health)]
+                if others:
                     self._issue(
                         r,
                         "health_checked_on",
                         r.health.checked_on.isoformat(),
                         "health_check.conflict_in_file",
-                        _("Row %(row)s gives another result for this check.")
-                        % {"row": seen_health[hkey][0]},
+                        _("Rows %(rows)s give another result for this check.")
+                        % {"rows": "、".join(others)},
                     )
             if r.errors:
                 continue
@@ -634,6 +739,19 @@ class LedgerCheck:
         conflict = _("Another row gives this person another employer or department.")
         if existing is None:
             person = plan.new_persons.get(r.id_number)
+            if person is None and r.own_staff and r.department_id is None:
+                # Own staff are never registered without an employment in a department.
+                self._issue(
+                    r,
+                    column,
+                    None,
+                    "person.department_required",
+                    _(
+                        "A new member of our own staff needs a department: name it in the "
+                        "department column (部门) or in the unit column (单位)."
+                    ),
+                )
+                return None
             if person is None and employment is None and not ctx.scope.group_wide:
                 # Nobody would employ them, so nobody but the group could see them: not the
                 # uploader either.

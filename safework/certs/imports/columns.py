@@ -1,9 +1,12 @@
 """The ledger's columns: canonical names, the headers real ledgers use for them, header detection.
 
 The synonyms are data: each canonical column lists the headers that mean it, the first one being
-the header the template writes. Matching ignores spaces, line breaks, full-width forms, a trailing
-colon and a bracketed remark ("身份证号码（必填）"). When two columns of a sheet mean the same
-canonical column, the synonym listed first wins and the other is reported as ignored.
+the header the template writes. Matching ignores spaces (full-width ones too), line breaks,
+full-width forms ("／"), a trailing colon and a bracketed remark ("身份证号码（必填）"). A header
+joining synonyms of one column with "/", "、" or "|" ("工种/作业类别", "作业类别／工种") means that
+column; one joining synonyms of two columns ("姓名/工种") means neither. When two columns of a
+sheet mean the same canonical column, the synonym listed first wins and the other is reported as
+ignored.
 
 Issue dates: 发证日期 is `issued_on` (the date of this record, part of the natural key) and 初领日期
 is `first_issued_on`. A ledger that has only 初领日期 uses it for both.
@@ -63,6 +66,12 @@ COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
             "证书类型",
             "作业种类",
             "工种",
+            "工种/作业类别",
+            "作业类别/工种",
+            "操作类别",
+            "准操类别",
+            "准操作项目",
+            "资格项目",
         ),
     ),
     "catalogue_version": (gettext_lazy("catalogue version"), ("目录版本", "项目目录版本")),
@@ -161,6 +170,21 @@ SYNONYMS: dict[str, tuple[str, int]] = {
 }
 
 
+_JOINED = re.compile(r"[/、|\\]")
+
+
+def header_meaning(text) -> tuple[str, int] | None:
+    """(canonical, rank) of a header cell, or None: a synonym, or synonyms of one column joined."""
+    key = normalise_header(text)
+    hit = SYNONYMS.get(key)
+    if hit is not None or not _JOINED.search(key):
+        return hit
+    parts = [SYNONYMS.get(p) for p in _JOINED.split(key) if p]
+    if not parts or None in parts or len({c for c, _rank in parts}) != 1:
+        return None
+    return parts[0][0], min(rank for _c, rank in parts)
+
+
 def template_headers() -> list[tuple[str, str]]:
     """(canonical, header) in template order, without the ignored columns."""
     return [(c, synonyms[0]) for c, (_l, synonyms) in COLUMNS.items() if c not in IGNORED]
@@ -204,7 +228,7 @@ def _match(row: list) -> dict[str, tuple[int, int]]:
     """canonical → (column index, synonym rank), the best-ranked column for each."""
     out: dict[str, tuple[int, int]] = {}
     for idx, cell in enumerate(row):
-        hit = SYNONYMS.get(normalise_header(cell))
+        hit = header_meaning(cell)
         if hit is None:
             continue
         canonical, rank = hit

@@ -10,6 +10,13 @@ How a row says it uses an old list (TSG Z6001's 2011 codes):
 An old code maps only where a `LegacyCode` row names its successor (old Q3 → Q1, Q4–Q9 → Q2 with
 the crane kind as restriction, old N2 → N1); the certificate keeps the code as printed
 (`Certificate.legacy_code`). An old code without successor (old Q1/Q2) is a row error.
+
+A cell is read, in this order, as: a code, an old code or an item's name (with or without 作业);
+a ledger name of the catalogue (`CertificateItem.aliases`: 电工, 架子工, 焊工), an error listing
+the candidates when several items carry it; a code followed by a name ("2.1 熔化焊接与热切割作业",
+"Q3/起重机指挥"), where the name must mean the item the code means (read by the rules above, so an
+old code written with today's name of another item is an error naming both); the part after a
+"category/" prefix.
 """
 
 from __future__ import annotations
@@ -47,11 +54,15 @@ PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕�
 CONSTRUCTION_NUMBER = re.compile(rf"^([{PROVINCES}])([A-Z])(\d{{2}})(\d{{4}})(\d{{6}})$")
 
 _REMARK = re.compile(r"[（(](.*?)[）)]")
-_LEADING_CODE = re.compile(r"^([A-Z]{1,2}\d{0,2}|\d{1,2}(?:\.\d{1,2})?)(?:[\s:：\-—_]*)(.*)$")
+_LEADING_CODE = re.compile(r"^([A-Z]{1,2}\d{0,2}|\d{1,2}(?:\.\d{1,2})?)(?:[\s:：\-—_/、]*)(.*)$")
 
 
 def _norm(value: str) -> str:
     return "".join(unicodedata.normalize("NFKC", value).split()).upper()
+
+
+def _describe(item: CertificateItem) -> str:
+    return f"{item.code} {item.name}（{item.scheme.name}）"
 
 
 @dataclass(frozen=True)
@@ -72,15 +83,19 @@ class ItemResolver:
             it.scheme = self.schemes[it.scheme_id]
         self.by_code: dict[str, list[CertificateItem]] = {}
         self.by_name: dict[str, list[CertificateItem]] = {}
+        self.by_alias: dict[str, list[CertificateItem]] = {}
+        self.code_names: dict[str, tuple[str, str]] = {}  # "PLANT-ANNUAL年度…" → (code, name)
         for it in items:
+            self.code_names[_norm(it.code + it.name)] = (_norm(it.code), _norm(it.name))
             self.by_code.setdefault(_norm(it.code), []).append(it)
-            # "熔化焊接与热切割作业", "熔化焊接与热切割" and "2.1 熔化焊接与热切割作业" (template)
-            for key in {
-                _norm(it.name),
-                _norm(it.name.removesuffix("作业")),
-                _norm(it.code + it.name),
-            }:
+            # "熔化焊接与热切割作业" and "熔化焊接与热切割"; "2.1 熔化焊接与热切割作业" (the
+            # template's form) is a code and a name, checked against each other.
+            for key in {_norm(it.name), _norm(it.name.removesuffix("作业"))}:
                 self.by_name.setdefault(key, []).append(it)
+            for alias in it.aliases or ():
+                named = self.by_alias.setdefault(_norm(str(alias)), [])
+                if it not in named:
+                    named.append(it)
         self.legacy: dict[str, list[LegacyCode]] = {}
         for lc in LegacyCode.objects.select_related("new_item"):
             if lc.new_item is not None:
@@ -163,23 +178,30 @@ class ItemResolver:
         if not text:
             raise ValueProblem("item.required", _("The operation item is required."))
         hint = ""
-        candidates = [text]
         remark = _REMARK.search(text)
+        plain = text
         if remark:
             hint = remark.group(1)
-            candidates.append(_REMARK.sub("", text))
-        for sep in ("/", "／", "-", "—", "|"):
-            if sep in text:
-                candidates.append(text.rsplit(sep, 1)[-1])
-        m = _LEADING_CODE.match(_REMARK.sub("", text))
-        if m and m.group(2):
-            candidates.append(m.group(1))
-        for candidate in candidates:
+            plain = _REMARK.sub("", text)
+        found = None
+        for candidate in dict.fromkeys((text, plain)):
             found = self._by_key(candidate, scheme, version, issued_on)
             if found is not None:
-                return self._with_restriction(
-                    found, restriction or hint, explicit=bool(restriction)
-                )
+                break
+        if found is None:
+            pair = self.code_names.get(text) or self.code_names.get(plain)
+            if pair is None and (m := _LEADING_CODE.match(text)) and m.group(2):
+                pair = m.group(1), m.group(2)
+            if pair is not None:
+                found = self._code_and_name(*pair, scheme, version, issued_on)
+        if found is None:
+            for sep in ("/", "-", "—", "|"):
+                if sep in text:
+                    found = self._by_key(text.rsplit(sep, 1)[-1], scheme, version, issued_on)
+                    if found is not None:
+                        break
+        if found is not None:
+            return self._with_restriction(found, restriction or hint, explicit=bool(restriction))
         raise ValueProblem(
             "item.unknown",
             _("Unknown operation item “%(value)s” (give its code, e.g. 2.1 or Q2, or its name).")
@@ -229,7 +251,8 @@ class ItemResolver:
         ]
         by_name = [] if current else self._filter(self.by_name.get(key, []), scheme)
         if not (current or legacy or by_name):
-            return None
+            named = self._filter(self.by_alias.get(key, []), scheme)
+            return ItemMatch(self._one_named(named, key)) if named else None
         if not legacy:
             # A scheme without an old list: a version column does not change the reading.
             return ItemMatch(self._one(current or by_name, key))
@@ -277,6 +300,74 @@ class ItemResolver:
                 "item.inactive", _("The item %(code)s is no longer active.") % {"code": item.code}
             )
         return item
+
+    def _one_named(self, items, key) -> CertificateItem:
+        if len(items) > 1:
+            raise ValueProblem(
+                "item.ambiguous_name",
+                _(
+                    "“%(value)s” may mean several items: %(items)s. Write the item's code or "
+                    "full name, or add a scheme column (证书种类)."
+                )
+                % {"value": key, "items": "、".join(_describe(i) for i in items)},
+            )
+        return self._one(items, key)
+
+    def _named(self, text: str, scheme) -> list[CertificateItem]:
+        """The items a name (not a code) may mean: an item's own name first, else ledger names."""
+        for candidate in dict.fromkeys((text, _REMARK.sub("", text))):
+            for table in (self.by_name, self.by_alias):
+                found = self._filter(table.get(candidate, []), scheme)
+                if found:
+                    return found
+        return []
+
+    def _code_and_name(self, code, name, scheme, version, issued_on) -> ItemMatch | None:
+        """ "Q3 起重机指挥": the code read as always (old lists included); a name that means
+        another item than the code is an error naming both, never stored as either."""
+        problem = None
+        try:
+            by_code = self._by_key(code, scheme, version, issued_on)
+        except ValueProblem as p:
+            by_code, problem = None, p
+        if by_code is None and problem is None:
+            return None  # not a code: "1电工作业" is not item 1
+        named = self._named(name, scheme)
+        if not named:
+            if problem is not None:
+                raise problem
+            return by_code  # a remark after the code ("Q2 桥吊"), not an item's name
+        if by_code is not None and by_code.item in named:
+            return by_code  # the code settles a ledger name of several items
+        words = {
+            "code": code,
+            "name": name,
+            "named": "、".join(_describe(i) for i in named),
+        }
+        if by_code is None:
+            raise ValueProblem(
+                "item.code_name_mismatch",
+                _(
+                    "The code %(code)s cannot be taken (%(problem)s), and the name “%(name)s” "
+                    "means %(named)s: correct the code or the name."
+                )
+                % {**words, "problem": problem.message},
+            )
+        if by_code.legacy_code:
+            meaning = _("old code %(old)s, today %(item)s") % {
+                "old": by_code.legacy_code,
+                "item": _describe(by_code.item),
+            }
+        else:
+            meaning = _describe(by_code.item)
+        raise ValueProblem(
+            "item.code_name_mismatch",
+            _(
+                "The code %(code)s means %(meaning)s, but the name “%(name)s” means %(named)s: "
+                "correct the code or the name."
+            )
+            % {**words, "meaning": meaning},
+        )
 
     def _legacy(self, legacy: list[LegacyCode], key: str) -> ItemMatch:
         if len(legacy) > 1:

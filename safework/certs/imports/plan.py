@@ -84,6 +84,7 @@ class RowIn:
     contractor_id: int | None = None
     department_id: int | None = None
     position_id: int | None = None
+    own_staff: bool = False  # the unit column names the enterprise or one of its departments
     cert: CertIn | None = None
     health: HealthIn | None = None
     errors: list[Issue] = field(default_factory=list)

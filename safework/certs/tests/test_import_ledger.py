@@ -228,7 +228,9 @@ def test_rows_against_the_database(catalogue, clock, run_import):
     job = run_import(xlsx_bytes(rows))
     assert errors_of(job) == [
         (2, "person.name_mismatch"),
+        (3, "certificate.duplicate_in_file"),  # every occurrence of a duplicate (issue 17)
         (4, "certificate.duplicate_in_file"),
+        (5, "certificate.duplicate_in_file"),
         (6, "certificate.duplicate_in_file"),
     ]
     assert registered.certificates.count() == 0
@@ -375,17 +377,21 @@ def test_a_refused_write_fails_the_job_and_writes_nothing(
 
 @pytest.mark.django_db
 def test_an_employer_column_naming_the_enterprise_means_own_staff(catalogue, clock, run_import):
+    from safework.org.tests.factories import DepartmentFactory
     from safework.people.tests.factories import ContractorFactory
 
     ContractorFactory(name="甲建设有限公司")
+    dept = DepartmentFactory(name="焊接车间")
     rows = [
-        ["姓名", "身份证号码", "单位", "作业类别", "证书编号", "发证日期", "有效期至"],
-        ["甲", IDS[0], "本公司", "2.1", "E-1", "2024-01-10", "2030-01-09"],
-        ["乙", IDS[1], "甲建设有限公司", "2.1", "E-2", "2024-01-10", "2030-01-09"],
+        ["姓名", "身份证号码", "单位", "部门", "作业类别", "证书编号", "发证日期", "有效期至"],
+        ["甲", IDS[0], "本公司", "焊接车间", "2.1", "E-1", "2024-01-10", "2030-01-09"],
+        ["乙", IDS[1], "甲建设有限公司", "", "2.1", "E-2", "2024-01-10", "2030-01-09"],
     ]
     job = run_import(xlsx_bytes(rows))
     assert job.status == JobStatus.SUCCEEDED, job.errors
-    assert Person.objects.get(id_number=IDS[0]).current_employment is None
+    # own staff get an employment in their department (issue 17: never without one)
+    own = Person.objects.get(id_number=IDS[0]).current_employment
+    assert (own.employer_kind, own.department) == ("own", dept)
     employment = Person.objects.get(id_number=IDS[1]).current_employment
     assert (
         employment.employer_kind == "contractor" and employment.contractor.name == "甲建设有限公司"
