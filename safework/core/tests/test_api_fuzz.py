@@ -4,7 +4,7 @@ themselves). The checks: no 5xx answer, and every status answered is documented 
 operation with its content type.
 
 Marked `fuzz`: `make test` leaves it out (it takes minutes); `.ci/run` runs it on PostgreSQL
-with a bounded example count (SAFEWORK_FUZZ_EXAMPLES, default 8 per operation and user).
+with a bounded example count (SAFEWORK_FUZZ_EXAMPLES, default 5 per operation and user).
 """
 
 import base64
@@ -21,7 +21,7 @@ from safework.accounts.tests.world import grant, make_user
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db(transaction=False)]
 
-EXAMPLES = int(os.environ.get("SAFEWORK_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("SAFEWORK_FUZZ_EXAMPLES", "5"))
 PASSWORD = "fuzz-password-1"
 
 
