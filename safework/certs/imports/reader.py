@@ -23,6 +23,7 @@ import zipfile
 import zlib
 from array import array
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import PurePosixPath
 from xml.parsers import expat
 
@@ -242,7 +243,8 @@ def _read_csv(data: bytes, limits: Limits) -> list[list]:
     except csv.Error as exc:
         # The csv module's own limit on a field (131,072 characters) is over ours.
         if "field limit" in str(exc):
-            raise _cell_too_long(f"{_('line')} {reader.line_num + 1}", None, limits)
+            where = _("Line %(line)s of the CSV file") % {"line": reader.line_num}
+            raise _cell_too_long(where, None, limits)
         raise FileProblem(
             "file.corrupt",
             _("The CSV file cannot be read at line %(line)s: %(error)s")
@@ -254,14 +256,17 @@ def _read_csv(data: bytes, limits: Limits) -> list[list]:
 
 
 def _cell_too_long(where: str, size: int | None, limits: Limits) -> FileProblem:
-    return FileProblem(
-        "file.cell_too_long",
-        _(
-            "Cell %(cell)s holds more than %(limit)s characters (%(size)s); no ledger cell is that "
-            "long. Check the file."
-        )
-        % {"cell": where, "limit": limits.cell_chars, "size": size or _("more")},
-    )
+    if size is None:
+        message = _(
+            "%(where)s: a cell holds more than %(limit)s characters; no ledger cell is that long. "
+            "Check the file."
+        ) % {"where": where, "limit": limits.cell_chars}
+    else:
+        message = _(
+            "Cell %(cell)s holds %(size)s characters; the limit is %(limit)s (no ledger cell is "
+            "that long). Check the file."
+        ) % {"cell": where, "size": size, "limit": limits.cell_chars}
+    return FileProblem("file.cell_too_long", message)
 
 
 def _text_too_large(sheet: str, total: int, limits: Limits) -> FileProblem:
@@ -627,7 +632,9 @@ def _read_xlsx(data: bytes):
             if path:
                 # Extent and text first: calamine would build the whole grid, and copy every
                 # shared string into each cell showing it, before we could look.
-                scan = scan_sheet(book.archive, path, shared=book.shared, limits=limits)
+                scan = scan_sheet(
+                    book.archive, path, shared=book.shared, limits=limits, name=sheet_name
+                )
                 _check_extent(sheet_name, *scan.extent)
                 if scan.text > limits.text_chars:
                     raise _text_too_large(sheet_name, scan.text, limits)
@@ -700,78 +707,188 @@ def _text_length(inner: bytes) -> int:
     return len(inner.decode("utf-8", "replace"))
 
 
-def scan_sheet(
-    archive: zipfile.ZipFile, path: str, *, shared=(), limits: Limits | None = None
-) -> SheetScan:
-    """One pass over the sheet XML as a byte stream: formula cells, extent, and each cell's
-    text length (a shared string's from the table), refusing a cell over the limit."""
-    limits = limits or Limits.from_settings()
-    scan = SheetScan()
-    formulas, n_shared = scan.formulas, len(shared)
-    max_row = max_col = 0
-    row, col, total = -1, -1, 0
-    # A cell or a tag split across chunks waits in `tail`; a tail this long is one giant cell.
-    tail_cap = 4 * limits.cell_chars + (1 << 16)
-    tail = b""
-    for chunk in member_chunks(archive, path):
-        if b"<!DOCTYPE" in chunk or b"<!ENTITY" in chunk:
-            raise _unsafe_xml(path)
-        buf = tail + chunk if tail else chunk
-        last = 0
-        for m in _TOKEN.finditer(buf):
-            last = m.end()
+# The fast path counts over a whole buffer at C speed, for the XML that Excel, WPS, LibreOffice
+# and openpyxl write (no namespace prefixes, attributes as r="A1" t="s"). A buffer it cannot count
+# exactly enough (prefixes, other quoting, a cell without a reference, CDATA, a cell whose markup
+# is over the cell limit, a shared-string index out of range, a cell over the limit to be named)
+# goes through the exact path, cell by cell.
+_PREFIXED = re.compile(rb"</?\w+:")
+_CELL_START = re.compile(rb"<c[\s/>]")
+_CELL_REF = re.compile(rb' r="([A-Z]{1,3})(\d{1,9})"')
+_ROW_REF = re.compile(rb'<row r="(\d{1,9})"')
+_SHARED_INDEX = re.compile(rb' t="s"[^>]*><v>(\d{1,10})</v>')
+_TEXT_RUN = re.compile(rb"<[vt](?:>|\s[^>]*>)([^<]*)")
+_FORMULA_START = re.compile(rb"<f[\s>/]")
+
+
+class _Exact(Exception):
+    """The fast path cannot count this buffer; the exact path will."""
+
+
+class _SheetScanner:
+    def __init__(self, path: str, name: str, shared, limits: Limits):
+        self.path, self.name, self.shared, self.limits = path, name, shared, limits
+        self.scan = SheetScan()
+        self.max_row = self.max_col = 0
+        self.row = self.col = -1
+        self.total = 0
+
+    def add(self, part: bytes) -> None:
+        if b"<!DOCTYPE" in part or b"<!ENTITY" in part:
+            raise _unsafe_xml(self.path)
+        try:
+            self._fast(part)
+        except _Exact:
+            self._exact(part)
+        if self.total > self.limits.text_chars:
+            raise _text_too_large(self.name, self.total, self.limits)
+
+    def _fast(self, part: bytes) -> None:
+        if b"<![CDATA[" in part or b"'" in part or b" =" in part or b"= " in part:
+            raise _Exact
+        if _PREFIXED.search(part):
+            raise _Exact
+        refs = _CELL_REF.findall(part)
+        starts = [m.start() for m in _CELL_START.finditer(part)]
+        if len(refs) != len(starts):
+            raise _Exact  # a cell without a reference sits after the one before it
+        starts.append(len(part))
+        limit = self.limits.cell_chars
+        if any(b - a > limit for a, b in zip(starts, starts[1:], strict=False)):
+            raise _Exact  # a cell whose XML is that long: count it exactly
+        indexes = _SHARED_INDEX.findall(part)
+        if len(indexes) != part.count(b't="s"'):
+            raise _Exact
+        try:
+            sizes = list(map(self.shared.__getitem__, map(int, indexes)))
+        except IndexError:
+            raise _Exact
+        if sizes and max(sizes) > limit:
+            raise _Exact  # to name the cell
+        rows = _ROW_REF.findall(part)
+        if len(rows) != part.count(b"<row"):
+            raise _Exact
+        runs = _TEXT_RUN.findall(part)
+        own = len(b"".join(runs).decode("utf-8", "replace")) - sum(map(len, indexes))
+        self.total += sum(sizes) + max(own, 0)
+        if rows:
+            self.max_row = max(self.max_row, max(map(int, rows)))
+        if refs:
+            letters, numbers = zip(*refs, strict=True)
+            self.max_row = max(self.max_row, max(map(int, numbers)))
+            widest = max(map(bytes.rjust, letters, repeat(3)))
+            self.max_col = max(self.max_col, _parse_ref(widest.strip() + b"1")[1] + 1)
+            self.row, self.col = _parse_ref(b"".join(refs[-1]))
+        for m in _FORMULA_START.finditer(part):
+            # The cell is the last `<c …>` opened before the formula.
+            opened = part.rfind(b"<c ", 0, m.start())
+            if opened >= 0 and (cell := _CELL_REF.match(part, opened + 2)):
+                self.scan.formulas.add(_parse_ref(cell.group(1) + cell.group(2)))
+        if b"<dimension" in part:
+            self._dimension(part)
+
+    def _dimension(self, part: bytes) -> None:
+        for m in _DIMENSION.finditer(part):
+            ref = _ATTR_REF.search(m.group(1))
+            for end in ref.group(1).split(b":") if ref else ():
+                if (pos := _parse_ref(end.replace(b"$", b""))) is not None:
+                    self.max_row = max(self.max_row, pos[0] + 1)
+                    self.max_col = max(self.max_col, pos[1] + 1)
+
+    def _exact(self, part: bytes) -> None:
+        limits, shared = self.limits, self.shared
+        for m in _TOKEN.finditer(part):
             attrs = m.group("attrs")
             if attrs is None:
                 if (row_attrs := m.group("row")) is not None:
                     r = _ATTR_R.search(row_attrs)
-                    row = int(r.group(1)) - 1 if r and r.group(1).isdigit() else row + 1
-                    col = -1
-                    max_row = max(max_row, row + 1)
-                else:
-                    ref = _ATTR_REF.search(m.group("dim"))
-                    for part in ref.group(1).split(b":") if ref else ():
-                        if (pos := _parse_ref(part.replace(b"$", b""))) is not None:
-                            max_row, max_col = max(max_row, pos[0] + 1), max(max_col, pos[1] + 1)
+                    self.row = int(r.group(1)) - 1 if r and r.group(1).isdigit() else self.row + 1
+                    self.col = -1
+                    self.max_row = max(self.max_row, self.row + 1)
                 continue
             r = _ATTR_R.search(attrs)
             pos = _parse_ref(r.group(1)) if r else None
             if pos is None:
-                pos = (max(row, 0), col + 1)
-            row, col = pos
-            if row + 1 > max_row:
-                max_row = row + 1
-            if col + 1 > max_col:
-                max_col = col + 1
+                pos = (max(self.row, 0), self.col + 1)
+            self.row, self.col = pos
+            self.max_row = max(self.max_row, pos[0] + 1)
+            self.max_col = max(self.max_col, pos[1] + 1)
             inner = m.group("inner")
             if not inner:
                 continue
             if _FORMULA.search(inner):
-                formulas.add(pos)
+                self.scan.formulas.add(pos)
             t = _ATTR_T.search(attrs)
             if t and t.group(1) == b"s":
                 v = _VALUE.search(inner)
                 index = int(v.group(1)) if v and v.group(1).strip().isdigit() else -1
-                size = shared[index] if 0 <= index < n_shared else 0
+                size = shared[index] if 0 <= index < len(shared) else 0
             else:
                 size = _text_length(inner)
             if size > limits.cell_chars:
                 raise _cell_too_long(cell_ref(*pos), size, limits)
-            total += size
-            if total > limits.text_chars:
-                raise _text_too_large(_sheet_label(path), total, limits)
-        rest = buf[last:]
-        starts = [s.start() for s in _TOKEN_START.finditer(rest)]
-        tail = rest[starts[-1] :] if starts else rest[-64:]
-        if len(tail) > tail_cap:
-            raise _cell_too_long(_("after %(cell)s") % {"cell": cell_ref(max(row, 0), col + 1)},
-                                 None, limits)  # fmt: skip
-    scan.extent = (max_row, max_col)
-    scan.text = total
+            self.total += size
+            if self.total > limits.text_chars:
+                raise _text_too_large(self.name, self.total, limits)
+        self._dimension(part)
+
+
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b([^>]*)>")
+
+
+def scan_sheet(
+    archive: zipfile.ZipFile,
+    path: str,
+    *,
+    shared=(),
+    limits: Limits | None = None,
+    name: str = "",
+) -> SheetScan:
+    """One pass over the sheet XML as a byte stream: formula cells, extent, and the text length
+    of each cell (a shared string's from the table), refusing a cell over the limit."""
+    limits = limits or Limits.from_settings()
+    scanner = _SheetScanner(path, name or PurePosixPath(path).stem, shared, limits)
+    # What follows the last row or cell tag of a chunk may be cut: it waits for the next chunk.
+    # A tail this long is one giant cell.
+    tail_cap = 4 * limits.cell_chars + (1 << 16)
+    tail = b""
+    for chunk in member_chunks(archive, path):
+        buf = tail + chunk if tail else chunk
+        cut = _last_token_start(buf, len(buf) - tail_cap)
+        if cut is None:
+            where = _("Sheet “%(sheet)s” after cell %(cell)s") % {
+                "sheet": clip(scanner.name, 100),
+                "cell": cell_ref(max(scanner.row, 0), scanner.col + 1),
+            }
+            raise _cell_too_long(where, None, limits)
+        scanner.add(buf[:cut])
+        tail = buf[cut:]
+    scanner.add(tail)
+    scan = scanner.scan
+    scan.extent = (scanner.max_row, scanner.max_col)
+    scan.text = scanner.total
     return scan
 
 
-def _sheet_label(path: str) -> str:
-    return PurePosixPath(path).stem
+_ANY_CELL_START = re.compile(rb"<(?:\w+:)?c[\s/>]")
+_CELL_CLOSED = re.compile(rb"<(?:\w+:)?c\b[^>]*/>|</(?:\w+:)?c\s*>")
+
+
+def _last_token_start(buf: bytes, floor: int) -> int | None:
+    """Where the last row or cell tag of `buf` starts, to keep it for the next chunk; with none
+    at or after `floor`, the last `<` (None if a cell open before `floor` is still open: a cell
+    that long is refused)."""
+    pos = len(buf)
+    while (pos := buf.rfind(b"<", 0, pos)) >= max(floor, 0):
+        if _TOKEN_START.match(buf, pos):
+            return pos
+    if floor > 0:
+        last = None
+        for last in _ANY_CELL_START.finditer(buf):  # noqa: B007  the last one is wanted
+            pass
+        if last is not None and not _CELL_CLOSED.search(buf, last.start()):
+            return None
+    return max(buf.rfind(b"<"), 0) if b"<" in buf[-4096:] else len(buf)
 
 
 def _formula_cells(archive: zipfile.ZipFile, path: str) -> set[tuple[int, int]]:
