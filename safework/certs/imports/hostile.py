@@ -194,13 +194,13 @@ def many_members_workbook(n: int) -> bytes:
     )
 
 
-def columns_without_references(n: int) -> bytes:
-    """A row of `n` cells without `r` attributes, then one far down: the grid calamine would
-    build is rows × columns even though the sheet names no column past A."""
+def columns_without_references(n: int, last_row: int = 2) -> bytes:
+    """A row of `n` cells without `r` attributes, then one in `last_row`: the grid calamine
+    builds is rows × columns even though the sheet names no column past A."""
     cells = "".join("<c><v>1</v></c>" for _ in range(n))
     sheet = (
         f'<?xml version="1.0"?><worksheet xmlns="{NS}"><sheetData><row r="1">{cells}</row>'
-        '<row r="900000"><c r="A900000"><v>1</v></c></row></sheetData></worksheet>'
+        f'<row r="{last_row}"><c r="A{last_row}"><v>1</v></c></row></sheetData></worksheet>'
     ).encode()
     return workbook_bytes(sheet)
 
