@@ -104,11 +104,11 @@ def shared_string_bomb(cells: int = 20_000, size: int = 1 << 20) -> bytes:
     return workbook_bytes(sheet_xml(rows), shared_strings_xml(strings))
 
 
-def shared_text_workbook(size: int, cells: int) -> bytes:
+def shared_text_workbook(size: int, cells: int, char: str = "A") -> bytes:
     """A string of `size` characters shown in `cells` cells of column A (under a header)."""
     return workbook_bytes(
         sheet_xml([[("s", 0)]] + [[("s", 1)] for _ in range(cells)]),
-        shared_strings_xml(["姓名", "A" * size]),
+        shared_strings_xml(["姓名", char * size]),
     )
 
 
