@@ -140,6 +140,16 @@ MEDIA_URL = "media/"
 UPLOAD_MAX_BYTES = env.int("SAFEWORK_UPLOAD_MAX_BYTES", default=50 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Hostile uploads (ledger imports, rosters): bounds checked before a workbook is read, and on what
+# an import keeps of its findings (certs/imports/reader.py, errorfile.py).
+IMPORT_MAX_CELL_CHARS = env.int("SAFEWORK_IMPORT_MAX_CELL_CHARS", default=32_767)
+IMPORT_MAX_TEXT_CHARS = env.int("SAFEWORK_IMPORT_MAX_TEXT_CHARS", default=50_000_000)
+IMPORT_MAX_UNPACKED_BYTES = env.int("SAFEWORK_IMPORT_MAX_UNPACKED_BYTES", default=500 * 1024**2)
+IMPORT_MAX_ZIP_ENTRIES = env.int("SAFEWORK_IMPORT_MAX_ZIP_ENTRIES", default=1_000)
+IMPORT_MAX_ZIP_RATIO = env.int("SAFEWORK_IMPORT_MAX_ZIP_RATIO", default=100)
+IMPORT_MAX_LINE_CHARS = env.int("SAFEWORK_IMPORT_MAX_LINE_CHARS", default=1024**2)
+IMPORT_MAX_STORED_ERRORS = env.int("SAFEWORK_IMPORT_MAX_STORED_ERRORS", default=50_000)
+IMPORT_MAX_STORED_ERROR_CHARS = env.int("SAFEWORK_IMPORT_MAX_STORED_ERROR_CHARS", default=2_000_000)
 
 # Background work: huey embedded on its own SQLite file; Redis at scale (SAFEWORK_HUEY=redis).
 HUEY_IMMEDIATE = env_flag("SAFEWORK_TASKS_IMMEDIATE", default=False)

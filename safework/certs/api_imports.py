@@ -35,6 +35,7 @@ class ErrorSummary(Schema):
     notes: int = Field(description="findings that do not (a converted ID number, a mapped code)")
     by_code: dict[str, int]
     first: list[dict] = Field(description="the first findings: row, column, cell, value, code…")
+    omitted: int = Field(0, description="findings not kept with the job (in the error file only)")
 
 
 class ImportJobOut(Schema):

@@ -16,9 +16,7 @@ Work types, levels and roles are taken by code or by their Chinese name from the
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
-import io
 import json
 import re
 import unicodedata
@@ -30,6 +28,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from safework.certs import qualification
+from safework.certs.imports import reader
 from safework.certs.models import CrewRole, Roster, RosterEntry, WorkLevel, WorkType
 from safework.certs.requirements import ATTRIBUTES, Work, parse_attrs
 from safework.core import audit
@@ -41,6 +40,8 @@ from safework.people.models import Person
 from safework.people.rules import IdNumberError, parse_id_number
 
 MAX_ROWS = 10_000
+MAX_ERRORS = 1_000  # row errors listed in one answer
+MESSAGE_CHARS = 500
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 = 1900-01-01 with Excel's leap-year bug
 
 # Column → accepted headers (compared after NFKC, trimming, lower case, without spaces).
@@ -101,56 +102,33 @@ class EntryIn:
 
 
 def _error(where: str, number: int, code: str, message: str) -> FieldError:
+    # A message quotes the cell (a date that is not one, a site that does not exist): cut it.
+    problem = reader.clip(message, MESSAGE_CHARS)
     return FieldError(
-        where, code, _("Row %(row)s: %(problem)s") % {"row": number, "problem": message}
+        where, code, _("Row %(row)s: %(problem)s") % {"row": number, "problem": problem}
     )
 
 
 # --- reading files --------------------------------------------------------------------------------
 
 
-def _cells_xlsx(data: bytes) -> list[list]:
-    from python_calamine import CalamineWorkbook
-
-    try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        return book.get_sheet_by_index(0).to_python(skip_empty_area=False)
-    except Exception as exc:
-        raise InvalidInput(
-            FieldError(
-                "file", "unreadable", _("The spreadsheet cannot be read: %(e)s") % {"e": exc}
-            )
-        )
+# The roster shares the ledger import's bounded reader (cell and text limits, zip checks, CSV line
+# limits): a hostile workbook is refused before calamine reads it. Its codes, as the roster
+# always named them; the bounds keep the reader's own codes (file.cell_too_long, …).
+_FILE_CODES = {
+    "file.extension": "file_type",
+    "file.encoding": "encoding",
+    "file.empty": "empty",
+    "file.corrupt": "unreadable",
+    "file.encrypted": "unreadable",
+}
 
 
-def _cells_csv(data: bytes) -> list[list]:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InvalidInput(
-            FieldError("file", "encoding", _("The CSV file is not UTF-8 or GB18030."))
-        )
-    sample = text[:4096]
+def _cells(data: bytes, filename: str) -> list[list]:
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    try:
-        return list(reader)
-    except csv.Error as exc:  # a field over the csv module's limit, a NUL, a stray quote
-        raise InvalidInput(
-            FieldError(
-                "file",
-                "unreadable",
-                _("The CSV file cannot be read at line %(line)s: %(e)s")
-                % {"line": reader.line_num, "e": exc},
-            )
-        )
+        return reader.first_sheet_rows(data, filename)
+    except reader.FileProblem as p:
+        raise InvalidInput(FieldError("file", _FILE_CODES.get(p.code, p.code), p.message))
 
 
 def read_roster_file(data: bytes, filename: str) -> list[RawRow]:
@@ -159,15 +137,11 @@ def read_roster_file(data: bytes, filename: str) -> list[RawRow]:
     The first non-empty row is the header; columns with unknown headers (序号, 备注, …) are
     ignored; empty rows are skipped.
     """
-    name = filename.lower()
-    if name.endswith((".xlsx", ".xlsm", ".xls", ".ods")):
-        cells = _cells_xlsx(data)
-    elif name.endswith((".csv", ".txt")):
-        cells = _cells_csv(data)
-    else:
+    if not filename.lower().endswith(tuple(reader.SHEET_KINDS)):
         raise InvalidInput(
             FieldError("file", "file_type", _("Upload an .xlsx or .csv file (or JSON entries)."))
         )
+    cells = _cells(data, filename)
     header_at = next(
         (i for i, row in enumerate(cells) if any(str(c).strip() for c in row if c is not None)),
         None,
@@ -411,8 +385,23 @@ def validate_rows(
             continue
         entries.append(EntryIn(n, person, on, work_type, level, role, row_site, attrs))
     if errors:
-        raise InvalidInput(errors)
+        raise InvalidInput(_bounded(errors, prefix))
     return entries
+
+
+def _bounded(errors: list[FieldError], prefix: str) -> list[FieldError]:
+    """At most MAX_ERRORS row errors in an answer, then one saying how many more there are."""
+    if len(errors) <= MAX_ERRORS:
+        return errors
+    more = len(errors) - MAX_ERRORS
+    return errors[:MAX_ERRORS] + [
+        FieldError(
+            prefix,
+            "too_many_errors",
+            _("%(n)s more row errors are not listed; correct these and upload again.")
+            % {"n": more},
+        )
+    ]
 
 
 # --- storing and checking -------------------------------------------------------------------------

@@ -5,9 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from safework.certs.imports.reader import clip
 from safework.certs.models import CertificateItem
 
 ERROR, NOTE = "error", "note"
+# A finding quotes the file; a hostile file's cells can hold 32,767 characters each, so every text
+# of a finding is cut (with an ellipsis) before it is kept, stored or written to the error file.
+VALUE_CHARS = 200
+MESSAGE_CHARS = 1000
+COLUMN_CHARS = 100
 
 
 @dataclass(slots=True)
@@ -21,6 +27,12 @@ class Issue:
     code: str
     message: str
     level: str = ERROR
+
+    def __post_init__(self):
+        self.value = clip(self.value, VALUE_CHARS)
+        self.message = clip(self.message, MESSAGE_CHARS)
+        self.column = clip(self.column, COLUMN_CHARS)
+        self.cell = clip(self.cell, COLUMN_CHARS)
 
     def as_dict(self) -> dict:
         return {

@@ -27,7 +27,7 @@ from safework.certs.imports import errorfile
 from safework.certs.imports.check import Context, LedgerCheck
 from safework.certs.imports.columns import HeaderError, HeaderMap, detect_header
 from safework.certs.imports.plan import Issue, Plan
-from safework.certs.imports.reader import FileProblem, Table, check_upload, iter_tables
+from safework.certs.imports.reader import FileProblem, Table, check_upload, clip, iter_tables
 from safework.certs.imports.write import Counts, write_plan
 from safework.certs.models import ImportJob, JobStatus
 from safework.core import audit
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 KIND_LEDGER = "ledger"
 KIND_CONTRACTOR = "contractor"  # a contractor manager's self-service upload: reviewed first
 PROGRESS_STEP = 2000
-MAX_STORED_ISSUES = 50_000
 AUDIT_CHUNK = 10_000  # the error file holds them all; the job keeps this many for the API
 
 
@@ -273,7 +272,7 @@ def _store_issues(job: ImportJob, plan: Plan):
     job.total_rows = plan.total_rows
     job.processed_rows = plan.total_rows
     job.error_rows = plan.error_rows
-    job.errors = [i.as_dict() for i in plan.issues[:MAX_STORED_ISSUES]]
+    job.errors = errorfile.stored(plan.issues)
     if plan.issues:
         job.error_file.save(
             f"{PurePosixPath(job.file.name).stem}-errors.xlsx",
@@ -348,7 +347,7 @@ def _summary(counts: Counts, plan: Plan) -> str:
     }
     if plan.ignored_headers:
         text += " " + _("Columns not imported: %(columns)s.") % {
-            "columns": "、".join(plan.ignored_headers)
+            "columns": clip("、".join(plan.ignored_headers), 1000)
         }
     return text
 

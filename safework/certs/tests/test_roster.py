@@ -304,7 +304,7 @@ def test_a_csv_field_over_the_csv_limit_is_a_file_error(here, scaffolder):
     data = (text + "x" * 200_000 + "\n").encode()
     with pytest.raises(InvalidInput) as exc:
         roster.read_roster_file(data, "roster.csv")
-    assert [(e.field, e.code) for e in exc.value.errors] == [("file", "unreadable")]
+    assert [(e.field, e.code) for e in exc.value.errors] == [("file", "file.cell_too_long")]
 
     client, _user = client_for("safety_officer", site=here)
     upload = SimpleUploadedFile("roster.csv", data)
