@@ -3,7 +3,6 @@ CSV encodings; a large file of bad rows."""
 
 import datetime as dt
 import io
-import time
 import zipfile
 
 import pytest
@@ -210,20 +209,18 @@ def test_csv_in_utf8_with_or_without_bom_and_gb18030(catalogue, run_import, enco
 
 
 @pytest.mark.django_db
-def test_ten_thousand_bad_rows_are_all_reported_quickly(catalogue, run_import):
+def test_ten_thousand_bad_rows_are_all_reported(catalogue, run_import):
+    # How fast is bench/import_bench.py's question; a wall-clock bound here fails on a busy machine.
     rows = [HEADER]
     for i in range(10_000):
         number = IDS[i % len(IDS)]
         rows.append([i + 1, "某人", number[:-1] + ("0" if number[-1] != "0" else "1"), "2.1",
                      f"B-{i}", "2024-01-10", "2030-01-09"])  # fmt: skip
-    started = time.perf_counter()
     job = run_import(xlsx_bytes(rows))
-    elapsed = time.perf_counter() - started
     assert job.status == JobStatus.FAILED
     assert job.error_rows == 10_000 and job.total_rows == 10_000
     assert {e["row"] for e in job.errors} == set(range(2, 10_002))
     assert {e["code"] for e in job.errors} == {"id_number.checksum"}
-    assert elapsed < 30, f"{elapsed:.1f} s"
     with job.error_file.open("rb") as f:
         tables = reader.read_table(f.read(), "errors.xlsx")
     assert len(tables[0].rows) == 10_001  # header + one line per error
