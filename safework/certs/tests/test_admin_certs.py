@@ -19,9 +19,11 @@ from safework.accounts.tests.test_admin import (
     post_form,
 )
 from safework.certs.models import (
+    CatalogueRule,
     Certificate,
     CertificateEvent,
     CertState,
+    RevocationGround,
     ImportJob,
     Requirement,
     Scheme,
@@ -186,6 +188,7 @@ def change_data(cert, **fields):
         "issuing_authority": cert.issuing_authority,
         "last_practised_on": "",
         "end_action": "",
+        "end_ground": "",
         "end_reason": "",
         "end_on": "",
     }
@@ -205,7 +208,10 @@ def test_correcting_a_certificate_is_audited(client, world):
 
 def test_revoking_in_the_admin_uses_the_service(client, world):
     cert = certificate(world.own_a, until=dt.date(2030, 1, 9))
-    data = change_data(cert, end_action="revoke", end_reason="违章", end_on="2026-05-01")
+    accident = RevocationGround.objects.get(code="accident")
+    data = change_data(
+        cert, end_action="revoke", end_ground=accident.pk, end_reason="违章", end_on="2026-05-01"
+    )
     response = post_form(client, world.officer_a, "certs_certificate_change", data, cert.pk)
     assert response.status_code == 302, form_errors(response)
     cert.refresh_from_db()
