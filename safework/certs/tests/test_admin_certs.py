@@ -19,13 +19,12 @@ from safework.accounts.tests.test_admin import (
     post_form,
 )
 from safework.certs.models import (
-    CatalogueRule,
     Certificate,
     CertificateEvent,
     CertState,
-    RevocationGround,
     ImportJob,
     Requirement,
+    RevocationGround,
     Scheme,
     VerificationBatch,
     VerificationLookup,
