@@ -7,6 +7,8 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from safework.certs import qualification, services
 from safework.certs.loader import apply_catalogue_update, load_catalogue
@@ -291,6 +293,8 @@ def test_loading_or_updating_the_catalogue_refuses_overlapping_versions(catalogu
         assert {e.code for e in exc.value.errors} == {"rule.overlap"}
         assert "order19-local" in exc.value.errors[0].message
         assert not CatalogueRule.objects.filter(code="order19-validity-renewal").exists()
+    with pytest.raises(CommandError, match="order19-local"):
+        call_command("catalogue", "update")
 
 
 # --- item 13: internal items are never "unverified" --------------------------------------------
