@@ -305,6 +305,8 @@ def name_problem(given, person: Person, shown_id_number: Callable[[str], str]) -
     from safework.certs.verification import match_name  # verification imports the engine
 
     text = _cell_text(given)
+    if not text:
+        return None  # no name given: nothing to compare
     if match_name(text, person.name, former_names=person.former_names or ()) is not None:
         return None
     return _(
