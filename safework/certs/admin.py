@@ -43,6 +43,7 @@ from safework.certs.models import (
     LegacyCode,
     PositionPermission,
     Requirement,
+    RevocationGround,
     Roster,
     RosterEntry,
     Scheme,
@@ -51,7 +52,7 @@ from safework.certs.models import (
     WorkLevel,
     WorkType,
 )
-from safework.certs.queries import status_of, status_settings
+from safework.certs.queries import reapply_bars, status_of, status_settings
 from safework.certs.rules import RuleBook, Status, certificate_status
 from safework.people.queries import person_scope_q
 
@@ -161,6 +162,13 @@ class CatalogueRuleAdmin(CatalogueAdmin):
         with transaction.atomic():
             super().delete_queryset(request, queryset)
             services.recompute_review_dues(by=request.user)
+
+
+@admin.register(RevocationGround)
+class RevocationGroundAdmin(CatalogueAdmin):
+    list_display = ("code", "name", "scheme", "clause", "reapply_bar_months", "bar_clause")
+    list_filter = ("scheme",)
+    list_select_related = ("scheme",)
 
 
 @admin.register(LegacyCode)
@@ -288,6 +296,12 @@ class CertificateForm(forms.ModelForm):
     end_action = forms.ChoiceField(
         label=gettext_lazy("revoke or cancel"), choices=END_CHOICES, required=False
     )
+    end_ground = forms.ModelChoiceField(
+        label=gettext_lazy("ground of revocation"),
+        queryset=RevocationGround.objects.none(),
+        required=False,
+        help_text=gettext_lazy("Required to revoke (Order No. 30 Art. 30)."),
+    )
     end_reason = forms.CharField(label=gettext_lazy("reason"), required=False, max_length=300)
     end_on = forms.DateField(
         label=gettext_lazy("from"),
@@ -319,6 +333,8 @@ class CertificateForm(forms.ModelForm):
             if name in self.fields:
                 self.fields[name].required = False
                 self.fields[name].help_text = _("Empty: from the catalogue rule in force.")
+        if "end_ground" in self.fields and self.instance.scheme_id:
+            self.fields["end_ground"].queryset = services.grounds_for(self.instance.scheme_id)
 
     def clean(self):
         cleaned = super().clean()
@@ -335,6 +351,8 @@ class CertificateForm(forms.ModelForm):
             state = self.instance.state
             if action == "revoke" and state != CertState.ACTIVE:
                 self.add_error("end_action", _("Only a record in force can be revoked."))
+            if action == "revoke" and cleaned.get("end_ground") is None:
+                self.add_error("end_ground", _("Choose the ground of revocation."))
             if action == "cancel" and state == CertState.CANCELLED:
                 self.add_error("end_action", _("The record is already cancelled."))
         item, scheme = cleaned.get("item"), cleaned.get("scheme")
@@ -405,6 +423,9 @@ class CertificateAdmin(ScopedAdmin):
         "state",
         "state_reason",
         "state_changed_on",
+        "revocation_ground",
+        "revoked_on",
+        "reapply_allowed_from",
         "verification",
         "verified_at",
         "verification_source",
@@ -436,6 +457,7 @@ class CertificateAdmin(ScopedAdmin):
     def get_list_display(self, request):
         # Loaded once for the whole list, then used for every row.
         book, settings, today = RuleBook.load(), status_settings(), timezone.localdate()
+        bars = reapply_bars()
 
         @admin.display(description=gettext_lazy("status today"))
         def status_today(cert):
@@ -446,6 +468,7 @@ class CertificateAdmin(ScopedAdmin):
                     book=book,
                     next_review_due=cert.next_review_due,
                     predecessor_valid_until=getattr(cert, "predecessor_valid_until", None),
+                    bars=bars.get((cert.person_id, cert.item_id), ()),
                     settings=settings,
                 )
             )
@@ -465,7 +488,14 @@ class CertificateAdmin(ScopedAdmin):
             return self.mask_fieldsets(
                 request, [(None, {"fields": record}), (_("dates"), {"fields": dates})]
             )
-        state = ["state", "state_reason", "state_changed_on"]
+        state = [
+            "state",
+            "state_reason",
+            "state_changed_on",
+            "revocation_ground",
+            "revoked_on",
+            "reapply_allowed_from",
+        ]
         verification = ["verification", "verified_at", "verification_source"]
         more = ["catalogue_version", "legacy_code", "predecessor", "created_at", "updated_at"]
         fieldsets = [
@@ -479,7 +509,10 @@ class CertificateAdmin(ScopedAdmin):
             fieldsets.append(
                 (
                     _("revoke or cancel"),
-                    {"classes": ["collapse"], "fields": ["end_action", "end_reason", "end_on"]},
+                    {
+                        "classes": ["collapse"],
+                        "fields": ["end_action", "end_ground", "end_reason", "end_on"],
+                    },
                 )
             )
         return self.mask_fieldsets(request, fieldsets)
@@ -521,9 +554,16 @@ class CertificateAdmin(ScopedAdmin):
         if changes:
             saved = services.update_certificate(by=request.user, cert=saved, **changes)
         action = data.get("end_action")
-        if action:
-            end = services.revoke_certificate if action == "revoke" else services.cancel_certificate
-            saved = end(
+        if action == "revoke":
+            saved = services.revoke_certificate(
+                by=request.user,
+                cert=saved,
+                ground=data["end_ground"],
+                reason=data["end_reason"],
+                on=data.get("end_on"),
+            )
+        elif action:
+            saved = services.cancel_certificate(
                 by=request.user, cert=saved, reason=data["end_reason"], on=data.get("end_on")
             )
         return saved

@@ -22,6 +22,7 @@ from safework.certs.models import (
     CertificateEvent,
     CertificateItem,
     Requirement,
+    RevocationGround,
     Scheme,
     WorkLevel,
     WorkType,
@@ -41,6 +42,8 @@ from safework.certs.schemas import (
     RequirementFilter,
     RequirementOut,
     ReviewIn,
+    RevocationGroundOut,
+    RevocationIn,
     RuleFilter,
     RuleOut,
     SchemeOut,
@@ -59,7 +62,9 @@ register_audit_visibility("certs.certificate", queries.certificates_visible_to)
 
 
 def _certificates(scope):
-    return queries.certificates_visible_to(scope).select_related("person", "scheme", "item")
+    return queries.certificates_visible_to(scope).select_related(
+        "person", "scheme", "item", "revocation_ground"
+    )
 
 
 def _visible(request, cert_id: int) -> Certificate:
@@ -226,7 +231,8 @@ def renew_certificate(request, cert_id: int, payload: RenewalIn):
     response=CertificateDetailOut,
     **access(CERTIFICATES, WRITE),
 )
-def revoke_certificate(request, cert_id: int, payload: StateChangeIn):
+def revoke_certificate(request, cert_id: int, payload: RevocationIn):
+    """Revoke with its ground (a code of GET /catalogue/revocation-grounds) and particulars."""
     cert = _visible(request, cert_id)
     services.revoke_certificate(by=request.user, cert=cert, **payload.dict())
     return _detail(request, cert.pk)
@@ -279,3 +285,13 @@ def list_requirements(request, filters: Query[RequirementFilter], page: Query[Pa
         "code", "pk"
     )
     return paginate(filters.filter(qs), page)
+
+
+@router.get(
+    "/catalogue/revocation-grounds",
+    response=Page[RevocationGroundOut],
+    **access(CATALOGUE, READ),
+)
+def list_revocation_grounds(request, page: Query[PageParams]):
+    """The grounds a revocation names, with their clause and any bar on reapplying."""
+    return paginate(RevocationGround.objects.select_related("scheme").order_by("order", "pk"), page)

@@ -6,18 +6,21 @@ A person the caller may not see is a 404; a bad work type, level, role or attrib
 
 import datetime as dt
 import json
+from functools import partial
 from typing import Any
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from pydantic import AwareDatetime
 
 from safework.accounts.access import READ, WRITE, access, shown_id_number
 from safework.accounts.matrix import CERTIFICATES, ROSTER
 from safework.certs import qualification, roster
+from safework.certs.imports import xlsx
+from safework.certs.roster_template import template_bytes as roster_template_bytes
 from safework.core.errors import BadRequest, FieldError, InvalidInput
 from safework.core.pagination import PageParams
 from safework.core.refusals import Reason
@@ -158,6 +161,7 @@ def check_qualification(request, body: CheckIn):
 class EntryJson(Schema):
     person_id: int | None = None
     id_number: str | None = None
+    name: str | None = Field(None, description="checked against the person of the ID number")
     on: dt.date
     work_type: str
     level: str | None = None
@@ -288,6 +292,12 @@ def _roster_input(request) -> tuple[str, Site | None, list[roster.RawRow], str]:
     return str(name), site, roster.rows_from_entries(entries), "entries"
 
 
+@router.get("/rosters/template", **access(ROSTER, READ))
+def roster_template(request):
+    """The roster xlsx template: the header row, an example row, the codes sheet."""
+    return xlsx.download(roster_template_bytes(), "safework-roster-template.xlsx")
+
+
 @router.post(
     "/rosters", response={201: RosterOut}, **_with_body(access(ROSTER, WRITE), _ROSTER_BODY)
 )
@@ -298,7 +308,11 @@ def create_roster(request):
     """
     name, site, rows, prefix = _roster_input(request)
     entries = roster.validate_rows(
-        rows, persons=persons_visible_to(request.scope), site=site, prefix=prefix
+        rows,
+        persons=persons_visible_to(request.scope),
+        site=site,
+        prefix=prefix,
+        shown_id_number=partial(shown_id_number, request.user),
     )
     stored = roster.create_roster(name=name, author=request.user, site=site, entries=entries)
     return Status(201, _roster_out(stored, len(entries)))

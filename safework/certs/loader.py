@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
@@ -22,11 +23,14 @@ from safework.certs.models import (
     LegacyCode,
     PositionPermission,
     Requirement,
+    RevocationGround,
     Scheme,
     WorkLevel,
     WorkType,
 )
+from safework.certs.rules import overlapping_rules
 from safework.core import audit
+from safework.core.errors import FieldError, InvalidInput
 from safework.org.models import Position
 
 CATALOGUE_DIR = Path(__file__).parent / "catalogue"
@@ -86,6 +90,7 @@ _RULE_FIELDS = (
     "extension_window_open_days",
     "extension_window_close_days",
     "renewal_window_days",
+    "extension_max_age_years",
 )
 
 
@@ -105,6 +110,7 @@ def shipped_rows() -> list[ShippedRow]:
                     "authority": s.get("authority", ""),
                     "basis": s.get("basis", ""),
                     "catalogue_version": str(s["catalogue_version"]),
+                    "has_registry": bool(s.get("has_registry", True)),
                 },
             )
         )
@@ -169,6 +175,8 @@ def shipped_rows() -> list[ShippedRow]:
                     "permit_code": wt.get("permit_code", ""),
                     "clause": wt.get("clause", ""),
                     "order": wt.get("order", 0),
+                    "from_height_m": _decimal(wt.get("from_height_m")),
+                    "height_clause": wt.get("height_clause", ""),
                 },
             )
         )
@@ -186,6 +194,22 @@ def shipped_rows() -> list[ShippedRow]:
             )
     for role in work["crew_roles"]:
         rows.append(ShippedRow(CrewRole, {"code": role["code"]}, {"name": role["name"]}))
+
+    for ground in _read("revocation")["revocation_grounds"]:
+        rows.append(
+            ShippedRow(
+                RevocationGround,
+                {"code": ground["code"]},
+                {
+                    "name": ground["name"],
+                    "scheme": Ref(Scheme, code=ground["scheme"]) if ground.get("scheme") else None,
+                    "clause": ground["clause"],
+                    "reapply_bar_months": ground.get("reapply_bar_months"),
+                    "bar_clause": ground.get("bar_clause", ""),
+                    "order": ground.get("order", 0),
+                },
+            )
+        )
 
     for pos in _read("positions")["positions"]:
         rows.append(ShippedRow(Position, {"code": pos["code"]}, {"name": pos["name"]}))
@@ -237,6 +261,23 @@ def shipped_rows() -> list[ShippedRow]:
     return rows
 
 
+def _decimal(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def check_rule_versions() -> None:
+    """Refuse overlapping versions of one catalogue rule (same scheme and item, effective ranges
+    sharing a day), as a load or update would leave them: `rule_for` would pick one silently."""
+    overlaps = overlapping_rules(CatalogueRule.objects.all())
+    if overlaps:
+        raise InvalidInput(
+            [
+                FieldError("catalogue", "rule.overlap", f"{row.code}: {message}")
+                for row, message in overlaps
+            ]
+        )
+
+
 def _resolved(values: dict) -> dict:
     return {k: (v.resolve() if isinstance(v, Ref) else v) for k, v in values.items()}
 
@@ -278,6 +319,8 @@ def load_catalogue(*, actor=None) -> int:
         if _existing(row) is None:
             obj = row.model.objects.create(**_resolved(row.key), **_resolved(row.values))
             created.append(obj)
+    if any(isinstance(o, CatalogueRule) for o in created):
+        check_rule_versions()  # a shipped row next to an administrator's version of the rule
     if created:
         entries = [
             audit.entry(
@@ -334,6 +377,7 @@ def apply_catalogue_update(*, actor=None) -> list[Difference]:
             audit.entry(action="catalogue.row_updated", target=obj, actor=actor, before=before)
         )
     if any(d.row.model is CatalogueRule for d in diffs):
+        check_rule_versions()  # before anything is recomputed from overlapping versions
         # Review due dates are stored on each certificate: follow the rules just changed.
         from safework.certs.services import review_due_entries
 

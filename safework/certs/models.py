@@ -5,6 +5,7 @@ Catalogue and rule rows are data with their clause and effective dates (loaded f
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +22,14 @@ class Scheme(models.Model):
     authority = models.CharField(_("issuing authority"), max_length=200, blank=True)
     basis = models.CharField(_("legal basis"), max_length=300, blank=True)
     catalogue_version = models.CharField(_("current catalogue version"), max_length=40)
+    has_registry = models.BooleanField(
+        _("kept in a public registry"),
+        default=True,
+        help_text=_(
+            "off for the enterprise's own qualifications: they are never 'unverified' "
+            "(no registry can confirm them)"
+        ),
+    )
 
     class Meta:
         verbose_name = _("certificate scheme")
@@ -126,6 +135,14 @@ class CatalogueRule(models.Model):
     renewal_window_days = models.PositiveIntegerField(
         _("renewal applied for within (days before expiry)"), null=True, blank=True
     )
+    extension_max_age_years = models.PositiveSmallIntegerField(
+        _("extension refused past this age (years)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "TSG Z6001: 65; refused from the day after the birthday of this age; empty: no limit"
+        ),
+    )
     issuer = models.CharField(_("issuer"), max_length=200, blank=True)
     clause = models.CharField(_("clause"), max_length=200)
     effective_from = models.DateField(_("effective from"))
@@ -144,6 +161,55 @@ class CatalogueRule(models.Model):
 
     def __str__(self):
         return f"{self.code} ({self.effective_from}–{self.effective_to or '…'})"
+
+    def clean(self):
+        """Two versions of one rule (same scheme and item) may not be in force on the same day:
+        `RuleBook.rule_for` would pick one of them silently."""
+        from safework.certs.rules import overlap_errors  # rules imports this module
+
+        if self.scheme_id is None or self.effective_from is None:
+            return
+        others = CatalogueRule.objects.filter(scheme_id=self.scheme_id, item_id=self.item_id)
+        if self.pk is not None:
+            others = others.exclude(pk=self.pk)
+        if problems := overlap_errors(self, others):
+            raise ValidationError({"effective_from": problems})
+
+
+class RevocationGround(models.Model):
+    """A ground on which a certificate is revoked (撤销, Order No. 30 Art. 30), as data with its
+    clause. Some grounds bar a new application for a while (`reapply_bar_months`: false entries
+    and deception, 3 years): a certificate of the same item issued to the same person within that
+    time is flagged and not usable."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    scheme = models.ForeignKey(
+        Scheme,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="revocation_grounds",
+        verbose_name=_("scheme"),
+        help_text=_("empty: a ground for every scheme"),
+    )
+    clause = models.CharField(_("clause"), max_length=200)
+    reapply_bar_months = models.PositiveSmallIntegerField(
+        _("no new certificate for (months)"),
+        null=True,
+        blank=True,
+        help_text=_("after a revocation on this ground; empty: no bar"),
+    )
+    bar_clause = models.CharField(_("clause of the bar"), max_length=200, blank=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        verbose_name = _("revocation ground")
+        verbose_name_plural = _("revocation grounds")
+        ordering = ["order", "code"]
+
+    def __str__(self):
+        return self.name
 
 
 class LegacyCode(models.Model):
@@ -185,6 +251,18 @@ class WorkType(models.Model):
     permit_code = models.CharField(_("permit prefix"), max_length=4, blank=True)
     clause = models.CharField(_("clause"), max_length=200, blank=True)
     order = models.PositiveSmallIntegerField(_("order"), default=0)
+    from_height_m = models.DecimalField(
+        _("any work from this height (m) counts as this type"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_(
+            "height work: 2 m (GB 30871-2022 3.8); a medical restriction for this type then "
+            "rules out any work at that height or more"
+        ),
+    )
+    height_clause = models.CharField(_("clause of the height"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("work type")
@@ -394,6 +472,23 @@ class Certificate(models.Model):
     )
     state_reason = models.CharField(_("reason"), max_length=300, blank=True)
     state_changed_on = models.DateField(_("state changed on"), null=True, blank=True)
+    revocation_ground = models.ForeignKey(
+        "RevocationGround",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("ground of revocation"),
+    )
+    revoked_on = models.DateField(_("revoked on"), null=True, blank=True, editable=False)
+    reapply_allowed_from = models.DateField(
+        _("a new certificate of this item allowed from"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("set by a revocation on a ground that bars a new application"),
+    )
     verification = models.CharField(
         _("verification"),
         max_length=20,

@@ -45,6 +45,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db import connection, models, transaction
 from django.db.models import Exists, OuterRef
@@ -59,6 +60,7 @@ from safework.certs.models import (
     CrewRole,
     PositionPermission,
     Requirement,
+    RevocationGround,
     Scheme,
     WorkLevel,
     WorkType,
@@ -131,6 +133,10 @@ class Catalogue:
     book: RuleBook
     medical_item: ItemRef | None
     _rows_for: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def work_types_by_code(self) -> dict[str, WorkType]:
+        return {wt.code: wt for wt in self.work_types.values()}
 
     def requirements_for(self, work_type: WorkType, role: CrewRole) -> tuple[Requirement, ...]:
         """The rows whose work type and crew role filters let this work through (memoised);
@@ -245,7 +251,7 @@ def _load_catalogue() -> Catalogue:
         permissions=permissions,
         requirements=tuple(requirements),
         items=items,
-        book=RuleBook(CatalogueRule.objects.all()),
+        book=RuleBook.load(),
         medical_item=items.by_key.get(f"{INTERNAL}:{MEDICAL_ITEM}"),
     )
 
@@ -322,6 +328,7 @@ _CATALOGUE_MODELS = (
     CrewRole,
     PositionPermission,
     Requirement,
+    RevocationGround,
     Position,
 )
 for _model in (*_CATALOGUE_MODELS, Setting):
@@ -623,6 +630,7 @@ def _assess(q: Question, facts: Facts, cat: Catalogue, settings: RuleSettings) -
                 book=cat.book,
                 settings=settings,
                 is_contractor_staff=is_contractor_staff,
+                work_types=cat.work_types_by_code,
             )
         except MissingAttribute as exc:
             reasons.append(

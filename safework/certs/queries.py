@@ -17,9 +17,11 @@ from django.db.models import (
     Case,
     CharField,
     DateField,
+    Exists,
     F,
     Func,
     IntegerField,
+    OuterRef,
     Q,
     QuerySet,
     Value,
@@ -31,9 +33,11 @@ from safework.certs.models import Certificate, CertificateEvent, CertState, Even
 from safework.certs.rules import (
     STATUS_TABLE,
     CertStatus,
+    ReapplyBar,
     RuleBook,
     Status,
     StatusSettings,
+    bar_of,
     certificate_status,
     first_unpassed_review,
 )
@@ -102,11 +106,35 @@ def statuses_of(
         else {}
     )
     predecessor_ids = [c.predecessor_id for c in certs if c.predecessor_id]
-    ends = (
-        dict(Certificate.objects.filter(pk__in=predecessor_ids).values_list("pk", "valid_until"))
-        if predecessor_ids
-        else {}
+    # Predecessors' ends and the reapplication bars of the same persons: one query.
+    related = Certificate.objects.filter(
+        Q(pk__in=predecessor_ids)
+        | Q(person_id__in={c.person_id for c in certs}, reapply_allowed_from__isnull=False)
+    ).values_list(
+        "pk",
+        "valid_until",
+        "person_id",
+        "item_id",
+        "revoked_on",
+        "reapply_allowed_from",
+        "revocation_ground_id",
     )
+    ends: dict[int, dt.date] = {}
+    bars: dict[tuple[int, int], list[ReapplyBar]] = defaultdict(list)
+    for pk, valid_until, person_id, item_id, revoked_on, allowed_from, ground_id in (
+        related if certs else ()
+    ):
+        ends[pk] = valid_until
+        bar = bar_of(
+            Certificate(
+                pk=pk,
+                revoked_on=revoked_on,
+                reapply_allowed_from=allowed_from,
+                revocation_ground_id=ground_id,
+            )
+        )
+        if bar is not None:
+            bars[person_id, item_id].append(bar)
     out = {}
     for cert in certs:
         due = first_unpassed_review(cert, book, reviews.get(cert.pk, ()))
@@ -117,8 +145,21 @@ def statuses_of(
             next_review_due=due[0] if due else None,
             review_clause=due[1].clause if due else "",
             predecessor_valid_until=ends.get(cert.predecessor_id),
+            bars=bars.get((cert.person_id, cert.item_id), ()),
             settings=settings,
         )
+    return out
+
+
+def reapply_bars() -> dict[tuple[int, int], list[ReapplyBar]]:
+    """Every reapplication bar, by (person id, item id): the few revoked records whose ground
+    bars a new certificate (for a list that shows many persons' statuses)."""
+    out: dict[tuple[int, int], list[ReapplyBar]] = defaultdict(list)
+    for c in Certificate.objects.filter(reapply_allowed_from__isnull=False).only(
+        "pk", "person_id", "item_id", "revoked_on", "reapply_allowed_from", "revocation_ground_id"
+    ):
+        if (bar := bar_of(c)) is not None:
+            out[c.person_id, c.item_id].append(bar)
     return out
 
 
@@ -162,8 +203,23 @@ class DaysFrom(Func):
         )
 
 
+def reapply_barred() -> Exists:
+    """The SQL twin of `rules.covering_bar`: another record of the same person and item was
+    revoked on a ground that bars reapplying, on or before this one's issue date, and this one
+    was issued before the bar ended."""
+    return Exists(
+        Certificate.objects.filter(
+            person_id=OuterRef("person_id"),
+            item_id=OuterRef("item_id"),
+            revoked_on__lte=OuterRef("issued_on"),
+            reapply_allowed_from__gt=OuterRef("issued_on"),
+        ).exclude(pk=OuterRef("pk"))
+    )
+
+
 def _status_conditions(on: dt.date, settings: StatusSettings) -> dict[str, Q]:
-    """One condition per status, in STATUS_TABLE order: the SQL twin of `rules._PREDICATES`."""
+    """One condition per status, in STATUS_TABLE order: the SQL twin of `rules._PREDICATES`.
+    Reads the annotations `reapply_barred` and `predecessor_valid_until` (`with_status`)."""
 
     def state_in_force(state):
         return Q(state=state) & (Q(state_changed_on__isnull=True) | Q(state_changed_on__lte=on))
@@ -172,13 +228,14 @@ def _status_conditions(on: dt.date, settings: StatusSettings) -> dict[str, Q]:
     conditions = {
         Status.CANCELLED: state_in_force(CertState.CANCELLED),
         Status.REVOKED: state_in_force(CertState.REVOKED) | Q(verification=Verification.REVOKED),
+        Status.REAPPLY_BARRED: Q(reapply_barred=True),
         Status.EXPIRED: Q(valid_until__lt=on) | Q(verification=Verification.EXPIRED),
         Status.REVIEW_OVERDUE: Q(next_review_due__lt=on),
         Status.VACUUM: Q(valid_from__gt=on) & Q(predecessor_valid_until__lt=on),
         Status.NOT_YET_VALID: Q(valid_from__gt=on),
         Status.REGISTRY_MISMATCH: Q(verification=Verification.MISMATCH),
         Status.REGISTRY_NOT_FOUND: Q(verification=Verification.NOT_FOUND),
-        Status.UNVERIFIED: Q(verification=Verification.UNVERIFIED),
+        Status.UNVERIFIED: Q(verification=Verification.UNVERIFIED, scheme__has_registry=True),
         Status.EXPIRING: Q(valid_until__lte=yellow_until) | Q(next_review_due__lte=yellow_until),
         Status.VALID: Q(),
     }
@@ -207,6 +264,7 @@ def with_status(
     unusable = [str(s) for s in STATUS_TABLE if not settings.usable(s)]
     return qs.annotate(
         predecessor_valid_until=F("predecessor__valid_until"),
+        reapply_barred=reapply_barred(),
     ).annotate(
         status=Case(*whens, default=Value(str(Status.VALID)), output_field=CharField()),
         usable=Case(

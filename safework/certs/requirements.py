@@ -47,6 +47,7 @@ from safework.certs.rules import (
     RuleBook,
     Status,
     StatusSettings,
+    bar_of,
     certificate_status,
 )
 from safework.certs.rules import add_months as rules_add_months
@@ -574,9 +575,11 @@ def status_on(
     book: RuleBook,
     certs_by_id: Mapping[int, Certificate],
     settings: StatusSettings,
+    held: Sequence[Certificate] = (),
 ) -> CertStatus:
     """`rules.certificate_status` with the facts the engine holds: the stored next review due,
-    the clause of the rule that required that review, and the predecessor's end."""
+    the clause of the rule that required that review, the predecessor's end, and the
+    reapplication bars set by revocations among the holder's records (`held`)."""
     item = items.by_id[cert.item_id]
     effective = effective_certificate(cert, item, book)
     review_clause = ""
@@ -591,6 +594,12 @@ def status_on(
         next_review_due=cert.next_review_due,
         review_clause=review_clause,
         predecessor_valid_until=predecessor.valid_until if predecessor else None,
+        bars=[
+            bar
+            for c in held
+            if c.item_id == cert.item_id and c.reapply_allowed_from is not None
+            if (bar := bar_of(c)) is not None
+        ],
         settings=settings,
     )
 
@@ -760,6 +769,7 @@ def certificate_reasons(
                 book=book,
                 certs_by_id=certs_by_id,
                 settings=settings.status,
+                held=certs,
             ),
         )
         for c in candidates
@@ -860,6 +870,27 @@ def medical_valid_until(
     return end, rule.clause
 
 
+def _restricted_by_height(
+    check: HealthCheck, work: Work, work_types: Mapping[str, WorkType]
+) -> tuple[WorkType, float] | None:
+    """A restricted work type defined by height (height work: from 2 m, GB 30871-2022 3.8) that
+    rules out this other work because it is done at that height or more (hot work at 3 m), with
+    the height. Raises MissingAttribute when the height would decide it but is not given."""
+    restricted = check.restricted_work_types or []
+    if work.work_type.code in restricted:
+        return None  # ruled out as itself
+    for code in restricted:
+        wt = work_types.get(code)
+        if wt is None or wt.from_height_m is None:
+            continue
+        if "height_m" not in work.attrs:
+            raise MissingAttribute("height_m")
+        height = float(work.attrs["height_m"])
+        if height >= float(wt.from_height_m):
+            return wt, height
+    return None
+
+
 def medical_reasons(
     req: Requirement,
     work: Work,
@@ -869,9 +900,13 @@ def medical_reasons(
     medical_item: ItemRef | None,
     book: RuleBook,
     contractor_max_age_months: int | None,
+    work_types: Mapping[str, WorkType] | None = None,
 ) -> list[Reason]:
     """The latest check on or before `on`: present, within validity, fit, no restriction for this
-    work type; for contractor staff (`contractor_max_age_months` given) also recent enough."""
+    work type, nor for a type defined by height when the work is at that height (`work_types`:
+    the catalogue's types by code); for contractor staff (`contractor_max_age_months` given) also
+    recent enough."""
+    work_types = work_types or {}
     latest = next((c for c in sorted(checks, key=lambda c: c.checked_on, reverse=True)
                    if c.checked_on <= work.on), None)  # fmt: skip
     if latest is None:
@@ -924,6 +959,34 @@ def medical_reasons(
                 data=data,
             )
         )
+    elif (by_height := _restricted_by_height(latest, work, work_types)) is not None:
+        wt, height = by_height
+        reasons.append(
+            Reason(
+                "medical.restricted",
+                (
+                    _(
+                        "The medical check of %(date)s rules out %(restricted)s, and work at "
+                        "%(height)s m is %(restricted)s (from %(from)s m): %(why)s"
+                    )
+                    % {
+                        "date": latest.checked_on,
+                        "restricted": wt.name,
+                        "height": f"{height:g}",
+                        "from": f"{float(wt.from_height_m):g}",
+                        "why": latest.restriction_reason or _("no reason given"),
+                    }
+                ).strip(),
+                _clauses(req.clause, wt.height_clause),
+                who.label,
+                data={
+                    **data,
+                    "restriction_reason": latest.restriction_reason,
+                    "restricted_work_type": wt.code,
+                    "height_m": height,
+                },
+            )
+        )
     elif work.work_type.code in (latest.restricted_work_types or []):
         reasons.append(
             Reason(
@@ -974,6 +1037,7 @@ def requirement_reasons(
     book: RuleBook,
     settings: RuleSettings,
     is_contractor_staff: bool,
+    work_types: Mapping[str, WorkType] | None = None,
 ) -> list[Reason]:
     """Reasons one applicable row gives (certificate or medical kind)."""
     if req.kind == RequirementKind.MEDICAL:
@@ -984,6 +1048,7 @@ def requirement_reasons(
             checks=checks,
             medical_item=medical_item,
             book=book,
+            work_types=work_types,
             contractor_max_age_months=(
                 settings.contractor_medical_max_age_months if is_contractor_staff else None
             ),

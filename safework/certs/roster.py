@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -37,7 +37,7 @@ from safework.core.refusals import Decision
 from safework.core.scope import Scope
 from safework.org.models import Site
 from safework.people.models import Person
-from safework.people.rules import IdNumberError, parse_id_number
+from safework.people.rules import IdNumberError, mask_id_number, parse_id_number
 
 MAX_ROWS = 10_000
 MAX_ERRORS = 1_000  # row errors listed in one answer
@@ -271,16 +271,37 @@ def _person_lookup(rows: Sequence[RawRow], persons: QuerySet[Person]):
     return by_number, by_id
 
 
+def name_problem(given, person: Person, shown_id_number: Callable[[str], str]) -> str | None:
+    """Why the name a row gives is not the name of the person its ID number (or person id) finds,
+    or None when it is: the project's name matching (NFKC, spaces and middle dots, pinyin under
+    any heteronym reading, a former name), as for the registry. The ID number is shown as the
+    viewer may see it; the other person's name is not shown."""
+    from safework.certs.verification import match_name  # verification imports the engine
+
+    text = _cell_text(given)
+    if not text:
+        return None  # no name given: nothing to compare
+    if match_name(text, person.name, former_names=person.former_names or ()) is not None:
+        return None
+    return _(
+        "The ID number %(id_number)s belongs to someone else, not to %(name)s (the name given); "
+        "check the row."
+    ) % {"id_number": shown_id_number(person.id_number), "name": text}
+
+
 def validate_rows(
     rows: Sequence[RawRow],
     *,
     persons: QuerySet[Person],
     site: Site | None = None,
     prefix: str = "rows",
+    shown_id_number: Callable[[str], str] = mask_id_number,
 ) -> list[EntryIn]:
     """Every row checked; InvalidInput listing every bad row (field `rows.<n>.<column>`, the
     message naming the row) when any is bad. `persons` is what the caller may see: a person
-    outside it is "unknown", as one who does not exist."""
+    outside it is "unknown", as one who does not exist. A row whose name is not its ID number's
+    person is an error (`name_mismatch`), never checked as that other person; ID numbers in
+    messages go through `shown_id_number` (default: masked)."""
     if not rows:
         raise InvalidInput(FieldError(prefix, "empty", _("The roster has no entries.")))
     if len(rows) > MAX_ROWS:
@@ -328,6 +349,11 @@ def validate_rows(
                 bad("person_id", "unknown_person", _("No such person."))
         else:
             bad("id_number", "required", _("Give the ID number or the person id."))
+        problem = (
+            name_problem(v["name"], person, shown_id_number) if person and "name" in v else None
+        )
+        if problem is not None:
+            bad("name", "name_mismatch", problem)
 
         on = None
         if "on" not in v:

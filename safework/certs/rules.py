@@ -18,7 +18,13 @@ from dateutil.relativedelta import relativedelta
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from safework.certs.models import CatalogueRule, CertState, Verification
+from safework.certs.models import (
+    CatalogueRule,
+    CertState,
+    RevocationGround,
+    Scheme,
+    Verification,
+)
 from safework.core.refusals import Reason
 from safework.core.settings_registry import DEFAULTS
 
@@ -26,6 +32,7 @@ from safework.core.settings_registry import DEFAULTS
 class Status(models.TextChoices):
     CANCELLED = "cancelled", _("cancelled")
     REVOKED = "revoked", _("revoked")
+    REAPPLY_BARRED = "reapply_barred", _("issued while barred after a revocation")
     EXPIRED = "expired", _("expired")
     REVIEW_OVERDUE = "review_overdue", _("review overdue")
     VACUUM = "vacuum", _("vacuum period")
@@ -64,6 +71,16 @@ STATUS_TABLE: dict[str, StatusSpec] = {
             Status.CANCELLED, 10, False, "cert.cancelled", _("The certificate is cancelled.")
         ),
         StatusSpec(Status.REVOKED, 10, False, "cert.revoked", _("The certificate is revoked.")),
+        StatusSpec(
+            Status.REAPPLY_BARRED,
+            15,
+            False,
+            "cert.reapply_barred",
+            _(
+                "Issued while the holder was barred from a new certificate of this item after a "
+                "revocation for false entries or deception."
+            ),
+        ),
         StatusSpec(Status.EXPIRED, 20, False, "cert.expired", _("The certificate has expired.")),
         StatusSpec(
             Status.REVIEW_OVERDUE, 30, False, "cert.review_overdue", _("The review is overdue.")
@@ -171,18 +188,37 @@ class CertificateDates(Protocol):
 
 
 class RuleBook:
-    """The catalogue rules in memory, answering "which row was in force for this item on d?"."""
+    """The catalogue rules in memory, answering "which row was in force for this item on d?",
+    plus the schemes no registry keeps and the revocation grounds (for their clauses)."""
 
-    def __init__(self, rules: Iterable[CatalogueRule]):
+    def __init__(
+        self,
+        rules: Iterable[CatalogueRule],
+        *,
+        unregistered_schemes: Iterable[int] = (),
+        grounds: Iterable[RevocationGround] = (),
+    ):
         self._by_scheme: dict[int, list[CatalogueRule]] = {}
         self._by_item: dict[int, list[CatalogueRule]] = {}
         for r in sorted(rules, key=lambda r: r.effective_from):
             bucket = self._by_item if r.item_id else self._by_scheme
             bucket.setdefault(r.item_id or r.scheme_id, []).append(r)
+        self.unregistered_schemes = frozenset(unregistered_schemes)
+        self.grounds = {g.pk: g for g in grounds}
 
     @classmethod
     def load(cls) -> RuleBook:
-        return cls(CatalogueRule.objects.all())
+        return cls(
+            CatalogueRule.objects.all(),
+            unregistered_schemes=Scheme.objects.filter(has_registry=False).values_list(
+                "pk", flat=True
+            ),
+            grounds=RevocationGround.objects.all(),
+        )
+
+    def in_registry(self, scheme_id: int) -> bool:
+        """Whether a registry can confirm certificates of this scheme (internal ones: no)."""
+        return scheme_id not in self.unregistered_schemes
 
     def rule_for(self, scheme_id: int, item_id: int | None, on: dt.date) -> CatalogueRule | None:
         """The item's row in force on `on`, else the scheme's; None when no row covers the date."""
@@ -196,6 +232,87 @@ class RuleBook:
         """Whether any row of this item or scheme, at any date, asks for periodic reviews."""
         rows = self._by_item.get(item_id, []) + self._by_scheme.get(scheme_id, [])
         return any(r.review_interval_months for r in rows)
+
+
+def overlap_errors(rule: CatalogueRule, others: Iterable[CatalogueRule]) -> list[str]:
+    """Messages for each version of the same rule (`others`: same scheme and item) whose
+    effective range [from, to) shares a day with `rule`'s; empty when none does."""
+    out = []
+    for other in others:
+        starts_before_other_ends = other.effective_to is None or rule.effective_from < (
+            other.effective_to
+        )
+        other_starts_before_end = rule.effective_to is None or other.effective_from < (
+            rule.effective_to
+        )
+        if starts_before_other_ends and other_starts_before_end:
+            out.append(
+                _(
+                    "Overlaps rule %(code)s (in force %(start)s – %(end)s) of the same scheme "
+                    "and item: one version must end (effective to, exclusive) before the next "
+                    "starts."
+                )
+                % {
+                    "code": other.code,
+                    "start": other.effective_from,
+                    "end": other.effective_to or "…",
+                }
+            )
+    return out
+
+
+def overlapping_rules(rules: Iterable[CatalogueRule]) -> list[tuple[CatalogueRule, str]]:
+    """Every pair of versions of one rule (same scheme and item) in force on a common day, as
+    (row, message naming the other row)."""
+    groups: dict[tuple, list[CatalogueRule]] = {}
+    for r in rules:
+        groups.setdefault((r.scheme_id, r.item_id), []).append(r)
+    out = []
+    for rows in groups.values():
+        rows.sort(key=lambda r: (r.effective_from, r.code))
+        for i, r in enumerate(rows):
+            out += [(r, m) for m in overlap_errors(r, rows[i + 1 :])]
+    return out
+
+
+def age_on(birth_date: dt.date, on: dt.date) -> int:
+    """Completed years (周岁) on `on`."""
+    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+
+
+def past_age_limit(birth_date: dt.date, on: dt.date, years: int) -> bool:
+    """Whether someone born on `birth_date` is past the age `years` on `on`: "age ≤ 65"
+    (certificates.md, TSG Z6001 "不超过65周岁") holds through the 65th birthday itself and fails
+    from the next day; a 29 February birthday falls on 28 February in other years."""
+    return on > add_months(birth_date, 12 * years)
+
+
+@dataclass(frozen=True)
+class ReapplyBar:
+    """A revocation that bars a new certificate of the same item for the same person: a record
+    issued on or after `revoked_on` and before `allowed_from` is not usable (Art. 30 ¶2)."""
+
+    certificate_id: int
+    revoked_on: dt.date
+    allowed_from: dt.date
+    ground_id: int | None
+
+    def covers(self, issued_on: dt.date) -> bool:
+        return self.revoked_on <= issued_on < self.allowed_from
+
+
+def covering_bar(cert, bars: Iterable[ReapplyBar]) -> ReapplyBar | None:
+    """The first bar (of the same person and item) the record was issued under, if any."""
+    return next((b for b in bars if b.certificate_id != cert.pk and b.covers(cert.issued_on)), None)
+
+
+def bar_of(cert) -> ReapplyBar | None:
+    """The bar a revoked record sets, if its ground set one."""
+    if cert.reapply_allowed_from is None or cert.revoked_on is None:
+        return None
+    return ReapplyBar(
+        cert.pk, cert.revoked_on, cert.reapply_allowed_from, cert.revocation_ground_id
+    )
 
 
 def add_months(on: dt.date, months: int) -> dt.date:
@@ -309,6 +426,8 @@ class _Facts:
     state: str
     state_changed_on: dt.date | None
     verification: str
+    in_registry: bool
+    barred: bool
     valid_from: dt.date
     valid_until: dt.date
     next_review_due: dt.date | None
@@ -329,6 +448,7 @@ _PREDICATES: dict[str, Callable[[_Facts], bool]] = {
     Status.REVOKED: lambda f: (
         f.state_in_force(CertState.REVOKED) or f.verification == Verification.REVOKED
     ),
+    Status.REAPPLY_BARRED: lambda f: f.barred,
     Status.EXPIRED: lambda f: f.on > f.valid_until or f.verification == Verification.EXPIRED,
     Status.REVIEW_OVERDUE: lambda f: f.next_review_due is not None and f.on > f.next_review_due,
     Status.VACUUM: lambda f: (
@@ -339,7 +459,8 @@ _PREDICATES: dict[str, Callable[[_Facts], bool]] = {
     Status.NOT_YET_VALID: lambda f: f.on < f.valid_from,
     Status.REGISTRY_MISMATCH: lambda f: f.verification == Verification.MISMATCH,
     Status.REGISTRY_NOT_FOUND: lambda f: f.verification == Verification.NOT_FOUND,
-    Status.UNVERIFIED: lambda f: f.verification == Verification.UNVERIFIED,
+    # No registry keeps the enterprise's own qualifications: nothing to verify them against.
+    Status.UNVERIFIED: lambda f: f.verification == Verification.UNVERIFIED and f.in_registry,
     # Reached only when neither expiry nor the review due date is past, so "days left ≤ yellow
     # days" is "either date ≤ on + yellow days" (no date arithmetic in the SQL twin).
     Status.EXPIRING: lambda f: (
@@ -369,6 +490,7 @@ def certificate_status(
     next_review_due=_STORED,
     review_clause: str = "",
     predecessor_valid_until: dt.date | None = None,
+    bars: Iterable[ReapplyBar] = (),
     settings: StatusSettings = StatusSettings(),  # noqa: B008  a frozen value
 ) -> CertStatus:
     """The status of one certificate record on a date, by the precedence of STATUS_TABLE.
@@ -376,17 +498,22 @@ def certificate_status(
     `on` is a local date (`timezone.localdate(at)` for an instant). `next_review_due` is the first
     required review not passed by its due date (`first_unpassed_review`); left out, the record's
     stored `next_review_due` is used. `predecessor_valid_until` is the end of the record this one
-    renews. Valid through the expiry date inclusive: expired from the day after.
+    renews. `bars` are the reapplication bars set by revocations of the holder's records of
+    the same item (`bar_of`); one covering the issue date makes the record `reapply_barred`.
+    Valid through the expiry date inclusive: expired from the day after.
     """
     if isinstance(on, dt.datetime):
         raise TypeError("certificate_status takes a date; use timezone.localdate(at)")
     if next_review_due is _STORED:
         next_review_due = cert.next_review_due
+    bar = covering_bar(cert, bars)
     facts = _Facts(
         on=on,
         state=cert.state,
         state_changed_on=cert.state_changed_on,
         verification=cert.verification,
+        in_registry=book.in_registry(cert.scheme_id),
+        barred=bar is not None,
         valid_from=cert.valid_from,
         valid_until=cert.valid_until,
         next_review_due=next_review_due,
@@ -402,6 +529,9 @@ def certificate_status(
     clause = rule.clause if rule else ""
     if status == Status.REVIEW_OVERDUE and review_clause:
         clause = review_clause
+    if status == Status.REAPPLY_BARRED:
+        ground = book.grounds.get(bar.ground_id)
+        clause = (ground.bar_clause or ground.clause) if ground else clause
     return CertStatus(
         status=status,
         usable=settings.usable(status),

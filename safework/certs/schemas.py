@@ -107,6 +107,11 @@ class CertificateOut(Schema):
     state: CertState
     state_reason: str
     state_changed_on: date | None
+    revocation_ground: str | None = Field(description="code of the ground, when revoked")
+    revoked_on: date | None
+    reapply_allowed_from: date | None = Field(
+        description="revoked on a ground that bars reapplying: no new certificate before this day"
+    )
     verification: Verification
     verified_at: datetime | None
     catalogue_version: str
@@ -185,6 +190,25 @@ class StateChangeIn(In):
     on: date | None = Field(None, description="effective from (default: today)")
 
 
+class RevocationIn(StateChangeIn):
+    ground: Annotated[str, Field(min_length=1, max_length=40)] = Field(
+        description="code of the revocation ground (GET /catalogue/revocation-grounds)"
+    )
+
+
+class RevocationGroundOut(Schema):
+    code: str
+    name: str
+    scheme: str | None = Field(description="empty: every scheme")
+    clause: str
+    reapply_bar_months: int | None
+    bar_clause: str
+
+    @staticmethod
+    def resolve_scheme(obj) -> str | None:
+        return obj.scheme.code if obj.scheme_id else None
+
+
 def certificate_out(cert, *, shown_id_number, on: date, status=None) -> dict:
     """A certificate as output; `status` is a CertStatus, else the row's with_status fields."""
     person = cert.person
@@ -215,6 +239,8 @@ def certificate_out(cert, *, shown_id_number, on: date, status=None) -> dict:
         "state",
         "state_reason",
         "state_changed_on",
+        "revoked_on",
+        "reapply_allowed_from",
         "verification",
         "verified_at",
         "catalogue_version",
@@ -223,6 +249,7 @@ def certificate_out(cert, *, shown_id_number, on: date, status=None) -> dict:
     ):
         out[name] = getattr(cert, name)
     out["predecessor_valid_until"] = getattr(cert, "predecessor_valid_until", None)
+    out["revocation_ground"] = cert.revocation_ground.code if cert.revocation_ground_id else None
     if status is not None:
         out.update(
             status=status.status,

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,6 +25,7 @@ from safework.certs.models import (
     CertificateItem,
     CertState,
     EventKind,
+    RevocationGround,
     Scheme,
 )
 from safework.certs.queries import passed_reviews_of
@@ -34,6 +35,7 @@ from safework.certs.rules import (
     expiry_by_rule,
     extension_window,
     first_unpassed_review,
+    past_age_limit,
     review_due_dates,
     review_interval,
     review_window,
@@ -83,7 +85,7 @@ def normalise_number(raw) -> str:
 def _lock(cert: Certificate) -> Certificate:
     return (
         Certificate.objects.select_for_update(of=("self",))
-        .select_related("scheme", "item")
+        .select_related("scheme", "item", "person")
         .get(pk=cert.pk)
     )
 
@@ -484,6 +486,24 @@ def record_extension(
                 )
             ]
         )
+    if rule.extension_max_age_years is not None:
+        birth = cert.person.birth_date
+        if past_age_limit(birth, on, rule.extension_max_age_years):
+            raise Refused(
+                [
+                    Reason(
+                        "cert.extension.age_limit",
+                        _(
+                            "The holder, born on %(birth)s, is past the age of %(years)s on "
+                            "%(on)s: the certificate cannot be extended."
+                        )
+                        % {"birth": birth, "years": rule.extension_max_age_years, "on": on},
+                        rule.clause,
+                        cert.number,
+                        data={"max_age_years": rule.extension_max_age_years},
+                    )
+                ]
+            )
     window = extension_window(cert.valid_until, rule)
     if not window.contains(on):
         if on > window.closes:
@@ -620,14 +640,44 @@ def _reason_text(reason: str) -> str:
     return reason
 
 
+def grounds_for(scheme_id: int):
+    """The revocation grounds that apply to a scheme's certificates (its own and the general)."""
+    return RevocationGround.objects.filter(
+        models.Q(scheme_id=scheme_id) | models.Q(scheme__isnull=True)
+    )
+
+
+def _ground(ground, cert: Certificate) -> RevocationGround:
+    """The ground, given as a row or its code, if it applies to the record's scheme."""
+    code = ground.code if isinstance(ground, RevocationGround) else str(ground or "").strip()
+    if not code:
+        raise InvalidInput(FieldError("ground", "required", _("Choose the ground of revocation.")))
+    found = grounds_for(cert.scheme_id).filter(code=code).first()
+    if found is None:
+        known = ", ".join(grounds_for(cert.scheme_id).values_list("code", flat=True))
+        raise InvalidInput(
+            FieldError(
+                "ground",
+                "invalid_choice",
+                _("Not a ground of revocation for this certificate; one of: %(known)s.")
+                % {"known": known},
+            )
+        )
+    return found
+
+
 @transaction.atomic
 def revoke_certificate(
-    *, by=None, cert: Certificate, reason: str, on: dt.date | None = None
+    *, by=None, cert: Certificate, reason: str, ground, on: dt.date | None = None
 ) -> Certificate:
-    """Revoke (撤销, Art. 30) the record from `on`: unusable from that day, with its reason."""
+    """Revoke (撤销, Art. 30) the record from `on`: unusable from that day, with its ground (a
+    `RevocationGround` or its code) and particulars. A ground that bars reapplying (false
+    entries, deception: 3 years) stores the first day a new certificate of this item may be
+    issued again; one issued earlier is `reapply_barred` (`rules.covering_bar`)."""
     reason = _reason_text(reason)
     on = on or _today()
     cert = _lock(cert)
+    ground = _ground(ground, cert)
     if cert.state != CertState.ACTIVE:
         code = "cert.cancelled" if cert.state == CertState.CANCELLED else "cert.revoked"
         raise Refused(
@@ -642,12 +692,26 @@ def revoke_certificate(
         )
     before = audit.snapshot(cert)
     cert.state, cert.state_reason, cert.state_changed_on = CertState.REVOKED, reason, on
-    cert.save(update_fields=["state", "state_reason", "state_changed_on", "updated_at"])
+    cert.revocation_ground, cert.revoked_on = ground, on
+    cert.reapply_allowed_from = (
+        add_months(on, ground.reapply_bar_months) if ground.reapply_bar_months else None
+    )
+    cert.save(
+        update_fields=[
+            "state",
+            "state_reason",
+            "state_changed_on",
+            "revocation_ground",
+            "revoked_on",
+            "reapply_allowed_from",
+            "updated_at",
+        ]
+    )
     CertificateEvent.objects.create(
         certificate=cert,
         kind=EventKind.REVOCATION,
         on=on,
-        reason=reason,
+        reason=f"{ground.name}（{ground.clause}）：{reason}"[:500],
         actor_label=_actor_label(by),
     )
     audit.record(action="certs.certificate_revoked", target=cert, actor=by, before=before)

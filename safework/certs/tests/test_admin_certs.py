@@ -24,6 +24,7 @@ from safework.certs.models import (
     CertState,
     ImportJob,
     Requirement,
+    RevocationGround,
     Scheme,
     VerificationBatch,
     VerificationLookup,
@@ -186,6 +187,7 @@ def change_data(cert, **fields):
         "issuing_authority": cert.issuing_authority,
         "last_practised_on": "",
         "end_action": "",
+        "end_ground": "",
         "end_reason": "",
         "end_on": "",
     }
@@ -205,7 +207,10 @@ def test_correcting_a_certificate_is_audited(client, world):
 
 def test_revoking_in_the_admin_uses_the_service(client, world):
     cert = certificate(world.own_a, until=dt.date(2030, 1, 9))
-    data = change_data(cert, end_action="revoke", end_reason="违章", end_on="2026-05-01")
+    accident = RevocationGround.objects.get(code="accident")
+    data = change_data(
+        cert, end_action="revoke", end_ground=accident.pk, end_reason="违章", end_on="2026-05-01"
+    )
     response = post_form(client, world.officer_a, "certs_certificate_change", data, cert.pk)
     assert response.status_code == 302, form_errors(response)
     cert.refresh_from_db()
@@ -214,6 +219,21 @@ def test_revoking_in_the_admin_uses_the_service(client, world):
     assert AuditRecord.objects.filter(action="certs.certificate_revoked").count() == 1
     response = post_form(client, world.officer_a, "certs_certificate_change", data, cert.pk)
     assert form_errors(response)["end_action"]
+
+
+def test_revoking_in_the_admin_needs_a_ground_of_the_scheme(client, world):
+    cert = certificate(world.own_a, until=dt.date(2030, 1, 9))
+    data = change_data(cert, end_action="revoke", end_reason="违章", end_on="2026-05-01")
+    response = post_form(client, world.officer_a, "certs_certificate_change", data, cert.pk)
+    assert form_errors(response)["end_ground"] == ["Choose the ground of revocation."]
+    other_scheme = RevocationGround.objects.create(
+        code="tsg-only", name="x", clause="y", scheme=Scheme.objects.get(code="special_equipment")
+    )
+    data["end_ground"] = other_scheme.pk
+    response = post_form(client, world.officer_a, "certs_certificate_change", data, cert.pk)
+    assert "end_ground" in form_errors(response)
+    cert.refresh_from_db()
+    assert cert.state == CertState.ACTIVE and cert.revocation_ground is None
 
 
 def test_certificates_cannot_be_deleted(client, world):

@@ -282,11 +282,14 @@ def test_renew_revoke_cancel_endpoints(w):
     assert old["successor_id"] == new["id"]
 
     revoked = c.post(
-        f"{API}/certificates/{new['id']}/revoke", {"reason": "false entries", "on": "2029-07-01"}
+        f"{API}/certificates/{new['id']}/revoke",
+        {"reason": "false entries", "ground": "false_entries", "on": "2029-07-01"},
     )
     assert revoked.status_code == 200
     assert (revoked.json()["state"], revoked.json()["state_reason"]) == ("revoked", "false entries")
-    again = c.post(f"{API}/certificates/{new['id']}/revoke", {"reason": "again"})
+    again = c.post(
+        f"{API}/certificates/{new['id']}/revoke", {"reason": "again", "ground": "false_entries"}
+    )
     assert (again.status_code, again.json()["reasons"][0]["code"]) == (409, "cert.revoked")
     cancelled = c.post(f"{API}/certificates/{w.c_x.pk}/cancel", {"reason": "own request"})
     assert (cancelled.status_code, cancelled.json()["status"]) == (200, "cancelled")

@@ -359,10 +359,10 @@ def test_revoked_cancelled_and_invalid_are_different_states(person):
     cancelled = create(person, "special_operation", "2.1", number="B", issued_on=D(2024, 1, 10))
     lapsed = create(person, "special_equipment", "N1", number="C", issued_on=D(2022, 1, 10))
     with pytest.raises(InvalidInput) as exc:
-        services.revoke_certificate(cert=revoked, reason=" ", on=D(2026, 3, 1))
+        services.revoke_certificate(cert=revoked, ground="accident", reason=" ", on=D(2026, 3, 1))
     assert codes(exc) == [("reason", "required")]
     revoked = services.revoke_certificate(
-        cert=revoked, reason="responsible for an accident", on=D(2026, 3, 1)
+        cert=revoked, ground="accident", reason="responsible for an accident", on=D(2026, 3, 1)
     )
     cancelled = services.cancel_certificate(cert=cancelled, reason="own request", on=D(2026, 3, 1))
     on = D(2026, 3, 1)
@@ -380,9 +380,13 @@ def test_revoked_cancelled_and_invalid_are_different_states(person):
 
 def test_revoked_may_be_cancelled_later_and_stays_unusable_since_revocation(person):
     cert = create(person, "special_operation", "2.1", issued_on=D(2024, 1, 10))
-    services.revoke_certificate(cert=cert, reason="false entries", on=D(2026, 3, 1))
+    services.revoke_certificate(
+        cert=cert, ground="false_entries", reason="false entries", on=D(2026, 3, 1)
+    )
     with pytest.raises(Refused) as exc:
-        services.revoke_certificate(cert=cert, reason="again", on=D(2026, 3, 2))
+        services.revoke_certificate(
+            cert=cert, ground="false_entries", reason="again", on=D(2026, 3, 2)
+        )
     assert codes(exc) == [("cert.revoked", "")]
     cert = services.cancel_certificate(cert=cert, reason="revoked", on=D(2026, 4, 1))
     assert (cert.state, cert.state_changed_on) == (CertState.CANCELLED, D(2026, 3, 1))
@@ -397,8 +401,8 @@ def test_revoked_may_be_cancelled_later_and_stays_unusable_since_revocation(pers
 def test_a_revoked_record_takes_no_review_extension_or_renewal(person):
     cert = create(person, "special_operation", "2.1", issued_on=D(2023, 5, 31))
     tsg = create(person, "special_equipment", "N1", issued_on=D(2022, 7, 1))
-    for c in (cert, tsg):
-        services.revoke_certificate(cert=c, reason="deception", on=D(2026, 1, 1))
+    for c, ground in ((cert, "deception"), (tsg, "authority_decision")):
+        services.revoke_certificate(cert=c, ground=ground, reason="deception", on=D(2026, 1, 1))
     with pytest.raises(Refused) as exc:
         services.record_review(cert=cert, on=D(2026, 5, 1))
     assert codes(exc) == [("cert.revoked", ORDER30)]

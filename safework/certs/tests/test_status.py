@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from safework.certs import services
-from safework.certs.models import Certificate, CertState, Verification
+from safework.certs.models import Certificate, CertState, RevocationGround, Verification
 from safework.certs.queries import (
     certificates_visible_to,
+    reapply_bars,
     status_of,
     status_settings,
     statuses_of,
@@ -25,6 +26,7 @@ from safework.certs.rules import (
     RuleBook,
     Status,
     StatusSettings,
+    bar_of,
     certificate_status,
 )
 from safework.certs.tests.factories import CertificateFactory, item
@@ -47,11 +49,11 @@ def make_cases():
     weld, tsg_q2 = ("special_operation", "2.1"), ("special_equipment", "Q2")
     made = []
 
-    def cert(spec, verification=Verification.VERIFIED, **kw):
+    def cert(spec, verification=Verification.VERIFIED, person=p, **kw):
         scheme, code = spec
         it = item(scheme, code)
         kw.setdefault("number", f"N{len(made) + 1:06d}")
-        c = services.create_certificate(person=p, scheme=it.scheme, item=it, **kw)
+        c = services.create_certificate(person=person, scheme=it.scheme, item=it, **kw)
         Certificate.objects.filter(pk=c.pk).update(verification=verification)
         c.refresh_from_db()
         made.append(c)
@@ -67,7 +69,9 @@ def make_cases():
     cert(weld, issued_on=D(2024, 4, 10), verification=Verification.EXPIRED)
     cert(weld, issued_on=D(2024, 5, 10), verification=Verification.REVOKED)
     revoked = cert(weld, issued_on=D(2024, 6, 10))
-    services.revoke_certificate(cert=revoked, reason="accident", on=D(2026, 3, 1))
+    services.revoke_certificate(
+        cert=revoked, ground="accident", reason="accident", on=D(2026, 3, 1)
+    )
     cancelled = cert(weld, issued_on=D(2024, 7, 10))
     services.cancel_certificate(cert=cancelled, reason="own request", on=D(2026, 4, 1))
     old = cert(tsg_q2, issued_on=D(2022, 3, 11), restriction="tower")  # ends 2026-03-10
@@ -77,6 +81,18 @@ def make_cases():
     Certificate.objects.filter(pk=new.pk).update(verification=Verification.VERIFIED)
     made.append(new)
     cert(tsg_q2, issued_on=D(2026, 5, 1), valid_from=D(2026, 6, 1), restriction="mobile")
+    # Revoked for false entries on 2024-08-01: no new 2.1 certificate until 2027-08-01.
+    q = PersonFactory()
+    fraud = cert(weld, person=q, issued_on=D(2022, 1, 10))
+    services.revoke_certificate(
+        cert=fraud, ground="false_entries", reason="forged", on=D(2024, 8, 1)
+    )
+    cert(weld, person=q, issued_on=D(2024, 8, 1))  # the day of revocation: barred
+    cert(weld, person=q, issued_on=D(2027, 7, 31))  # the last day of the bar: barred
+    cert(weld, person=q, issued_on=D(2027, 8, 1))  # the bar has ended: not barred
+    cert(("special_operation", "3.1"), person=q, issued_on=D(2025, 1, 10))  # another item
+    # Internal items are in no registry: never "unverified".
+    cert(("internal", "GUARDIAN"), verification=Verification.UNVERIFIED, issued_on=D(2025, 1, 5))
     return [Certificate.objects.get(pk=c.pk) for c in made]
 
 
@@ -99,6 +115,7 @@ def assert_agree(on, *, settings=None, book=None):
     book = book or RuleBook.load()
     rows = {c.pk: c for c in with_status(Certificate.objects.all(), on=on, settings=settings)}
     live = statuses_of(Certificate.objects.filter(pk__in=rows), on=on, book=book, settings=settings)
+    bars = reapply_bars()
     seen = set()
     for pk, row in rows.items():
         stored = certificate_status(
@@ -106,6 +123,7 @@ def assert_agree(on, *, settings=None, book=None):
             on=on,
             book=book,
             predecessor_valid_until=row.predecessor_valid_until,
+            bars=bars.get((row.person_id, row.item_id), ()),
             settings=settings or status_settings(),
         )
         got = (row.status, row.usable, row.colour, row.days_left)
@@ -176,7 +194,16 @@ def cert_specs(draw):
     # Mostly records in force, so that the later statuses of the table are reached too.
     state = draw(st.sampled_from([CertState.ACTIVE] * 4 + [CertState.REVOKED, CertState.CANCELLED]))
     changed = draw(st.one_of(st.none(), dates)) if state != CertState.ACTIVE else draw(st.none())
+    # A sibling record of the same item revoked on a ground that bars reapplying, its revocation
+    # and the end of its bar near this record's issue date (the bar's boundaries).
+    near = st.one_of(st.sampled_from([-1, 0, 1]), st.integers(-1200, 400))
+    bar = None
+    if draw(st.booleans()):
+        revoked = issued_on + draw(near) * DAY
+        bar = (revoked, max(revoked + DAY, issued_on + draw(near) * DAY))
     return {
+        "internal": draw(st.sampled_from([False] * 3 + [True])),
+        "bar": bar,
         "issued_on": issued_on,
         "valid_from": valid_from,
         "valid_until": valid_until,
@@ -213,13 +240,34 @@ def question(draw):
 @given(q=question())
 def test_generated_certificates_agree(catalogue, q):
     specs, on, status_settings_ = q
-    weld = item("special_operation", "2.1")
+    weld, guardian = item("special_operation", "2.1"), item("internal", "GUARDIAN")
     book = RuleBook.load()
+    ground = RevocationGround.objects.get(code="false_entries")
     with transaction.atomic():
         person = PersonFactory()
+        bars = {weld.pk: [], guardian.pk: []}
+        for n, spec in enumerate(specs):
+            if spec["bar"] is not None:
+                it = guardian if spec["internal"] else weld
+                revoked_on, allowed_from = spec["bar"]
+                sibling = CertificateFactory(
+                    item=it,
+                    person=person,
+                    number=f"R{n}",
+                    issued_on=revoked_on - 3000 * DAY,
+                    valid_until=revoked_on,
+                    state=CertState.REVOKED,
+                    state_changed_on=revoked_on,
+                    revocation_ground=ground,
+                    revoked_on=revoked_on,
+                    reapply_allowed_from=allowed_from,
+                )
+                bars[it.pk].append(bar_of(sibling))
         expected = {}
         for n, spec in enumerate(specs):
             spec = dict(spec)
+            spec.pop("bar")
+            cert_item = guardian if spec.pop("internal") else weld
             predecessor_end = spec.pop("predecessor_end")
             predecessor = None
             if predecessor_end is not None:
@@ -231,13 +279,14 @@ def test_generated_certificates_agree(catalogue, q):
                     valid_until=predecessor_end,
                 )
             cert = CertificateFactory(
-                item=weld, person=person, number=f"G{n}", predecessor=predecessor, **spec
+                item=cert_item, person=person, number=f"G{n}", predecessor=predecessor, **spec
             )
             expected[cert.pk] = certificate_status(
                 cert,
                 on=on,
                 book=book,
                 predecessor_valid_until=predecessor_end,
+                bars=bars[cert_item.pk],
                 settings=status_settings_,
             )
         rows = with_status(

@@ -1,6 +1,7 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from safework.certs import loader
+from safework.core.errors import InvalidInput
 
 
 class Command(BaseCommand):
@@ -13,6 +14,12 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["load", "diff", "update"])
 
     def handle(self, *, action, **options):
+        try:
+            self._run(action)
+        except InvalidInput as exc:  # e.g. overlapping versions of one rule: nothing was written
+            raise CommandError("\n".join(e.message for e in exc.errors))
+
+    def _run(self, action):
         if action == "load":
             n = loader.load_catalogue()
             self.stdout.write(f"catalogue: {n} missing rows added")
