@@ -26,7 +26,6 @@ from django.utils.translation import gettext_lazy
 from safework.accounts.admin_mixins import (
     ScopedAdmin,
     ScopedTabularInline,
-    mask_id_numbers_in,
     shows_full_id_numbers,
 )
 from safework.accounts.matrix import CATALOGUE, CERTIFICATES, ROSTER
@@ -53,6 +52,7 @@ from safework.certs.models import (
 )
 from safework.certs.queries import status_of, status_settings
 from safework.certs.rules import RuleBook, Status, certificate_status
+from safework.people.masking import masked
 from safework.people.queries import person_scope_q
 
 
@@ -496,7 +496,7 @@ class CertificateAdmin(ScopedAdmin):
 
     @admin.display(description=gettext_lazy("number as printed"))
     def masked_number(self, obj):
-        return mask_id_numbers_in(obj.number)
+        return self.masked_certificate_number(obj)
 
     def save_with_service(self, request, obj, form, change):
         data = form.cleaned_data
@@ -722,8 +722,8 @@ class VerificationLookupAdmin(ScopedAdmin):
 
     @admin.display(description=gettext_lazy("registry answer"))
     def response_shown(self, obj):
-        text = json.dumps(obj.response, ensure_ascii=False, indent=2, sort_keys=True)
-        return format_html('<pre class="sw-payload">{}</pre>', mask_id_numbers_in(text))
+        shown = json.dumps(masked(obj.response), ensure_ascii=False, indent=2, sort_keys=True)
+        return format_html('<pre class="sw-payload">{}</pre>', shown)
 
 
 # --- rosters ---------------------------------------------------------------------------------

@@ -190,7 +190,7 @@ class PersonAdmin(ScopedAdmin):
 
     resource = PEOPLE
     deletable = False
-    id_fields = {"id_number": "masked_id_number"}
+    id_fields = {"id_number": "masked_id_number", "birth_date": "masked_birth_date"}
     id_search_fields = ("id_number",)
     list_display = (
         "name",

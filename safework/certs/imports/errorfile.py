@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from safework.certs.imports import xlsx
 from safework.certs.imports.plan import Issue
@@ -12,6 +13,13 @@ from safework.certs.imports.plan import Issue
 
 def header() -> list[str]:
     return [_("row"), _("column"), _("cell"), _("value"), _("code"), _("message"), _("level")]
+
+
+_LEVELS = {
+    "error": gettext_lazy("error"),
+    "note": gettext_lazy("note"),
+    "review": gettext_lazy("for review"),
+}
 
 
 def _rows(issues):
@@ -24,7 +32,7 @@ def _rows(issues):
             d["value"],
             d["code"],
             d["message"],
-            _("error") if d.get("level", "error") == "error" else _("note"),
+            str(_LEVELS.get(d.get("level", "error"), d.get("level", ""))),
         ]
 
 
