@@ -9,11 +9,13 @@ from functools import partial
 
 from django.db.models import F
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
 from safework.accounts.access import READ, WRITE, access, shown_birth_date, shown_id_number
 from safework.accounts.matrix import BLACKLIST, CONTRACTORS, HEALTH, PEOPLE
 from safework.core.audit_visibility import register_audit_visibility
+from safework.core.errors import FieldError, InvalidInput
 from safework.core.pagination import Page, PageParams, paginate
 from safework.core.validation import visible_ref
 from safework.people import queries, services
@@ -122,7 +124,17 @@ def register_person(request, payload: PersonIn):
 @router.patch("/persons/{person_id}", response=PersonOut, **access(PEOPLE, WRITE))
 def update_person(request, person_id: int, payload: PersonPatch):
     person = get_object_or_404(_persons(request.scope), pk=person_id)
-    services.update_person(by=request.user, person=person, changes=_changes(payload))
+    changes = _changes(payload)
+    if "id_number" in changes and queries.is_contractor_only(request.scope):
+        # "already registered" would tell a contractor manager who else holds a number.
+        raise InvalidInput(
+            FieldError(
+                "id_number",
+                "review_required",
+                _("Ask the site's safety officer to correct an ID number."),
+            )
+        )
+    services.update_person(by=request.user, person=person, changes=changes)
     return _person_out(request, _persons(request.scope).get(pk=person.pk))
 
 

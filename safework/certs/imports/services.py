@@ -44,7 +44,11 @@ from safework.people.models import (
     EmployerKind,
     EngagementStatus,
 )
-from safework.people.queries import contractors_visible_to, persons_visible_to
+from safework.people.queries import (  # noqa: F401  is_contractor_only re-exported
+    contractors_visible_to,
+    is_contractor_only,
+    persons_visible_to,
+)
 from safework.people.services import checked_id_number
 
 log = logging.getLogger(__name__)
@@ -62,13 +66,6 @@ def uploader_scope(user) -> Scope:
         return Scope.everything()
     scope = scope_for(user, CERTIFICATES, WRITE)
     return scope if scope is not None else Scope.nothing()
-
-
-def is_contractor_only(scope: Scope) -> bool:
-    return bool(
-        scope.contractor_id
-        and not (scope.group_wide or scope.site_ids or scope.department_ids or scope.person_id)
-    )
 
 
 def sees_review_findings(user) -> bool:

@@ -156,3 +156,20 @@ def test_an_upload_naming_someone_outside_the_staff_reads_as_a_new_person(
     assert officer.get(f"{API}/imports/{taken}").json()["error_summary"]["by_code"] == {
         "person.held_for_review": 1
     }
+
+
+@pytest.mark.django_db
+def test_a_contractor_manager_cannot_probe_numbers_by_correcting_one(api_world):
+    """ "Another person with this ID number is already registered" would name a holder: a
+    contractor manager's correction of an ID number is the safety officer's, whatever the
+    number."""
+    w = api_world
+    client = client_for(w.users[Role.CONTRACTOR_MANAGER])
+    url = f"{API}/persons/{w.p_x.pk}"
+    taken = client.patch(url, {"id_number": w.p_y.id_number})
+    fresh = client.patch(url, {"id_number": FRESH[5]})
+    assert taken.status_code == fresh.status_code == 422
+    assert taken.json() == fresh.json()
+    assert [e["code"] for e in taken.json()["errors"]] == ["review_required"]
+    officer = client_for(w.users[Role.SAFETY_OFFICER])
+    assert officer.patch(url, {"id_number": FRESH[5]}).status_code == 200
