@@ -18,6 +18,7 @@ from safework.accounts.models import Role, User
 from safework.accounts.tests.world import API, client_for, world_fixture
 from safework.certs import services
 from safework.certs.tests.factories import item
+from safework.certs.tests.test_coverage_report import staff  # noqa: F401  fixture
 from safework.people import services as people_services
 from safework.people.models import Person
 from safework.people.services import EmploymentIn
@@ -215,3 +216,36 @@ def test_admin_audit_record_masks_the_payload_for_an_inspector(w):
     assert_masked(html, w.person)
     full = admin_client(w, Role.SAFETY_HEAD).get(url).content.decode()
     assert "1975-06-15" in full and w.person.id_number in full
+
+
+@pytest.mark.django_db
+def test_the_coverage_report_masks_certificate_numbers_in_its_evidence(staff):  # noqa: F811
+    from django.test import Client
+
+    from safework.accounts.models import RoleGrant
+    from safework.certs.models import Certificate
+
+    welder = staff["welder"]
+    full = welder.id_number
+    Certificate.objects.filter(person=welder, item__code="2.1").update(number=f"T{full}")
+
+    def report(role, name):
+        user = User.objects.create(username=name)
+        RoleGrant.objects.create(user=user, role=role, site=staff["site"])
+        client = Client()
+        client.force_login(user)
+        response = client.get(f"/api/v1/reports/coverage?on=2026-03-02&site_id={staff['site'].pk}")
+        assert response.status_code == 200, response.content
+        return cells_of_all_sheets(response.content)
+
+    masked = report(Role.INSPECTOR, "coverage_inspector")
+    assert f"T{id_mask(full)}" in masked
+    assert full not in masked
+    assert f"T{full}" in report(Role.SAFETY_OFFICER, "coverage_officer")
+
+
+def cells_of_all_sheets(content: bytes) -> str:
+    wb = load_workbook(io.BytesIO(content))
+    return "\n".join(
+        str(c) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for c in row if c
+    )
