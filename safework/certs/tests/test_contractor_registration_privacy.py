@@ -173,3 +173,26 @@ def test_a_contractor_manager_cannot_probe_numbers_by_correcting_one(api_world):
     assert [e["code"] for e in taken.json()["errors"]] == ["review_required"]
     officer = client_for(w.users[Role.SAFETY_OFFICER])
     assert officer.patch(url, {"id_number": FRESH[5]}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_the_held_finding_to_the_officer_only(
+    api_world, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from safework.accounts.models import User
+
+    w = api_world
+    client = client_for(w.users[Role.CONTRACTOR_MANAGER])
+    with django_capture_on_commit_callbacks(execute=True):
+        taken = register(client, w.contractor_x, w.p_y.id_number).json()["import_id"]
+    manager, officer = w.users[Role.CONTRACTOR_MANAGER], w.users[Role.SAFETY_OFFICER]
+    User.objects.filter(pk__in=[manager.pk, officer.pk]).update(is_staff=True)
+    page = reverse("admin:certs_importjob_change", args=[taken])
+    errors = reverse("admin:certs_importjob_errors", args=[taken])
+    seen = client_for(manager).get(page)
+    assert seen.status_code == 200
+    assert "held_for_review" not in seen.content.decode()
+    assert client_for(manager).get(errors).status_code == 403
+    assert "held_for_review" in client_for(officer).get(page).content.decode()
