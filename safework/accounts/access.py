@@ -17,9 +17,13 @@ from ninja.security import HttpBasicAuth, SessionAuth
 
 from safework.accounts.matrix import READ, WRITE  # noqa: F401  re-exported for endpoints
 from safework.accounts.scope import scope_for, sees_full_id_numbers
-from safework.core.audit_visibility import mask_text, masked
 from safework.core.scope import Scope
-from safework.people.rules import mask_id_number
+from safework.people.masking import (
+    mask_birth_date,
+    mask_certificate_number,
+    mask_id_number,
+    masked,
+)
 
 PERMISSION_KEY = "x-safework-permission"
 GROUP_WIDE_KEY = "x-safework-group-wide-only"
@@ -91,23 +95,19 @@ def shown_id_number(user, id_number: str) -> str:
     return id_number if sees_full_id_numbers(user) else mask_id_number(id_number)
 
 
-def masked_number(number: str, id_number: str = "") -> str:
-    """A certificate number with any ID number in it masked: a number equal to the holder's ID
-    number (in any letter case), or any text that looks like an 18-character ID number."""
-    if not number:
-        return number
-    if id_number and number.strip().upper() == id_number.upper():
-        return mask_id_number(id_number)
-    return mask_text(number)
+def shown_birth_date(user, birth_date):
+    """The birth date as this user may see it: the date, or its year only (1975-**-**), for
+    those who see ID numbers masked (the number holds the date)."""
+    return birth_date if sees_full_id_numbers(user) else mask_birth_date(birth_date)
 
 
 def shown_number(user, number: str, id_number: str = "") -> str:
     """A certificate number as this user may see it: certificates are often numbered with their
     holder's ID number, so it is masked as the ID number is for users who may not see those."""
-    return number if sees_full_id_numbers(user) else masked_number(number, id_number)
+    return number if sees_full_id_numbers(user) else mask_certificate_number(number, id_number)
 
 
 def shown_text(user, value):
-    """`value` (a text, or a list/dict of them) with ID numbers masked unless the user may see
-    them in full."""
+    """`value` (a text, or a list/dict of them) with ID numbers (and birth dates under their
+    key) masked unless the user may see them in full."""
     return value if sees_full_id_numbers(user) else masked(value)

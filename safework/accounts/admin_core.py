@@ -15,6 +15,7 @@ from safework.accounts.matrix import AUDIT, SETTINGS, WRITE
 from safework.core.models import AuditRecord, Setting
 from safework.core.scope import Scope
 from safework.core.settings_registry import DEFAULTS, get_setting
+from safework.people.masking import masked
 
 # Chinese by default (decisions.md): the admin is the UI of this phase.
 admin.site.site_header = "SafeWork 特殊作业安全管理"
@@ -69,12 +70,24 @@ class AuditRecordAdmin(ScopedAdmin):
             return self.search_fields
         return ("action", "actor_label", "=object_id")
 
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj.sw_full_ids = shows_full_id_numbers(request)
+        return obj
+
     @admin.display(description=gettext_lazy("canonical payload"))
     def payload_shown(self, obj):
+        """The payload as stored, or with ID numbers and birth dates masked (`people.masking`)
+        for users who may not see them (the record itself is never changed)."""
+        full = getattr(obj, "sw_full_ids", False)
         try:
-            text = json.dumps(json.loads(obj.payload), ensure_ascii=False, indent=2, sort_keys=True)
+            data = json.loads(obj.payload)
         except ValueError:
-            text = obj.payload
+            text = obj.payload if full else masked(obj.payload)
+        else:
+            shown = data if full else masked(data)
+            text = json.dumps(shown, ensure_ascii=False, indent=2, sort_keys=True)
         return format_html('<pre class="sw-payload">{}</pre>', text)
 
 

@@ -14,8 +14,9 @@ Every model admin of the project is a `ScopedAdmin` naming its permission-matrix
   this admin's WRITE scope, so nothing is attached to an object outside the writer's scope; and
   a saved object must still lie inside it (checked inside the transaction, before the audit
   record, so a breach rolls back with a 403).
-- ID numbers: `id_fields` swaps a field for its masked display for users without
-  `sees_full_id_numbers`, and searching by a part of a number is only for those who see them.
+- ID numbers: `id_fields` swaps a field (an ID number, a birth date, a certificate number) for
+  its masked display (`people.masking`) for users without `sees_full_id_numbers`, and
+  searching by a part of a number is only for those who see them.
   As defence in depth, each page these admins render for such a user has every valid resident ID
   number masked: Django's admin prints `str(obj)` in titles, breadcrumbs, history and messages,
   and some objects' text carries a number (a blacklist entry, a certificate numbered with the
@@ -48,25 +49,13 @@ from safework.core import audit
 from safework.core.errors import InvalidInput
 from safework.core.refusals import Refused
 from safework.core.scope import Scope
-from safework.people.rules import mask_id_number, normalise_id_text, ric_check_char
-
-# 17 digits and a digit or X, not inside a longer run of digits. Letters may touch it: in a URL
-# the number follows an escape such as "%3D" (q=…).
-_ID_TOKEN = re.compile(r"(?<!\d)(\d{17}[\dXx])(?!\d)")
-
-
-def mask_id_numbers_in(text: str) -> str:
-    """`text` with every valid resident ID number masked (110105********1234).
-
-    Only numbers whose check character is right are masked, so most other 18-digit numbers stay
-    readable; a certificate numbered with its holder's ID number is masked, as it must be.
-    """
-
-    def masked(m: re.Match) -> str:
-        value = m.group(1).upper()
-        return mask_id_number(value) if ric_check_char(value[:17]) == value[17] else m.group(0)
-
-    return _ID_TOKEN.sub(masked, text)
+from safework.people.masking import (
+    mask_birth_date,
+    mask_certificate_number,
+    mask_id_number,
+    mask_id_numbers_in,
+)
+from safework.people.rules import normalise_id_text
 
 
 def shows_full_id_numbers(request) -> bool:
@@ -282,6 +271,14 @@ class ScopedAdmin(_ScopedBase, admin.ModelAdmin):
     def masked_person_id_number(self, obj) -> str:
         return mask_id_number(obj.person.id_number) if obj.person_id else ""
 
+    @admin.display(description=gettext_lazy("birth date"))
+    def masked_birth_date(self, obj) -> str:
+        return mask_birth_date(obj.birth_date)
+
+    @admin.display(description=gettext_lazy("certificate number"))
+    def masked_certificate_number(self, obj) -> str:
+        return mask_certificate_number(obj.number, obj.person.id_number if obj.person_id else "")
+
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
         if self.id_fields and not shows_full_id_numbers(request):
@@ -311,7 +308,8 @@ class ScopedAdmin(_ScopedBase, admin.ModelAdmin):
             return response
 
         def mask(rendered):
-            rendered.content = mask_id_numbers_in(rendered.content.decode()).encode()
+            page = rendered.content.decode()
+            rendered.content = mask_id_numbers_in(page, only_valid=True).encode()
 
         response.add_post_render_callback(mask)
         return response

@@ -26,11 +26,11 @@ from django.utils.translation import gettext_lazy
 from safework.accounts.admin_mixins import (
     ScopedAdmin,
     ScopedTabularInline,
-    mask_id_numbers_in,
     shows_full_id_numbers,
 )
 from safework.accounts.matrix import CATALOGUE, CERTIFICATES, ROSTER
 from safework.certs import services
+from safework.certs.imports import services as import_services
 from safework.certs.models import (
     CatalogueRule,
     Certificate,
@@ -54,6 +54,7 @@ from safework.certs.models import (
 )
 from safework.certs.queries import reapply_bars, status_of, status_settings
 from safework.certs.rules import RuleBook, Status, certificate_status
+from safework.people.masking import masked
 from safework.people.queries import person_scope_q
 
 
@@ -529,7 +530,7 @@ class CertificateAdmin(ScopedAdmin):
 
     @admin.display(description=gettext_lazy("number as printed"))
     def masked_number(self, obj):
-        return mask_id_numbers_in(obj.number)
+        return self.masked_certificate_number(obj)
 
     def save_with_service(self, request, obj, form, change):
         data = form.cleaned_data
@@ -650,14 +651,13 @@ class ImportJobAdmin(ScopedAdmin):
     readonly_fields = ("progress_shown", "error_file_link", "findings")
 
     def scope_queryset(self, request, qs, scope):
-        """Group-wide: all. Otherwise the jobs of the user's sites, their contractor's uploads,
-        and their own."""
+        """The jobs the API shows (`imports_visible_to`): group-wide all; a site its jobs and
+        the uploads of contractors engaged there (they wait for its safety officer); a
+        contractor manager their company's uploads; everyone their own."""
         if scope.group_wide:
             return qs
-        q = Q(created_by=request.user) | Q(site_id__in=scope.site_ids)
-        if scope.contractor_id:
-            q |= Q(contractor_id=scope.contractor_id)
-        return qs.filter(q)
+        visible = import_services.imports_visible_to(scope, request.user)
+        return qs.filter(pk__in=visible.values("pk"))
 
     @admin.display(description=gettext_lazy("progress"))
     def progress_shown(self, obj):
@@ -670,9 +670,17 @@ class ImportJobAdmin(ScopedAdmin):
         url = reverse("admin:certs_importjob_errors", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, _("download"))
 
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            # A contractor manager never reads the findings held for the reviewer (issue 17).
+            issues = obj.errors if isinstance(obj.errors, list) else []
+            obj.sw_findings = import_services.findings_for(request.user, issues)
+        return obj
+
     @admin.display(description=gettext_lazy("findings"))
     def findings(self, obj):
-        issues = obj.errors if isinstance(obj.errors, list) else []
+        issues = getattr(obj, "sw_findings", [])
         if not issues:
             return "—"
         columns = ("row", "column", "value", "code", "message")
@@ -696,7 +704,10 @@ class ImportJobAdmin(ScopedAdmin):
 
     def error_file_view(self, request, object_id):
         # The findings quote the ledger's cells, ID numbers included.
-        if not shows_full_id_numbers(request):
+        # It also holds the findings for the reviewer, which a contractor manager never reads.
+        if not shows_full_id_numbers(request) or not import_services.sees_review_findings(
+            request.user
+        ):
             raise PermissionDenied
         return scoped_file(self, request, object_id, "error_file")
 
@@ -762,8 +773,8 @@ class VerificationLookupAdmin(ScopedAdmin):
 
     @admin.display(description=gettext_lazy("registry answer"))
     def response_shown(self, obj):
-        text = json.dumps(obj.response, ensure_ascii=False, indent=2, sort_keys=True)
-        return format_html('<pre class="sw-payload">{}</pre>', mask_id_numbers_in(text))
+        shown = json.dumps(masked(obj.response), ensure_ascii=False, indent=2, sort_keys=True)
+        return format_html('<pre class="sw-payload">{}</pre>', shown)
 
 
 # --- rosters ---------------------------------------------------------------------------------

@@ -26,8 +26,12 @@ from safework.core.pagination import Page, PageParams, paginate
 from safework.core.validation import visible_ref
 from safework.org.models import Department, Site
 from safework.people.queries import contractors_visible_to
+from safework.people.services import route_registrations_for_review
 
 router = Router(tags=["imports"])
+
+# A contractor manager's POST /persons becomes a self-service upload awaiting review (issue 17).
+route_registrations_for_review(services.submit_registration)
 
 
 class ErrorSummary(Schema):
@@ -93,7 +97,7 @@ class CoverageQuery(Schema):
 def _findings(user, job: ImportJob) -> list[dict]:
     """The job's findings; their cells and messages quote the file (ID numbers, certificate
     numbers often equal to them), so ID numbers are masked for users who may not see them."""
-    return shown_text(user, job.errors or [])
+    return shown_text(user, services.findings_for(user, job.errors or []))
 
 
 def job_out(job: ImportJob, user) -> dict:
@@ -224,7 +228,8 @@ def import_errors(request, job_id: int, format: str = "xlsx"):
         )
     if format != "xlsx":
         raise InvalidInput(FieldError("format", "invalid_choice", _("Choose xlsx or csv.")))
-    if job.error_file and sees_full_id_numbers(request.user):  # the stored file is unmasked
+    stored_ok = sees_full_id_numbers(request.user) and services.sees_review_findings(request.user)
+    if job.error_file and stored_ok:  # the stored file is unmasked and holds every finding
         with job.error_file.open("rb") as f:
             return xlsx.download(f.read(), f"{stem}.xlsx")
     return xlsx.download(errorfile.xlsx_bytes(findings), f"{stem}.xlsx")

@@ -11,11 +11,11 @@ from django.db.models import Q
 from ninja import Field, FilterLookup, FilterSchema, Schema
 from pydantic import ConfigDict
 
-from safework.accounts.access import masked_number
 from safework.certs.models import CertState, EventKind, RequirementKind, Verification
 from safework.certs.rules import Colour, Status
 from safework.certs.services import normalise_number
 from safework.core.scope import Scope
+from safework.people.masking import mask_certificate_number
 from safework.people.queries import person_scope_q
 
 Number = Annotated[str, Field(min_length=1, max_length=60, description="as printed")]
@@ -225,7 +225,9 @@ def certificate_out(cert, *, shown_id_number, on: date, status=None) -> dict:
     }
     # Certificates are often numbered with their holder's ID number: masked as the ID number is.
     out["number"] = (
-        cert.number if shown == person.id_number else masked_number(cert.number, person.id_number)
+        cert.number
+        if shown == person.id_number
+        else mask_certificate_number(cert.number, person.id_number)
     )
     for name in (
         "restriction",

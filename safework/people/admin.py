@@ -6,9 +6,10 @@ import datetime as dt
 
 from django import forms
 from django.apps import apps
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminDateWidget
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -41,6 +42,7 @@ from safework.people.queries import (
     employments_visible_to,
     engagements_visible_to,
     health_checks_visible_to,
+    is_contractor_only,
     person_scope_q,
 )
 from safework.people.rules import UsccError, validate_uscc
@@ -142,6 +144,15 @@ class PersonAddForm(PersonForm):
         return cleaned
 
 
+class ReviewedPersonAddForm(PersonAddForm):
+    """A contractor manager's registration: no uniqueness check on the form (its "already
+    exists" would tell them who else holds a number); the site's safety officer reviews it
+    (issue 17, `services.submit_for_review`)."""
+
+    def validate_unique(self):
+        pass
+
+
 class PersonChangeForm(PersonForm):
     ends_on = forms.DateField(
         label=gettext_lazy("current employment ends on"),
@@ -190,7 +201,7 @@ class PersonAdmin(ScopedAdmin):
 
     resource = PEOPLE
     deletable = False
-    id_fields = {"id_number": "masked_id_number"}
+    id_fields = {"id_number": "masked_id_number", "birth_date": "masked_birth_date"}
     id_search_fields = ("id_number",)
     list_display = (
         "name",
@@ -237,9 +248,53 @@ class PersonAdmin(ScopedAdmin):
         return self.mask_fieldsets(request, fieldsets)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        kwargs["form"] = PersonChangeForm if obj is not None else PersonAddForm
+        if obj is not None:
+            kwargs["form"] = PersonChangeForm
+        elif self._contractor_scope(request) is not None:
+            kwargs["form"] = ReviewedPersonAddForm
+        else:
+            kwargs["form"] = PersonAddForm
         form = super().get_form(request, obj, change=change, **kwargs)
         return with_scope(form, self.scope(request, WRITE) or Scope.nothing())
+
+    def _contractor_scope(self, request) -> Scope | None:
+        scope = self.scope(request, WRITE)
+        return scope if scope is not None and is_contractor_only(scope) else None
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and self._contractor_scope(request) is not None:
+            readonly.append("id_number")  # corrected by the site (no "already registered" probe)
+        return readonly
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """A contractor manager's valid registration goes to the site's safety officer for
+        review, with the same answer whoever holds the number (issue 17)."""
+        scope = self._contractor_scope(request)
+        if scope is None or request.method != "POST":
+            return super().add_view(request, form_url, extra_context)
+        form = self.get_form(request)(request.POST, request.FILES)
+        if not form.is_valid():
+            return super().add_view(request, form_url, extra_context)  # shows the errors
+        data = form.cleaned_data
+        values = {
+            "id_number": data["id_number"],
+            "name": data["name"],
+            "former_names": data.get("former_names") or [],
+            "phone": data.get("phone") or "",
+            "education": data.get("education") or "",
+            "position_id": data["position"].pk if data.get("position") else None,
+            "employment": form.employment(),
+        }
+        try:
+            answer = services.submit_for_review(by=request.user, scope=scope, values=values)
+        except InvalidInput as exc:
+            request._sw_service_error = exc
+            return super().add_view(request, form_url, extra_context)
+        if answer is None:
+            return super().add_view(request, form_url, extra_context)
+        self.message_user(request, answer["message"], messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:people_person_changelist"))
 
     @admin.display(description=gettext_lazy("employer"))
     def employer(self, obj):

@@ -9,11 +9,13 @@ from functools import partial
 
 from django.db.models import F
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 
-from safework.accounts.access import READ, WRITE, access, shown_id_number
+from safework.accounts.access import READ, WRITE, access, shown_birth_date, shown_id_number
 from safework.accounts.matrix import BLACKLIST, CONTRACTORS, HEALTH, PEOPLE
 from safework.core.audit_visibility import register_audit_visibility
+from safework.core.errors import FieldError, InvalidInput
 from safework.core.pagination import Page, PageParams, paginate
 from safework.core.validation import visible_ref
 from safework.people import queries, services
@@ -43,6 +45,7 @@ from safework.people.schemas import (
     PersonIn,
     PersonOut,
     PersonPatch,
+    SubmittedOut,
     blacklist_out,
     employment_out,
     person_out,
@@ -69,7 +72,8 @@ def _persons(scope):
 
 
 def _person_out(request, person) -> dict:
-    return person_out(person, partial(shown_id_number, request.user))
+    user = request.user
+    return person_out(person, partial(shown_id_number, user), partial(shown_birth_date, user))
 
 
 def _writable_employments(scope):
@@ -93,15 +97,25 @@ def get_person(request, person_id: int):
     return _person_out(request, get_object_or_404(_persons(request.scope), pk=person_id))
 
 
-@router.post("/persons", response={200: PersonOut, 201: PersonOut}, **access(PEOPLE, WRITE))
+@router.post(
+    "/persons",
+    response={200: PersonOut, 201: PersonOut, 202: SubmittedOut},
+    **access(PEOPLE, WRITE),
+)
 def register_person(request, payload: PersonIn):
     """Gender and birth date derive from the ID number; `employment` opens the first one.
 
     Someone registered before who has no current employer comes back on their old record
     (200, with the new employment); anyone else already registered is a 422 duplicate.
+    A contractor manager's registration goes to the site's safety officer for review (202),
+    with the same answer whether or not someone outside their staff holds the number.
     """
+    values = payload.values()
+    submitted = services.submit_for_review(by=request.user, scope=request.scope, values=values)
+    if submitted is not None:
+        return Status(202, submitted)
     person, created = services.register_or_rehire_person(
-        by=request.user, scope=request.scope, **payload.values()
+        by=request.user, scope=request.scope, **values
     )
     out = _person_out(request, _persons(request.scope).get(pk=person.pk))
     return Status(201 if created else 200, out)
@@ -110,7 +124,17 @@ def register_person(request, payload: PersonIn):
 @router.patch("/persons/{person_id}", response=PersonOut, **access(PEOPLE, WRITE))
 def update_person(request, person_id: int, payload: PersonPatch):
     person = get_object_or_404(_persons(request.scope), pk=person_id)
-    services.update_person(by=request.user, person=person, changes=_changes(payload))
+    changes = _changes(payload)
+    if "id_number" in changes and queries.is_contractor_only(request.scope):
+        # "already registered" would tell a contractor manager who else holds a number.
+        raise InvalidInput(
+            FieldError(
+                "id_number",
+                "review_required",
+                _("Ask the site's safety officer to correct an ID number."),
+            )
+        )
+    services.update_person(by=request.user, person=person, changes=changes)
     return _person_out(request, _persons(request.scope).get(pk=person.pk))
 
 

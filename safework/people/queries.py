@@ -14,6 +14,14 @@ from safework.people.models import (
 )
 
 
+def is_contractor_only(scope: Scope) -> bool:
+    """A contractor manager's scope alone: their company's staff, nothing of any site."""
+    return bool(
+        scope.contractor_id
+        and not (scope.group_wide or scope.site_ids or scope.department_ids or scope.person_id)
+    )
+
+
 def person_scope_q(scope: Scope, prefix: str = "") -> Q:
     """A Q selecting the persons a scope sees, relative to `prefix` (e.g. "person__")."""
     if scope.group_wide:

@@ -118,7 +118,9 @@ class PersonOut(Schema):
     name: str
     former_names: list[str]
     gender: str
-    birth_date: date
+    birth_date: str = Field(
+        description="YYYY-MM-DD; the year only (1975-**-**) for roles without full view"
+    )
     phone: str
     education: str
     position_id: int | None
@@ -129,15 +131,25 @@ class PersonOut(Schema):
     updated_at: datetime
 
 
-def person_out(p, shown) -> dict:
-    """`shown` is `lambda number: shown_id_number(user, number)`."""
+class SubmittedOut(Schema):
+    """A registration waiting for the site's safety officer (contractor managers): the same
+    answer whoever holds the number."""
+
+    status: Literal["pending_review"]
+    message: str
+    import_id: int = Field(description="the review item (GET /imports/{id})")
+
+
+def person_out(p, shown, shown_birth) -> dict:
+    """`shown` is `lambda number: shown_id_number(user, number)`, `shown_birth` likewise
+    `shown_birth_date(user, …)`: the number holds the birth date, so both are masked alike."""
     return {
         "id": p.pk,
         "id_number": shown(p.id_number),
         "name": p.name,
         "former_names": p.former_names,
         "gender": p.gender,
-        "birth_date": p.birth_date,
+        "birth_date": str(shown_birth(p.birth_date)),
         "phone": p.phone,
         "education": p.education,
         "position_id": p.position_id,

@@ -261,6 +261,25 @@ def register_person(
     return person
 
 
+# A contractor manager's registration waits for the site's safety officer (issue 17): answering
+# at once would tell them whether someone outside their staff holds the number. The review queue
+# lives in the certificates app (contractor uploads), which registers the handler here, since
+# people imports no app above it. The handler returns None when the writer is not a contractor.
+_registration_review = None
+
+
+def route_registrations_for_review(handler) -> None:
+    global _registration_review
+    _registration_review = handler
+
+
+def submit_for_review(*, by, scope: Scope, values: dict) -> dict | None:
+    """The neutral "submitted for review" answer, or None: register at once."""
+    if _registration_review is None:
+        return None
+    return _registration_review(by=by, scope=scope, **values)
+
+
 @transaction.atomic
 def register_or_rehire_person(
     *, by, id_number: str, name: str, employment: EmploymentIn | None = None, scope=None, **rest

@@ -14,7 +14,7 @@ from safework.accounts.models import Role
 from safework.accounts.tests.factories import RoleGrantFactory, UserFactory
 from safework.certs.tests.factories import CertificateFactory, item
 from safework.org.tests.factories import DepartmentFactory, SiteFactory
-from safework.people.rules import mask_id_number
+from safework.people.masking import mask_id_number
 from safework.people.tests.factories import (
     ContractorFactory,
     EmploymentFactory,

@@ -25,7 +25,9 @@ from safework.certs.imports import columns as cols
 from safework.certs.imports import values as val
 from safework.certs.imports.items import ItemResolver
 from safework.certs.imports.plan import (
+    ERROR,
     NOTE,
+    REVIEW,
     CertIn,
     CertUpdate,
     HealthIn,
@@ -205,7 +207,7 @@ class LedgerCheck:
             message=str(message),
             level=level,
         )
-        (r.notes if level == NOTE else r.errors).append(issue)
+        (r.errors if level == ERROR else r.notes).append(issue)
 
     def parse_row(self, index: int, row: list) -> RowIn | None:
         """The row's values, or None for a blank row. Errors are collected on the row."""
@@ -650,8 +652,7 @@ class LedgerCheck:
                         % {"rows": "、".join(others)},
                     )
             existing = persons.get(r.id_number)
-            if existing is not None:
-                self._existing_person(r, existing, visible)
+            held = existing is not None and self._existing_person(r, existing, visible)
             if r.cert is not None and len(lines := cert_rows[r.cert.key]) > 1:
                 self._issue(
                     r,
@@ -675,11 +676,33 @@ class LedgerCheck:
                     )
             if r.errors:
                 continue
+            if held:
+                self.plan.held_persons.add(r.id_number)
+                self.plan.held_certs += r.cert is not None
+                self.plan.held_health += r.health is not None
+                continue
             self._commit(r, existing, certs, reviews, checks, seen_health)
 
-    def _existing_person(self, r: RowIn, p: dict, visible: set[int] | None):
+    def _existing_person(self, r: RowIn, p: dict, visible: set[int] | None) -> bool:
+        """Check a row against the person registered with its number; True: the row is held
+        for the reviewer (a contractor's upload naming someone outside their staff)."""
         ctx = self.ctx
         employed = p["current_employment_id"] is not None
+        if ctx.self_service and visible is not None and p["id"] not in visible:
+            # Neither "registered outside your scope" nor a name check: either would tell the
+            # contractor that the person exists. Only the site's safety officer reads why.
+            self._issue(
+                r,
+                "id_number",
+                r.id_number,
+                "person.held_for_review",
+                _(
+                    "This ID number belongs to a person registered outside the contractor's "
+                    "staff; the row is not written. Check the person and their employment."
+                ),
+                level=REVIEW,
+            )
+            return True
         # Scope first, so that a name check cannot tell an uploader about a person they may not
         # see. Someone outside the scope is only taken on by a row that employs them (inside
         # the scope, checked with the columns) while nobody employs them.
@@ -691,7 +714,7 @@ class LedgerCheck:
                 "person.out_of_scope",
                 _("This person is registered outside your scope."),
             )
-            return
+            return False
         if r.name and r.name != p["name"] and r.name not in (p["former_names"] or []):
             self._issue(
                 r,
@@ -712,6 +735,7 @@ class LedgerCheck:
                 "person.employed_elsewhere",
                 _("This person is employed elsewhere; the site must end that employment first."),
             )
+        return False
 
     def _employment(self, r: RowIn) -> tuple[int | None, int | None] | None:
         contractor_id = r.contractor_id or (self.ctx.contractor.pk if self.ctx.contractor else None)

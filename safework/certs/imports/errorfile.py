@@ -6,6 +6,7 @@ from collections import Counter
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from safework.certs.imports import xlsx
 from safework.certs.imports.plan import Issue
@@ -13,6 +14,13 @@ from safework.certs.imports.plan import Issue
 
 def header() -> list[str]:
     return [_("row"), _("column"), _("cell"), _("value"), _("code"), _("message"), _("level")]
+
+
+_LEVELS = {
+    "error": gettext_lazy("error"),
+    "note": gettext_lazy("note"),
+    "review": gettext_lazy("for review"),
+}
 
 
 def _rows(issues):
@@ -25,7 +33,7 @@ def _rows(issues):
             d["value"],
             d["code"],
             d["message"],
-            _("error") if d.get("level", "error") == "error" else _("note"),
+            str(_LEVELS.get(d.get("level", "error"), d.get("level", ""))),
         ]
 
 

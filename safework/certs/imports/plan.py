@@ -14,6 +14,10 @@ ERROR, NOTE = "error", "note"
 VALUE_CHARS = 200
 MESSAGE_CHARS = 1000
 COLUMN_CHARS = 100
+# A finding for the reviewing safety officer only, never shown to the contractor who uploaded:
+# their number belongs to someone outside the contractor's staff (issue 17: they must not learn
+# that the person exists). The row is held back, not written.
+REVIEW = "review"
 
 
 @dataclass(slots=True)
@@ -142,6 +146,11 @@ class Plan:
     new_health: list[tuple[str, HealthIn]] = field(default_factory=list)
     unchanged: int = 0
     ignored_headers: list[str] = field(default_factory=list)
+    # Rows held for the reviewer (REVIEW findings): counted as a new person's would be, so that
+    # the uploader's summary reads the same whether the person exists or not.
+    held_persons: set[str] = field(default_factory=set)
+    held_certs: int = 0
+    held_health: int = 0
 
     @property
     def errors(self) -> list[Issue]:

@@ -10,7 +10,9 @@ approval checks the file again against the database as it is then and writes it.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import logging
 import uuid
 from pathlib import PurePosixPath
@@ -26,7 +28,7 @@ from safework.accounts.scope import scope_for
 from safework.certs.imports import errorfile
 from safework.certs.imports.check import Context, LedgerCheck
 from safework.certs.imports.columns import HeaderError, HeaderMap, detect_header
-from safework.certs.imports.plan import Issue, Plan
+from safework.certs.imports.plan import REVIEW, Issue, Plan
 from safework.certs.imports.reader import FileProblem, Table, check_upload, clip, iter_tables
 from safework.certs.imports.write import Counts, write_plan
 from safework.certs.models import ImportJob, JobStatus
@@ -34,8 +36,20 @@ from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Reason, Refused
 from safework.core.scope import Scope
+from safework.core.validation import visible_ref
 from safework.org.models import Site
-from safework.people.models import Contractor, ContractorEngagement, EngagementStatus
+from safework.people.models import (
+    Contractor,
+    ContractorEngagement,
+    EmployerKind,
+    EngagementStatus,
+)
+from safework.people.queries import (  # noqa: F401  is_contractor_only re-exported
+    contractors_visible_to,
+    is_contractor_only,
+    persons_visible_to,
+)
+from safework.people.services import checked_id_number
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +67,16 @@ def uploader_scope(user) -> Scope:
     return scope if scope is not None else Scope.nothing()
 
 
-def is_contractor_only(scope: Scope) -> bool:
-    return bool(
-        scope.contractor_id
-        and not (scope.group_wide or scope.site_ids or scope.department_ids or scope.person_id)
-    )
+def sees_review_findings(user) -> bool:
+    """Findings for the reviewer (plan.REVIEW) are not for a contractor manager's eyes: they say
+    that someone outside the contractor's staff holds a number (issue 17)."""
+    return user is None or not is_contractor_only(uploader_scope(user))
+
+
+def findings_for(user, issues: list[dict]) -> list[dict]:
+    if sees_review_findings(user):
+        return issues
+    return [i for i in issues if i.get("level") != REVIEW]
 
 
 def imports_visible_to(scope: Scope, user=None) -> QuerySet[ImportJob]:
@@ -170,6 +189,83 @@ def start_import(
 
             transaction.on_commit(lambda: run_import_task(job_id))
     return job
+
+
+def submit_registration(
+    *,
+    by,
+    scope: Scope,
+    id_number: str,
+    name: str,
+    former_names: list[str] | None = None,
+    phone: str = "",
+    education: str = "",
+    position_id: int | None = None,
+    employment=None,
+) -> dict | None:
+    """A contractor manager's registration of a person (POST /persons) as a self-service upload
+    of one row, waiting for the site's safety officer like their ledgers do; None for anyone
+    else (they register at once).
+
+    The answer is the same whether the number is new or held by someone outside the
+    contractor's staff (the check holds such a row for the reviewer, who alone reads why).
+    Input errors that reveal nothing about others are still a 422 at once. Education and
+    position are not carried (the officer completes them); the employment starts on approval.
+    """
+    if not is_contractor_only(scope):
+        return None
+    errors: list[FieldError] = []
+    number = None
+    try:
+        number, _birth, _gender = checked_id_number(id_number)
+    except InvalidInput as exc:
+        errors += exc.errors
+    name = (name or "").strip()
+    if not name:
+        errors.append(FieldError("name", "required", _("The name is required.")))
+    if employment is not None:
+        if employment.employer_kind != EmployerKind.CONTRACTOR:
+            errors.append(
+                FieldError(
+                    "employment.employer_kind",
+                    "invalid",
+                    _("A contractor registers only its own staff."),
+                )
+            )
+        try:
+            visible_ref(
+                contractors_visible_to(scope), employment.contractor_id, "employment.contractor_id"
+            )
+        except InvalidInput as exc:
+            errors += exc.errors
+    if number and persons_visible_to(scope).filter(id_number=number).exists():
+        errors.append(  # their own staff: nothing they do not already see
+            FieldError(
+                "id_number",
+                "duplicate",
+                _(
+                    "A person with this ID number is already registered; change their "
+                    "employment instead of registering them again."
+                ),
+            )
+        )
+    if errors:
+        raise InvalidInput(errors)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["姓名", "身份证号码", "曾用名", "电话"])
+    writer.writerow([name, number, "、".join(former_names or []), phone or ""])
+    data = out.getvalue().encode("utf-8")
+    job = start_import(
+        by=by, file_obj=ContentFile(data, name="registration.csv"), original_name="registration.csv"
+    )
+    return {
+        "status": JobStatus.PENDING_REVIEW.value,
+        "message": _(
+            "Submitted: the site's safety officer reviews the registration before it takes effect."
+        ),
+        "import_id": job.pk,
+    }
 
 
 # ---- run -------------------------------------------------------------------------------------
@@ -324,10 +420,11 @@ def _summary_pending(plan: Plan) -> str:
         "Waiting for review: %(persons)s new persons, %(certs)s new and %(updated)s updated "
         "certificates, %(checks)s medical checks; %(errors)s rows with errors."
     ) % {
-        "persons": len(plan.new_persons),
-        "certs": len(plan.new_certs),
+        # Rows held for the reviewer count as new: the uploader cannot tell them apart.
+        "persons": len(plan.new_persons) + len(plan.held_persons - plan.new_persons.keys()),
+        "certs": len(plan.new_certs) + plan.held_certs,
         "updated": len(plan.cert_updates),
-        "checks": len(plan.new_health),
+        "checks": len(plan.new_health) + plan.held_health,
         "errors": plan.error_rows,
     }
 

@@ -15,14 +15,13 @@ import unicodedata
 from functools import lru_cache
 
 from django.utils.translation import gettext as _
-from stdnum import exceptions as stdnum_errors
-from stdnum.cn import ric
 
 from safework.people.rules import (
     IdNumber,
     IdNumberError,
     normalise_id_text,
     parse_id_number,
+    region_in_force_since,
     ric_check_char,
 )
 
@@ -160,26 +159,17 @@ def date_range(value) -> tuple[dt.date, dt.date] | None:
 _SCIENTIFIC = re.compile(r"^\d(?:\.\d+)?E\+?\d+$")
 
 
-@lru_cache(maxsize=8192)
-def _place_valid(region: str, year: int) -> bool:
-    """stdnum's birth-place check depends only on the region code and the birth year."""
-    try:
-        ric.get_birth_place(f"{region}{year:04d}0101" + "0000")
-        return True
-    except stdnum_errors.ValidationError:
-        return False
-
-
 def _fast_parse(value: str) -> IdNumber | None:
     """The checks of people.rules.parse_id_number for a well-formed 18-character number, with the
-    region look-up cached; None sends the value to the full routine (which names the error)."""
+    region look-up cached (in people.rules); None sends the value to the full routine (which
+    names the error)."""
     if len(value) != 18 or not value.isascii() or not value[:17].isdigit():
         return None  # isdigit() alone takes other scripts' digits (Arabic-Indic ٠١٢…)
     try:
         birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         return None
-    if ric_check_char(value[:17]) != value[17] or not _place_valid(value[:6], birth.year):
+    if ric_check_char(value[:17]) != value[17] or not region_in_force_since(value[:6], birth.year):
         return None
     gender = "male" if int(value[16]) % 2 == 1 else "female"
     return IdNumber(value=value, birth_date=birth, gender=gender)

@@ -31,7 +31,7 @@ from safework.certs.models import (
 )
 from safework.certs.tests.factories import CertificateFactory, item
 from safework.core.models import AuditRecord
-from safework.people.rules import mask_id_number
+from safework.people.masking import mask_id_number
 from safework.people.tests.factories import EmploymentFactory, PersonFactory
 
 

@@ -12,7 +12,7 @@ from safework.certs import services
 from safework.certs.models import Certificate, Verification
 from safework.certs.tests.factories import CertificateFactory, item
 from safework.core.models import AuditRecord
-from safework.people.rules import mask_id_number
+from safework.people.masking import mask_id_number
 
 api_world = world_fixture(catalogue=True)
 D = dt.date

@@ -287,8 +287,11 @@ def test_contractor_rows_must_be_their_own_staff(world, django_capture_on_commit
         )  # fmt: skip
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
-    # the manager sees only their own company: Y is unknown to them
+    # the manager sees only their own company: Y is unknown to them; the site's own staff
+    # member is held for the reviewer (issue 17: the manager is not told that they exist)
     assert [(e["row"], e["code"]) for e in job.errors if e["level"] == "error"] == [
-        (2, "person.out_of_scope"),
         (3, "contractor.unknown"),
+    ]
+    assert [(e["row"], e["code"]) for e in job.errors if e["level"] == "review"] == [
+        (2, "person.held_for_review"),
     ]

@@ -301,7 +301,7 @@ def test_fast_id_check_agrees_with_the_people_rule():
 
     for number, _name in identities(200, seed=3):
         assert values.id_number(number) == parse_id_number(number)
-    # a region code that did not exist in the birth year fails both ways
+    # a region code that never existed fails both ways
     with pytest.raises(IdNumberError):
         parse_id_number("990105196506121231")
     with pytest.raises(values.ValueProblem):

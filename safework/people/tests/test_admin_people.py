@@ -9,6 +9,7 @@ from safework.accounts.tests.test_admin import (
     form_errors,
     post_form,
 )
+from safework.certs.models import ImportJob
 from safework.core.models import AuditRecord
 from safework.people.models import BlacklistEntry, Contractor, HealthCheck, Person
 from safework.people.synthetic import make_id_number
@@ -103,14 +104,24 @@ def test_site_writer_must_place_the_person_in_their_scope(client, world):
     assert "department" in form_errors(response)  # another site's department is no choice
 
 
-def test_contractor_manager_registers_their_own_staff(client, world):
+def test_contractor_manager_registers_their_own_staff(
+    client, world, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
     data = person_data(
         employer_kind="contractor", contractor=world.contractor_x.pk, started_on="2026-02-01"
     )
-    response = post_form(client, world.manager_x, "people_person_add", data)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_form(client, world.manager_x, "people_person_add", data)
     assert response.status_code == 302
-    person = Person.objects.get(name="新员工")
-    assert person.current_employment.contractor == world.contractor_x
+    # issue 17: a contractor's registration waits for the site's safety officer
+    job = ImportJob.objects.get(created_by=world.manager_x)
+    assert (job.kind, job.status, job.contractor) == (
+        "contractor",
+        "pending_review",
+        world.contractor_x,
+    )
+    assert not Person.objects.filter(name="新员工").exists()
     data["contractor"] = world.contractor_y.pk
     data["id_number"] = new_number(2)
     response = post_form(client, world.manager_x, "people_person_add", data)
@@ -265,3 +276,28 @@ def test_contractor_added_by_a_site_officer_needs_an_engagement_there(client, wo
     actions = set(AuditRecord.objects.values_list("action", flat=True))
     assert {"people.contractor_created", "people.contractorengagement_created"} <= actions
     assert contractor.engagements.get().site == world.site_a
+
+
+def test_a_contractor_managers_registration_reads_the_same_whoever_holds_the_number(
+    client, world, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    """Issue 17: "already registered" would tell contractor X's manager that contractor Y's
+    worker exists; a fresh number and a taken one get the same redirect and message."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+    def submit(number):
+        data = person_data(
+            id_number=number,
+            employer_kind="contractor",
+            contractor=world.contractor_x.pk,
+            started_on="2026-02-01",
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post_form(client, world.manager_x, "people_person_add", data)
+        shown = [str(m) for m in response.wsgi_request._messages]
+        return response.status_code, response["Location"], shown
+
+    assert submit(new_number(5)) == submit(world.staff_y.id_number)
+    assert submit(world.own_a.id_number)[0] == 302
+    assert world.staff_y.current_employment.contractor == world.contractor_y
+    assert ImportJob.objects.filter(status="pending_review").count() == 3

@@ -164,8 +164,9 @@ def test_contractor_manager_registers_only_own_staff(api_world, db):
         )
 
     ok = register(api_world.contractor_x)
-    assert ok.status_code == 201, ok.content
-    assert client.get(f"{API}/persons/{ok.json()['id']}").status_code == 200
+    # issue 17: a contractor's registration waits for the site's safety officer (202)
+    assert ok.status_code == 202, ok.content
+    assert ok.json()["status"] == "pending_review"
     refused = register(api_world.contractor_y)
     assert refused.status_code == 422
     assert errors_of(refused) == {"employment.contractor_id": "unknown"}
@@ -477,7 +478,10 @@ def test_someone_employed_elsewhere_is_not_taken_over(api_world, db):
             },
         },
     )
-    assert errors_of(response) == {"id_number": "duplicate"}
+    # issue 17: not a "duplicate" (that would tell X's manager that Y's worker exists): the
+    # neutral "submitted for review" answer, and nothing taken over
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "pending_review"
     assert Person.objects.get(pk=api_world.p_y.pk).current_employment.contractor_id == (
         api_world.contractor_y.pk
     )

@@ -11,8 +11,9 @@ from safework.certs import qualification
 from safework.core.clock import start_of_day
 from safework.core.errors import InvalidInput
 from safework.org.models import Site
+from safework.people.masking import mask_id_number, mask_id_numbers_in
 from safework.people.models import Person
-from safework.people.rules import IdNumberError, mask_id_number, parse_id_number
+from safework.people.rules import IdNumberError, parse_id_number
 
 USAGE_ERROR = 2  # exit status for bad input; 1 means "refused"
 
@@ -74,23 +75,10 @@ def reason_lines(decision) -> list[str]:
         kind = "refusal" if r.blocking else "warning"
         lines.append(f"  - [{kind}] {r.code}: {r.message}")
         if r.subject:
-            lines.append(f"      subject: {mask_id_text(r.subject)}")
+            lines.append(f"      subject: {mask_id_numbers_in(r.subject)}")
         if r.clause:
             lines.append(f"      clause: {r.clause}")
     return lines
-
-
-def mask_id_text(text: str) -> str:
-    """Certificate numbers are often the holder's ID number: mask such subjects on screens."""
-    parts = []
-    for word in text.split(" "):
-        try:
-            parse_id_number(word)
-        except IdNumberError:
-            parts.append(word)
-        else:
-            parts.append(mask_id_number(word))
-    return " ".join(parts)
 
 
 class Command(BaseCommand):

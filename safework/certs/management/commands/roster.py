@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 from safework.certs import roster as rosters
 from safework.certs.management.commands.qualify import USAGE_ERROR, find_site, reason_lines
 from safework.core.errors import InvalidInput
+from safework.people.masking import mask_id_number
 from safework.people.models import Person
-from safework.people.rules import mask_id_number
 
 
 class Command(BaseCommand):
