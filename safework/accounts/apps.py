@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "账号与角色"
 
     def ready(self):
-        from safework.accounts import permissions  # noqa: F401  registers the rules predicates
+        from safework.accounts import lockout, permissions  # noqa: F401  rules predicates; the audit of lockouts

@@ -1,4 +1,5 @@
 from safework.core.audit import client_addr_var
+from safework.core.net import client_address
 
 
 class AuditContextMiddleware:
@@ -8,7 +9,7 @@ class AuditContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        token = client_addr_var.set(request.META.get("REMOTE_ADDR", ""))
+        token = client_addr_var.set(client_address(request))
         try:
             return self.get_response(request)
         finally:
