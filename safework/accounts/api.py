@@ -139,6 +139,7 @@ def tokens_visible_to(user, action: str = READ):
     return ApiToken.objects.filter(user_id=user.pk)
 
 
+# A token's audit records: administrators (group-wide) and the token's owner (their actor).
 register_audit_visibility("accounts.apitoken", lambda scope: ApiToken.objects.none())
 
 
