@@ -12,6 +12,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.renderers import JSONRenderer
 
 from safework.accounts.access import PERMISSION_KEY
+from safework.accounts.lockout import LoginLockedOut
 from safework.core.errors import BadRequest, FieldError, InvalidInput
 from safework.core.middleware import api_error_response
 from safework.core.openapi import SwaggerWithCsrf, complete_schema
@@ -94,6 +95,14 @@ def forbidden(request, exc):
 @api.exception_handler(AuthenticationError)
 def unauthenticated(request, exc):
     return _errors(request, [FieldError("", "unauthenticated", _("Log in first."))], 401)
+
+
+@api.exception_handler(LoginLockedOut)
+def locked_out(request, exc):
+    # Too many failed logins (accounts.lockout): 429, and when to try again.
+    response = _errors(request, [FieldError("", "locked_out", str(exc))], 429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(HttpError)

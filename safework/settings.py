@@ -6,9 +6,11 @@ every variable.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -197,3 +199,60 @@ LOGGING = {
     # The task worker reports what it starts and runs (`safework serve` shows it as "tasks | …").
     "loggers": {"huey": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }
+
+# --- Login protection, API tokens and HTTPS (README: "Production behind HTTPS") -----------------
+# django-axes counts failed logins (admin form and HTTP Basic, both through authenticate()) and
+# refuses further attempts with 429 until the cool-off has passed or an administrator unlocks.
+# SAFEWORK_LOGIN_LOCKOUT lists what is counted: comma-separated sets, "+" within a set. The
+# default counts per account *and* address together, so nobody elsewhere can lock a user out.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += [
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a lockout into its answer
+]
+AUTHENTICATION_BACKENDS.insert(0, "safework.accounts.lockout.LockoutBackend")
+AXES_FAILURE_LIMIT = env.int("SAFEWORK_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SAFEWORK_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [
+    s.split("+") if "+" in s else s
+    for s in env.list("SAFEWORK_LOGIN_LOCKOUT", default=["username+ip_address"])
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True  # each refused attempt restarts the cool-off
+AXES_LOCKOUT_CALLABLE = "safework.accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "safework.core.net.client_address"
+AXES_ENABLE_ADMIN = False  # unlocking goes through the audited user admin action instead
+# Behind a reverse proxy: how many proxies append to X-Forwarded-For (0: use the peer address).
+PROXY_COUNT = env.int("SAFEWORK_PROXY_COUNT", default=0)
+
+HTTPS = env_flag("SAFEWORK_HTTPS", default=False)  # served over HTTPS (a proxy terminates TLS)
+SECURE_SSL_REDIRECT = env_flag("SAFEWORK_SSL_REDIRECT", default=HTTPS)
+SECURE_HSTS_SECONDS = env.int("SAFEWORK_HSTS_SECONDS", default=365 * 24 * 3600 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("SAFEWORK_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env_flag("SAFEWORK_HSTS_PRELOAD", default=HTTPS)
+SESSION_COOKIE_SECURE = env_flag("SAFEWORK_SESSION_COOKIE_SECURE", default=HTTPS)
+CSRF_COOKIE_SECURE = env_flag("SAFEWORK_CSRF_COOKIE_SECURE", default=HTTPS)
+if env_flag("SAFEWORK_PROXY_SSL_HEADER", default=HTTPS):
+    # Only behind a proxy that sets this header itself and drops a client's.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content-Security-Policy: scripts, styles and everything else from SafeWork itself only (the
+# admin and the Swagger page need nothing else); inline code only with the request's nonce.
+_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("django.template.context_processors.csp")
+if env_flag("SAFEWORK_CSP_REPORT_ONLY", default=False):
+    SECURE_CSP_REPORT_ONLY = _CSP
+else:
+    SECURE_CSP = _CSP
+# API tokens: a random secret checked by HMAC-SHA256 keyed with this (fast; never a password hash).
+API_TOKEN_KEY = env.str("SAFEWORK_API_TOKEN_KEY", default="") or secret_from(VAR_DIR / "token_key")

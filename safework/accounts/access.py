@@ -4,7 +4,8 @@
     def list_persons(request, ...):
         qs = persons_visible_to(request.scope)          # someone else's object → 404
 
-`access()` gives the operation an auth callable that logs the user in (session or HTTP Basic),
+`access()` gives the operation an auth callable that logs the user in (session, HTTP Basic or an
+API token sent as `Authorization: Bearer …`; a token narrows its owner's permissions),
 answers 401 without a login and 403 when the permission matrix says no, **before** the body is
 validated (so an inspector's write is 403, not 422), and leaves the user's `Scope` on
 `request.scope`. It also writes `x-safework-permission` into the OpenAPI operation; the
@@ -13,8 +14,11 @@ role × endpoint test reads it from /api/v1/openapi.json, so a new endpoint cann
 
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied
-from ninja.security import HttpBasicAuth, SessionAuth
+from django.utils import timezone
+from ninja.security import HttpBasicAuth, HttpBearer, SessionAuth
 
+from safework.accounts import services, tokens
+from safework.accounts.lockout import LoginLockedOut
 from safework.accounts.matrix import READ, WRITE  # noqa: F401  re-exported for endpoints
 from safework.accounts.scope import scope_for, sees_full_id_numbers
 from safework.core.scope import Scope
@@ -30,18 +34,43 @@ GROUP_WIDE_KEY = "x-safework-group-wide-only"
 
 
 class BasicAuth(HttpBasicAuth):
-    """HTTP Basic for scripts and curl (`curl -u user:password …`)."""
+    """HTTP Basic for scripts and curl (`curl -u user:password …`), counted by axes like the
+    admin's login form: a locked-out login is a 429, even with the right password."""
 
     def authenticate(self, request, username, password):
         user = authenticate(request, username=username, password=password)
+        if getattr(request, "axes_locked_out", False):
+            raise LoginLockedOut(request)
         if user is not None and user.is_active:
             request.user = user
             return user
         return None
 
 
+class TokenAuth(HttpBearer):
+    """An API token (`Authorization: Bearer sw_…`). A wrong token is a 401 and is not counted
+    against the owner's logins: the prefix is not secret, and anyone could otherwise lock the
+    owner out; guessing the 256-bit secret is hopeless and each try costs one HMAC."""
+
+    def authenticate(self, request, token):
+        now = timezone.now()
+        api_token = tokens.find(token, at=now)
+        if api_token is None:
+            return None
+        services.touch_token(api_token, at=now)
+        request.user = api_token.user
+        request.api_token = api_token
+        return api_token.user
+
+
 _session = SessionAuth()  # checks CSRF on unsafe methods when the session cookie is used
 _basic = BasicAuth()
+_token = TokenAuth()
+
+
+def _token_allows(request, resource: str, action: str) -> bool:
+    api_token = getattr(request, "api_token", None)
+    return api_token is None or tokens.allows(api_token, resource, action)
 
 
 class Permission:
@@ -51,16 +80,21 @@ class Permission:
         self.resource, self.action, self.group_wide = resource, action, group_wide
 
     def __call__(self, request):
-        # A script sending HTTP Basic has no CSRF token to give; the session path (a browser)
-        # must pass the CSRF check, so it is only taken without an Authorization header.
-        if request.headers.get("Authorization", "").lower().startswith("basic "):
+        # A script sending HTTP Basic or a token has no CSRF token to give; the session path (a
+        # browser) must pass the CSRF check, so it is only taken without an Authorization header.
+        authorization = request.headers.get("Authorization", "").lower()
+        if authorization.startswith("basic "):
             user = _basic(request)
+        elif authorization.startswith("bearer "):
+            user = _token(request)
         else:
             user = _session(request)
         if not user:
             return None  # → 401
         scope = scope_for(user, self.resource, self.action)
         if scope is None or (self.group_wide and not scope.group_wide):
+            raise PermissionDenied(f"{self.resource}.{self.action}")
+        if not _token_allows(request, self.resource, self.action):
             raise PermissionDenied(f"{self.resource}.{self.action}")
         request.scope = scope
         return user
@@ -85,7 +119,7 @@ def access(resource: str, action: str, *, group_wide: bool = False) -> dict:
 def require(request, resource: str, action: str) -> Scope:
     """The user's scope for another (resource, action) inside a view, or PermissionDenied."""
     scope = scope_for(request.user, resource, action)
-    if scope is None:
+    if scope is None or not _token_allows(request, resource, action):
         raise PermissionDenied(f"{resource}.{action}")
     return scope
 

@@ -18,8 +18,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from safework.accounts import services
 from safework.accounts.admin_mixins import ScopedAdmin, ScopedTabularInline
-from safework.accounts.matrix import ACCOUNTS
-from safework.accounts.models import Role, RoleGrant, User
+from safework.accounts.matrix import ACCOUNTS, WRITE
+from safework.accounts.models import ApiToken, Role, RoleGrant, User
 from safework.core import audit
 from safework.core.refusals import Refused
 
@@ -134,6 +134,7 @@ class UserAdmin(KeepsAnAdministrator, ScopedAdmin, DjangoUserAdmin):
     autocomplete_fields = ("person",)
     filter_horizontal = ()
     inlines = (RoleGrantInline,)
+    actions = ("unlock_logins",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("grants")
@@ -142,6 +143,17 @@ class UserAdmin(KeepsAnAdministrator, ScopedAdmin, DjangoUserAdmin):
         if change and not obj.is_active:
             services.refuse_deactivating_oneself(by=request.user, user=obj)
         super().save_model(request, obj, form, change)
+
+    @admin.action(
+        description=gettext_lazy("Unlock login after failed attempts"), permissions=["change"]
+    )
+    def unlock_logins(self, request, queryset):
+        cleared = sum(
+            services.unlock_login(by=request.user, username=user.username) for user in queryset
+        )
+        self.message_user(
+            request, _("Unlocked: %(count)d failure counters cleared.") % {"count": cleared}
+        )
 
     def get_inline_instances(self, request, obj=None):
         # Grants are added once the user exists (the add form is Django's two-step one).
@@ -178,6 +190,40 @@ class RoleGrantAdmin(KeepsAnAdministrator, ScopedAdmin):
     list_select_related = ("user", "site", "contractor", "department")
     search_fields = ("user__username", "user__first_name", "user__last_name")
     autocomplete_fields = ("user",)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ScopedAdmin):
+    """Every user's API tokens, for administrators: who has which, when used; revoke. Tokens are
+    made through the API (POST /api/v1/tokens), which shows the token once."""
+
+    resource = ACCOUNTS
+    read_only = True
+    deletable = False
+    list_display = (
+        "name",
+        "user",
+        "prefix",
+        "read_only",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("read_only", ("revoked_at", admin.EmptyFieldListFilter))
+    list_select_related = ("user",)
+    search_fields = ("name", "prefix", "user__username")
+    exclude = ("digest",)
+    actions = ("revoke_tokens",)
+
+    def has_revoke_permission(self, request):
+        return self.scope(request, WRITE) is not None
+
+    @admin.action(description=gettext_lazy("Revoke the selected tokens"), permissions=["revoke"])
+    def revoke_tokens(self, request, queryset):
+        for token in queryset:
+            services.revoke_token(by=request.user, token=token)
+        self.message_user(request, _("Revoked: %(count)d tokens.") % {"count": len(queryset)})
 
 
 # The audit chain's and the settings' admins need the permission matrix, which core must not

@@ -1,22 +1,29 @@
-"""REST endpoints of accounts: users and role grants (resource ACCOUNTS: administrators)."""
+"""REST endpoints of accounts: users, role grants and login lockouts (resource ACCOUNTS:
+administrators); API tokens (resource TOKENS: everyone their own)."""
 
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Status
 
 from safework.accounts import services
 from safework.accounts.access import READ, WRITE, access
-from safework.accounts.matrix import ACCOUNTS
-from safework.accounts.models import RoleGrant, User
+from safework.accounts.matrix import ACCOUNTS, TOKENS
+from safework.accounts.models import ApiToken, RoleGrant, User
 from safework.accounts.schemas import (
     GrantFilter,
     GrantIn,
     GrantOut,
     GrantPatch,
+    TokenCreated,
+    TokenIn,
+    TokenOut,
+    UnlockIn,
+    UnlockOut,
     UserFilter,
     UserIn,
     UserOut,
     UserPatch,
 )
+from safework.accounts.scope import scope_for
 from safework.core.audit_visibility import register_audit_visibility
 from safework.core.pagination import Page, PageParams, paginate
 from safework.core.scope import Scope
@@ -106,3 +113,53 @@ def revoke_grant(request, grant_id: int):
     grant = get_object_or_404(grants_visible_to(request.scope), pk=grant_id)
     services.revoke_grant(by=request.user, grant=grant)
     return Status(204, None)
+
+
+# --- login lockouts ------------------------------------------------------------------------
+
+
+@router.post("/users/{user_id}/unlock", response=UnlockOut, **access(ACCOUNTS, WRITE))
+def unlock_user(request, user_id: int, payload: UnlockIn):
+    """End a login lockout of this user (at one address, or everywhere), audited."""
+    user = get_object_or_404(users_visible_to(request.scope), pk=user_id)
+    cleared = services.unlock_login(
+        by=request.user, username=user.username, client_addr=payload.client_addr
+    )
+    return {"cleared": cleared}
+
+
+# --- API tokens ----------------------------------------------------------------------------
+
+
+def tokens_visible_to(user, action: str = READ):
+    """A user's own tokens; an administrator's view of accounts shows everyone's."""
+    accounts_scope = scope_for(user, ACCOUNTS, action)
+    if accounts_scope is not None and accounts_scope.group_wide:
+        return ApiToken.objects.all()
+    return ApiToken.objects.filter(user_id=user.pk)
+
+
+# A token's audit records: administrators (group-wide) and the token's owner (their actor).
+register_audit_visibility("accounts.apitoken", lambda scope: ApiToken.objects.none())
+
+
+@router.get("/tokens", response=Page[TokenOut], **access(TOKENS, READ))
+def list_tokens(request, page: Query[PageParams], user_id: int | None = None):
+    qs = tokens_visible_to(request.user)
+    if user_id is not None:
+        qs = qs.filter(user_id=user_id)
+    return paginate(qs.order_by("-created_at", "-pk"), page)
+
+
+@router.post("/tokens", response={201: TokenCreated}, **access(TOKENS, WRITE))
+def create_token(request, payload: TokenIn):
+    """A token for yourself, acting with your roles (narrowed as asked). The token is in this
+    answer only; SafeWork keeps a keyed hash of it."""
+    token, raw = services.create_token(by=request.user, **payload.dict())
+    return Status(201, TokenOut.model_validate(token).model_dump() | {"token": raw})
+
+
+@router.post("/tokens/{token_id}/revoke", response=TokenOut, **access(TOKENS, WRITE))
+def revoke_token(request, token_id: int):
+    token = get_object_or_404(tokens_visible_to(request.user, WRITE), pk=token_id)
+    return services.revoke_token(by=request.user, token=token)

@@ -6,4 +6,5 @@ class AccountsConfig(AppConfig):
     verbose_name = "账号与角色"
 
     def ready(self):
-        from safework.accounts import permissions  # noqa: F401  registers the rules predicates
+        # The rules predicates, and the audit of login lockouts (an axes signal receiver).
+        from safework.accounts import lockout, permissions  # noqa: F401

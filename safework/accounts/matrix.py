@@ -23,6 +23,7 @@ ROSTER = "roster"  # roster uploads and their checks
 AUDIT = "audit"
 ACCOUNTS = "accounts"  # users and role grants
 SETTINGS = "settings"
+TOKENS = "tokens"  # API tokens: every role manages its own (administrators everyone's)
 
 RESOURCES = (
     ORG,
@@ -36,6 +37,7 @@ RESOURCES = (
     AUDIT,
     ACCOUNTS,
     SETTINGS,
+    TOKENS,
 )
 
 _ALL = frozenset(RESOURCES)
@@ -95,4 +97,6 @@ FULL_ID_NUMBERS = frozenset(
 
 
 def allows(role: str, resource: str, action: str) -> bool:
+    if resource == TOKENS:  # any role may give its scripts a token of its own
+        return role in MATRIX
     return resource in MATRIX.get(role, {}).get(action, frozenset())

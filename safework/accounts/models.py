@@ -98,3 +98,34 @@ class RoleGrant(models.Model):
     def __str__(self):
         where = self.site or _("group-wide")
         return f"{self.user} {self.get_role_display()} @ {where}"
+
+
+class ApiToken(models.Model):
+    """A credential for scripts: acts as its user, optionally narrowed (read-only, resources).
+
+    Only a keyed hash of the token is stored; the token itself is shown once, at creation. The
+    prefix (part of the token) finds the row; a revoked or expired token, or one whose user is
+    inactive, authenticates nobody.
+    """
+
+    user = models.ForeignKey(
+        User, models.CASCADE, related_name="api_tokens", verbose_name=_("user")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    digest = models.CharField(_("digest"), max_length=64, editable=False)
+    read_only = models.BooleanField(_("read only"), default=False)
+    resources = models.JSONField(
+        _("resources"), default=list, blank=True, help_text=_("empty: every resource")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from django.db.models import Q
 from ninja import Field, FilterLookup, FilterSchema, Schema
-from pydantic import ConfigDict
+from pydantic import AwareDatetime, ConfigDict
 
 from safework.accounts.models import Role
 
@@ -92,3 +92,37 @@ class GrantFilter(FilterSchema):
     site_id: int | None = None
     contractor_id: int | None = None
     department_id: int | None = None
+
+
+class TokenIn(In):
+    name: str = Field(..., min_length=1, max_length=100, description="what uses the token")
+    read_only: bool = Field(False, description="refuse every write (403)")
+    resources: list[str] = Field(
+        default_factory=list, max_length=20, description="empty: every resource of the owner"
+    )
+    expires_at: AwareDatetime | None = Field(None, description="none: until revoked")
+
+
+class TokenOut(Schema):
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    read_only: bool
+    resources: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="shown only in this answer: store it now")
+
+
+class UnlockIn(In):
+    client_addr: str = Field("", max_length=45, description="empty: every address")
+
+
+class UnlockOut(Schema):
+    cleared: int = Field(description="failure counters cleared (0: nothing was locked)")

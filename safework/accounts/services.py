@@ -1,13 +1,17 @@
 """Writes to accounts: users and their role grants. Each is one transaction ending with its
 audit record; password hashes never enter the audit trail."""
 
+from datetime import timedelta
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from safework.accounts.models import Role, RoleGrant, User
+from safework.accounts import matrix, tokens
+from safework.accounts.models import ApiToken, Role, RoleGrant, User
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Reason, Refused
@@ -319,3 +323,135 @@ def revoke_grant(*, by, grant: RoleGrant) -> None:
     grant.delete()
     refuse_losing_administration(administrators_before)
     audit.record(action="accounts.role_revoked", target=label, actor=by, before=before)
+
+
+# --- login lockouts ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_lockout(
+    *, username: str, client_addr: str, failures: int, path: str, cool_off_seconds: int
+) -> None:
+    """Audit that logging in as `username` from `client_addr` is locked (accounts.lockout)."""
+    user = User.objects.filter(username=username).first()
+    target = user if user is not None else ("accounts.user", "", username)
+    after = {
+        "username": username,
+        "client_addr": client_addr,
+        "failures": failures,
+        "path": path,
+        "cool_off_seconds": cool_off_seconds,
+    }
+    audit.record(
+        action="accounts.login_locked_out",
+        target=target,
+        actor=None,
+        after=after,
+        client_addr=client_addr,
+    )
+
+
+@transaction.atomic
+def unlock_login(*, by, username: str = "", client_addr: str = "") -> int:
+    """Forget the failed logins of an account (any address), of an address (any account), or of
+    one account at one address: whatever lockout they caused ends now. Returns how many counters
+    were cleared (0: nothing was locked or counting)."""
+    from axes.handlers.proxy import AxesProxyHandler
+
+    if not username and not client_addr:
+        raise InvalidInput(
+            FieldError("username", "required", _("Name the account or the address to unlock."))
+        )
+    cleared = AxesProxyHandler.reset_attempts(
+        username=username or None, ip_address=client_addr or None
+    )
+    user = User.objects.filter(username=username).first() if username else None
+    target = user if user is not None else ("accounts.user", "", username or client_addr)
+    after = {"username": username, "client_addr": client_addr, "cleared": cleared}
+    audit.record(action="accounts.login_unlocked", target=target, actor=by, after=after)
+    return cleared
+
+
+# --- API tokens ----------------------------------------------------------------------------
+
+TOKEN_AUDIT_FIELDS = (
+    "id",
+    "user",
+    "name",
+    "prefix",
+    "read_only",
+    "resources",
+    "expires_at",
+    "revoked_at",
+)
+
+
+def _token_snapshot(token) -> dict:
+    return audit.snapshot(token, fields=TOKEN_AUDIT_FIELDS)  # never the digest
+
+
+@transaction.atomic
+def create_token(
+    *,
+    by: User,
+    name: str,
+    read_only: bool = False,
+    resources: list[str] | None = None,
+    expires_at=None,
+    at=None,
+):
+    """A new token for `by` itself. Returns (token row, raw token): the raw token exists only in
+    this answer; the database keeps its keyed hash."""
+    at = at or timezone.now()
+    errors = []
+    name = (name or "").strip()
+    if not name:
+        errors.append(FieldError("name", "required", _("Name the token (what uses it).")))
+    resources = sorted(set(resources or []))
+    unknown = [r for r in resources if r not in matrix.RESOURCES]
+    if unknown:
+        message = _("Unknown resources: %(names)s.") % {"names": ", ".join(unknown)}
+        errors.append(FieldError("resources", "invalid", message))
+    if expires_at is not None and expires_at <= at:
+        errors.append(FieldError("expires_at", "past", _("The expiry must be in the future.")))
+    _raise_if(errors)
+    new = tokens.generate()
+    token = ApiToken.objects.create(
+        user=by,
+        name=name,
+        prefix=new.prefix,
+        digest=new.digest,
+        read_only=read_only,
+        resources=resources,
+        expires_at=expires_at,
+    )
+    audit.record(
+        action="accounts.token_created", target=token, actor=by, after=_token_snapshot(token)
+    )
+    return token, new.raw
+
+
+@transaction.atomic
+def revoke_token(*, by, token, at=None):
+    """The token authenticates nobody from now on; the row stays for the record."""
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if token.revoked_at is not None:
+        return token
+    before = _token_snapshot(token)
+    token.revoked_at = at or timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit.record(
+        action="accounts.token_revoked",
+        target=token,
+        actor=by,
+        before=before,
+        after=_token_snapshot(token),
+    )
+    return token
+
+
+def touch_token(token, *, at) -> None:
+    """Note when a token was last used (at most once a minute per token). Bookkeeping like
+    Django's last_login, not a change of anything a user decides: not audited."""
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=at - timedelta(minutes=1))
+    ApiToken.objects.filter(stale, pk=token.pk).update(last_used_at=at)

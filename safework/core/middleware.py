@@ -2,6 +2,7 @@ from django.http import JsonResponse
 from django.utils.translation import gettext_lazy as _lazy
 
 from safework.core.audit import client_addr_var
+from safework.core.net import client_address
 
 
 class AuditContextMiddleware:
@@ -11,7 +12,7 @@ class AuditContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        token = client_addr_var.set(request.META.get("REMOTE_ADDR", ""))
+        token = client_addr_var.set(client_address(request))
         try:
             return self.get_response(request)
         finally:

@@ -108,10 +108,15 @@ def test_every_reference_in_the_openapi_document_resolves():
     assert "$defs" not in json.dumps(roster_body)
 
 
-def test_openapi_declares_basic_and_session_auth_and_the_error_answers():
+def test_openapi_declares_basic_token_and_session_auth_and_the_error_answers():
     schema = _schema()
     schemes = schema["components"]["securitySchemes"]
     assert schemes["basicAuth"] == {"type": "http", "scheme": "basic"}
+    assert schemes["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "API token (sw_…)",
+    }
     assert schemes["sessionAuth"]["in"] == "cookie"
     operation = schema["paths"]["/api/v1/persons"]["post"]
     assert {"basicAuth": []} in operation["security"]
