@@ -36,8 +36,9 @@ from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Decision
 from safework.core.scope import Scope
 from safework.org.models import Site
+from safework.people.masking import mask_id_number
 from safework.people.models import Person
-from safework.people.rules import IdNumberError, mask_id_number, parse_id_number
+from safework.people.rules import IdNumberError, parse_id_number
 
 MAX_ROWS = 10_000
 MAX_ERRORS = 1_000  # row errors listed in one answer

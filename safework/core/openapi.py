@@ -1,7 +1,8 @@
 """What the OpenAPI document says beyond what ninja derives from the endpoints.
 
-- How to authenticate: HTTP Basic, an API token (Bearer) and the session cookie (the docs page sends its CSRF token),
-  declared as security schemes and required by every operation that checks a permission.
+- How to authenticate: HTTP Basic, an API token (Bearer) and the session cookie (the docs page
+  sends its CSRF token), declared as security schemes and required by every operation that
+  checks a permission.
 - The error answers every operation can give (400, 401, 403, 404, 409, 413, 422, 429) with their
   JSON shapes, so a client (or schemathesis) finds each status it meets documented.
 - Pydantic's nested `$defs` hoisted into `components/schemas`: a `#/$defs/…` reference inside a

@@ -11,8 +11,8 @@ from safework.certs.roster_template import EXAMPLE, TEMPLATE_COLUMNS
 from safework.certs.tests.qualification_fixtures import D, member, site
 from safework.certs.tests.test_roster import client_for
 from safework.core.errors import InvalidInput
+from safework.people.masking import mask_id_number
 from safework.people.models import Person
-from safework.people.rules import mask_id_number
 from safework.people.tests.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db
