@@ -1,7 +1,7 @@
 """The REST API under /api/v1/: one NinjaAPI, its auth, and the one place errors become HTTP."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DataError
+from django.db import DataError, IntegrityError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
@@ -10,6 +10,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.renderers import JSONRenderer
 
 from safework.core.errors import BadRequest, FieldError, InvalidInput
+from safework.core.integrity import conflict_error
 from safework.core.refusals import Refused
 from safework.core.validation import JsonParser, translate_pydantic_errors
 
@@ -98,6 +99,16 @@ def out_of_range(request, exc):
     # input is at fault, so a 422 rather than a 500 (schemas bound what they can up front).
     message = _("A number or date in the request is out of range.")
     return _errors(request, [FieldError("", "out_of_range", message)], 422)
+
+
+@api.exception_handler(IntegrityError)
+def integrity_error(request, exc):
+    # Backstop for a write that lost a race outside `core.integrity.unique_or_422`: the
+    # transaction has rolled back; say which key, or that the data changed meanwhile.
+    error = conflict_error(exc) or FieldError(
+        "", "conflict", _("The data changed while saving; reload and try again.")
+    )
+    return _errors(request, [error], 422)
 
 
 @api.exception_handler(RecursionError)

@@ -15,9 +15,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from safework.certs.models import (
     Certificate,
@@ -40,6 +41,7 @@ from safework.certs.rules import (
 )
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
+from safework.core.integrity import describe_unique, save_unique
 from safework.core.refusals import Reason, Refused
 from safework.people.models import Person
 
@@ -246,13 +248,16 @@ def _duplicate_error() -> FieldError:
     )
 
 
-def _save_unique(cert: Certificate) -> None:
-    # The check above answers the usual case; the constraint answers a concurrent twin.
-    try:
-        with transaction.atomic():
-            cert.save()
-    except IntegrityError:
-        raise InvalidInput(_duplicate_error())
+# The check above answers the usual case; the constraint answers a concurrent twin.
+describe_unique(
+    Certificate,
+    "certificate_natural_key",
+    field="number",
+    code="certificate.duplicate",
+    message=gettext_lazy(
+        "A certificate with this scheme, item, number and issue date is already recorded."
+    ),
+)
 
 
 def _refresh_review_due(cert: Certificate, book: RuleBook) -> None:
@@ -317,7 +322,7 @@ def create_certificate(
         catalogue_version=item.catalogue_version,
     )
     _refresh_review_due(cert, book)
-    _save_unique(cert)
+    save_unique(cert)
     audit.record(action="certs.certificate_created", target=cert, actor=by)
     return cert
 
@@ -362,7 +367,7 @@ def update_certificate(*, by=None, cert: Certificate, book: RuleBook | None = No
     cert.issuing_authority = values["issuing_authority"] or ""
     cert.last_practised_on = values["last_practised_on"]
     _refresh_review_due(cert, book)
-    _save_unique(cert)
+    save_unique(cert)
     audit.record(action="certs.certificate_updated", target=cert, actor=by, before=before)
     return cert
 
@@ -595,7 +600,7 @@ def renew_certificate(
         predecessor=old,
     )
     _refresh_review_due(new, book)
-    _save_unique(new)
+    save_unique(new)
     CertificateEvent.objects.create(
         certificate=old,
         kind=EventKind.RENEWAL,

@@ -16,9 +16,11 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
+from safework.core.integrity import describe_unique, save_unique
 from safework.core.scope import Scope
 from safework.core.validation import clean_model, visible_ref
 from safework.org.models import Department, Position
@@ -49,6 +51,32 @@ SPECIAL_WORK_TYPES = (
     "temporary_power",
     "excavation",
     "road_closure",
+)
+
+
+# A concurrent twin that passed the checks below meets the unique constraint: same answer.
+describe_unique(
+    Person,
+    "id_number",
+    field="id_number",
+    message=gettext_lazy(
+        "A person with this ID number is already registered; change their "
+        "employment instead of registering them again."
+    ),
+)
+describe_unique(
+    Contractor,
+    "uscc",
+    field="uscc",
+    message=gettext_lazy(
+        "A contractor with this credit code is registered; engage it at your site."
+    ),
+)
+describe_unique(
+    HealthCheck,
+    "one_check_per_day",
+    field="checked_on",
+    message=gettext_lazy("This person has a check on this date."),
 )
 
 
@@ -248,7 +276,7 @@ def register_person(
         is_synthetic=is_synthetic,
     )
     clean_model(person, exclude=["gender", "birth_date", "current_employment"])
-    person.save()
+    save_unique(person)
     if employment is not None:
         _open_employment(person, employment)
     _still_visible(
@@ -353,7 +381,7 @@ def update_person(*, by, person: Person, changes: dict) -> Person:
             setattr(person, field, changes[field] or "")
     _raise_if(errors)
     clean_model(person, exclude=["gender", "birth_date", "current_employment"])
-    person.save()
+    save_unique(person)
     audit.record(action="people.person_updated", target=person, actor=by, before=before)
     return person
 
@@ -546,7 +574,7 @@ def register_contractor(
         name=name.strip(), uscc=code, contact_name=contact_name, contact_phone=contact_phone
     )
     clean_model(contractor)
-    contractor.save()
+    save_unique(contractor)
     entries = []
     if engagement is not None:
         engaged = ContractorEngagement.objects.create(
@@ -597,7 +625,7 @@ def update_contractor(*, by, contractor: Contractor, changes: dict) -> Contracto
             setattr(contractor, field, changes[field])
     _raise_if(errors)
     clean_model(contractor)
-    contractor.save()
+    save_unique(contractor)
     audit.record(action="people.contractor_updated", target=contractor, actor=by, before=before)
     return contractor
 
@@ -773,7 +801,7 @@ def record_health_check(
     )
     _raise_if(_health_errors(check))
     clean_model(check)
-    check.save()
+    save_unique(check)
     audit.record(action="people.health_check_recorded", target=check, actor=by)
     return check
 
@@ -802,7 +830,7 @@ def update_health_check(*, by, check: HealthCheck, changes: dict) -> HealthCheck
         setattr(check, field, value)
     _raise_if(_health_errors(check))
     clean_model(check)
-    check.save()
+    save_unique(check)
     audit.record(action="people.health_check_updated", target=check, actor=by, before=before)
     return check
 
