@@ -43,6 +43,7 @@ from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.integrity import describe_unique, save_unique
 from safework.core.refusals import Reason, Refused
+from safework.core.text import model_text_errors, text_errors
 from safework.people.models import Person
 
 CONSTRUCTION = "construction"
@@ -138,6 +139,9 @@ def _validated(f: _Fields, *, book: RuleBook, exclude_pk: int | None = None) -> 
         errors.append(FieldError("item", "item.inactive", _("This item is no longer issued.")))
     if not f.number:
         errors.append(FieldError("number", "required", _("This field is required.")))
+    errors += text_errors(f.number, "number") + text_errors(f.restriction, "restriction")
+    if f.issued_on and f.issued_on > _today():  # the site's date: 23:30 UTC is tomorrow there
+        errors.append(FieldError("issued_on", "date.future", _("The issue date is in the future.")))
     if f.item.restriction_kinds:
         if not f.restriction:
             errors.append(
@@ -248,6 +252,12 @@ def _duplicate_error() -> FieldError:
     )
 
 
+def _save(cert: Certificate) -> None:
+    if errors := model_text_errors(cert):  # issuing authority and the other free texts
+        raise InvalidInput(errors)
+    save_unique(cert)
+
+
 # The check above answers the usual case; the constraint answers a concurrent twin.
 describe_unique(
     Certificate,
@@ -322,7 +332,7 @@ def create_certificate(
         catalogue_version=item.catalogue_version,
     )
     _refresh_review_due(cert, book)
-    save_unique(cert)
+    _save(cert)
     audit.record(action="certs.certificate_created", target=cert, actor=by)
     return cert
 
@@ -367,7 +377,7 @@ def update_certificate(*, by=None, cert: Certificate, book: RuleBook | None = No
     cert.issuing_authority = values["issuing_authority"] or ""
     cert.last_practised_on = values["last_practised_on"]
     _refresh_review_due(cert, book)
-    save_unique(cert)
+    _save(cert)
     audit.record(action="certs.certificate_updated", target=cert, actor=by, before=before)
     return cert
 
@@ -600,7 +610,7 @@ def renew_certificate(
         predecessor=old,
     )
     _refresh_review_due(new, book)
-    save_unique(new)
+    _save(new)
     CertificateEvent.objects.create(
         certificate=old,
         kind=EventKind.RENEWAL,

@@ -237,15 +237,21 @@ def clean_model(obj: models.Model, *, exclude=()) -> None:
     """The model's own field validators (ranges, slugs, choices) as a 422 with request names.
 
     Uniqueness and constraints are the services' explicit checks, which give clearer messages.
+    Control characters in any text field are refused first (`core.text`).
     """
+    from safework.core.text import model_text_errors
+
+    errors = model_text_errors(obj, exclude=exclude)
     try:
         obj.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
-        raise InvalidInput(
-            [
-                FieldError(request_field_name(type(obj), name), e.code or "invalid", str(m))
-                for name, errs in exc.error_dict.items()
-                for e in errs
-                for m in e.messages
-            ]
-        )
+        seen = {e.field for e in errors}
+        errors += [
+            FieldError(request_field_name(type(obj), name), e.code or "invalid", str(m))
+            for name, errs in exc.error_dict.items()
+            for e in errs
+            for m in e.messages
+            if request_field_name(type(obj), name) not in seen
+        ]
+    if errors:
+        raise InvalidInput(errors)
