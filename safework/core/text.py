@@ -17,12 +17,12 @@ from django.utils.translation import gettext as _
 from safework.core.errors import FieldError
 
 # C0 controls and DEL; a note (TextField) may hold tab, line feed and carriage return.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_IN_NOTES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def has_control_characters(value: str, *, multiline: bool = False) -> bool:
-    return bool((_CONTROL_IN_NOTES if multiline else _CONTROL).search(value))
+    return bool((_CONTROL_IN_NOTES if multiline else CONTROL).search(value))
 
 
 def control_character_error(field: str) -> FieldError:
