@@ -89,6 +89,8 @@ def unauthenticated(request, exc):
 def http_error(request, exc):
     if isinstance(exc.__cause__, BadRequest):  # ninja wraps the body parser's error
         return bad_request(request, exc.__cause__)
+    if isinstance(exc.__cause__, InvalidInput):  # e.g. NUL in the body (core.validation)
+        return invalid_input(request, exc.__cause__)
     return _errors(request, [FieldError("", "http_error", str(exc))], exc.status_code)
 
 

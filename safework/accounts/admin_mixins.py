@@ -49,6 +49,7 @@ from safework.core.errors import InvalidInput
 from safework.core.integrity import save_unique, unique_or_422
 from safework.core.refusals import Refused
 from safework.core.scope import Scope
+from safework.core.text import model_text_errors
 from safework.people.rules import mask_id_number, normalise_id_text, ric_check_char
 
 # 17 digits and a digit or X, not inside a longer run of digits. Letters may touch it: in a URL
@@ -361,6 +362,8 @@ class ScopedAdmin(_ScopedBase, admin.ModelAdmin):
             obj._sw_audited = True
             return
         obj._sw_before = self._before(obj) if change else None
+        if errors := model_text_errors(obj, exclude={"password"}):  # as services refuse them
+            raise InvalidInput(errors)
         save_unique(obj)  # a concurrent twin: the form again with the error, not a 500
 
     def save_formset(self, request, form, formset, change):

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from ninja.parser import Parser
 
 from safework.core.errors import BadRequest, FieldError, InvalidInput
+from safework.core.text import control_character_error
 
 # pydantic error type → (our code, message template)
 _MESSAGES = {
@@ -204,9 +205,40 @@ class JsonParser(Parser):
                 code="unsupported_content_type",
             )
         try:
-            return json.loads(request.body)
+            data = json.loads(request.body)
         except (ValueError, UnicodeDecodeError):
             raise BadRequest(_("The request body is not valid JSON."), code="malformed")
+        if errors := _nul_errors(data, ""):
+            raise InvalidInput(errors)  # ninja wraps it; api.http_error unwraps it to a 422
+        return data
+
+    def parse_querydict(self, data, list_fields, request):
+        # PostgreSQL refuses NUL in any text (a 500 in a filter); other controls are the
+        # fields' own concern (core.text, through clean_model).
+        for key, values in data.lists():
+            if "\x00" in key or any("\x00" in v for v in values):
+                raise InvalidInput(control_character_error(key.replace("\x00", "")))
+        return super().parse_querydict(data, list_fields, request)
+
+
+def _nul_errors(value, path: str) -> list[FieldError]:
+    """NUL anywhere in a JSON body (keys included): one error naming where."""
+    if isinstance(value, str):
+        return [control_character_error(path)] if "\x00" in value else []
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and "\x00" in key:
+            return [control_character_error(path)]
+        if errors := _nul_errors(item, here):
+            return errors
+    return []
 
 
 def visible_ref(qs: models.QuerySet, pk, field: str):

@@ -169,3 +169,17 @@ def test_a_note_keeps_its_line_breaks_but_not_nul():
     assert text_errors("第一行\x00", "note", multiline=True)[0].code == "control_characters"
     assert text_errors("第一行\n第二行", "name")[0].field == "name"
     assert text_errors(["甲", "乙\x00"], "former_names")[0].field == "former_names.1"
+
+
+def test_nul_anywhere_in_a_body_or_a_query_is_422(api_world, db):
+    body = {
+        "id_number": id_born(dt.date(1990, 5, 6)),
+        "name": "张三",
+        "employment": {"employer_kind": "own\x00", "started_on": "2020-01-01"},
+    }
+    response = admin(api_world).post(f"{API}/persons", body)
+    assert response.status_code == 422, response.content
+    assert codes(response) == [("employment.employer_kind", "control_characters")]
+    response = admin(api_world).get(f"{API}/persons", {"name": "张\x00"})
+    assert response.status_code == 422, response.content
+    assert codes(response) == [("name", "control_characters")]
