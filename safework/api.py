@@ -3,7 +3,7 @@
 import json
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DataError
+from django.db import DataError, IntegrityError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
@@ -14,6 +14,7 @@ from ninja.renderers import JSONRenderer
 from safework.accounts.access import PERMISSION_KEY
 from safework.accounts.lockout import LoginLockedOut
 from safework.core.errors import BadRequest, FieldError, InvalidInput
+from safework.core.integrity import conflict_error
 from safework.core.middleware import api_error_response
 from safework.core.openapi import SwaggerWithCsrf, complete_schema
 from safework.core.refusals import Refused
@@ -109,6 +110,8 @@ def locked_out(request, exc):
 def http_error(request, exc):
     if isinstance(exc.__cause__, BadRequest):  # ninja wraps the body parser's error
         return bad_request(request, exc.__cause__)
+    if isinstance(exc.__cause__, InvalidInput):  # e.g. NUL in the body (core.validation)
+        return invalid_input(request, exc.__cause__)
     if exc.status_code == 403 and "csrf" in str(exc).lower():
         # ninja's session auth: a browser write without the CSRF token (a page older than the
         # session, or a script using the cookie); English from the library otherwise.
@@ -125,6 +128,16 @@ def out_of_range(request, exc):
     # input is at fault, so a 422 rather than a 500 (schemas bound what they can up front).
     message = _("A number or date in the request is out of range.")
     return _errors(request, [FieldError("", "out_of_range", message)], 422)
+
+
+@api.exception_handler(IntegrityError)
+def integrity_error(request, exc):
+    # Backstop for a write that lost a race outside `core.integrity.unique_or_422`: the
+    # transaction has rolled back; say which key, or that the data changed meanwhile.
+    error = conflict_error(exc) or FieldError(
+        "", "conflict", _("The data changed while saving; reload and try again.")
+    )
+    return _errors(request, [error], 422)
 
 
 @api.exception_handler(RecursionError)

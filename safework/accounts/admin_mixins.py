@@ -47,8 +47,10 @@ from safework.accounts.matrix import READ, WRITE
 from safework.accounts.scope import scope_for, sees_full_id_numbers
 from safework.core import audit
 from safework.core.errors import InvalidInput
+from safework.core.integrity import save_unique, unique_or_422
 from safework.core.refusals import Refused
 from safework.core.scope import Scope
+from safework.core.text import model_text_errors
 from safework.people.masking import (
     mask_birth_date,
     mask_certificate_number,
@@ -358,7 +360,9 @@ class ScopedAdmin(_ScopedBase, admin.ModelAdmin):
             obj._sw_audited = True
             return
         obj._sw_before = self._before(obj) if change else None
-        obj.save()
+        if errors := model_text_errors(obj, exclude={"password"}):  # as services refuse them
+            raise InvalidInput(errors)
+        save_unique(obj)  # a concurrent twin: the form again with the error, not a 500
 
     def save_formset(self, request, form, formset, change):
         # Keyed by instance: a deleted row has lost its pk by the time it is reported.
@@ -368,7 +372,8 @@ class ScopedAdmin(_ScopedBase, admin.ModelAdmin):
             if inst.pk is not None and (f.has_changed() or formset._should_delete_form(f)):
                 befores[id(inst)] = self._before(inst)
                 labels[id(inst)] = audit.describe(inst)
-        formset.save()
+        with unique_or_422():
+            formset.save()
         pending = request.__dict__.setdefault("_sw_inline_audit", [])
         for inst in formset.new_objects:
             pending.append(

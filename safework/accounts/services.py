@@ -9,11 +9,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from safework.accounts import matrix, tokens
 from safework.accounts.models import ApiToken, Role, RoleGrant, User
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
+from safework.core.integrity import describe_unique, save_unique
 from safework.core.refusals import Reason, Refused
 from safework.core.validation import clean_model, visible_ref
 from safework.org.models import Department, Site
@@ -32,6 +34,18 @@ USER_AUDIT_FIELDS = (
     "person",
 )
 USER_FIELDS = {"username", "first_name", "last_name", "email", "is_staff", "person_id", "password"}
+
+# A concurrent twin that passed the checks below meets the unique constraint: same answer.
+describe_unique(User, "username", field="username", message=gettext_lazy("This username is taken."))
+describe_unique(
+    User, "person", field="person_id", message=gettext_lazy("This person has a login already.")
+)
+describe_unique(
+    RoleGrant,
+    "grant_unique",
+    field="role",
+    message=gettext_lazy("The user holds this grant already."),
+)
 
 _PERSONAL = {Role.WORKER, Role.GUARDIAN, Role.GAS_TESTER}
 _DEPARTMENT = {Role.WORKSHOP_HEAD, Role.TEAM_LEADER}
@@ -97,7 +111,7 @@ def create_user(*, by, values: dict) -> User:
         user.set_unusable_password()
     _raise_if(errors)
     clean_model(user, exclude=["password", "last_login", "date_joined"])
-    user.save()
+    save_unique(user)
     audit.record(action="accounts.user_created", target=user, actor=by, after=_snapshot(user))
     return user
 
@@ -109,7 +123,7 @@ def update_user(*, by, user: User, changes: dict) -> User:
     before = _snapshot(user)
     _raise_if(_apply_user(user, changes))
     clean_model(user, exclude=["password", "last_login", "date_joined"])
-    user.save()
+    save_unique(user)
     after = _snapshot(user) | ({"password_changed": True} if changes.get("password") else {})
     audit.record(action="accounts.user_updated", target=user, actor=by, before=before, after=after)
     return user
@@ -291,7 +305,7 @@ def grant_role(
     grant = RoleGrant(role=role, **values)
     _raise_if(_grant_errors(grant))
     clean_model(grant)
-    grant.save()
+    save_unique(grant)
     audit.record(action="accounts.role_granted", target=grant, actor=by)
     return grant
 
@@ -307,7 +321,7 @@ def update_grant(*, by, grant: RoleGrant, changes: dict) -> RoleGrant:
     for field, value in changes.items():
         setattr(grant, field, value)
     _raise_if(_grant_errors(grant))
-    grant.save()
+    save_unique(grant)
     audit.record(action="accounts.grant_updated", target=grant, actor=by, before=before)
     return grant
 

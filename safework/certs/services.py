@@ -15,9 +15,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from django.db import IntegrityError, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from safework.certs.models import (
     Certificate,
@@ -42,7 +43,9 @@ from safework.certs.rules import (
 )
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
+from safework.core.integrity import describe_unique, save_unique
 from safework.core.refusals import Reason, Refused
+from safework.core.text import model_text_errors, text_errors
 from safework.people.models import Person
 
 CONSTRUCTION = "construction"
@@ -138,6 +141,9 @@ def _validated(f: _Fields, *, book: RuleBook, exclude_pk: int | None = None) -> 
         errors.append(FieldError("item", "item.inactive", _("This item is no longer issued.")))
     if not f.number:
         errors.append(FieldError("number", "required", _("This field is required.")))
+    errors += text_errors(f.number, "number") + text_errors(f.restriction, "restriction")
+    if f.issued_on and f.issued_on > _today():  # the site's date: 23:30 UTC is tomorrow there
+        errors.append(FieldError("issued_on", "date.future", _("The issue date is in the future.")))
     if f.item.restriction_kinds:
         if not f.restriction:
             errors.append(
@@ -247,13 +253,22 @@ def _duplicate_error() -> FieldError:
     )
 
 
-def _save_unique(cert: Certificate) -> None:
-    # The check above answers the usual case; the constraint answers a concurrent twin.
-    try:
-        with transaction.atomic():
-            cert.save()
-    except IntegrityError:
-        raise InvalidInput(_duplicate_error())
+def _save(cert: Certificate) -> None:
+    if errors := model_text_errors(cert):  # issuing authority and the other free texts
+        raise InvalidInput(errors)
+    save_unique(cert)
+
+
+# The check above answers the usual case; the constraint answers a concurrent twin.
+describe_unique(
+    Certificate,
+    "certificate_natural_key",
+    field="number",
+    code="certificate.duplicate",
+    message=gettext_lazy(
+        "A certificate with this scheme, item, number and issue date is already recorded."
+    ),
+)
 
 
 def _refresh_review_due(cert: Certificate, book: RuleBook) -> None:
@@ -318,7 +333,7 @@ def create_certificate(
         catalogue_version=item.catalogue_version,
     )
     _refresh_review_due(cert, book)
-    _save_unique(cert)
+    _save(cert)
     audit.record(action="certs.certificate_created", target=cert, actor=by)
     return cert
 
@@ -363,7 +378,7 @@ def update_certificate(*, by=None, cert: Certificate, book: RuleBook | None = No
     cert.issuing_authority = values["issuing_authority"] or ""
     cert.last_practised_on = values["last_practised_on"]
     _refresh_review_due(cert, book)
-    _save_unique(cert)
+    _save(cert)
     audit.record(action="certs.certificate_updated", target=cert, actor=by, before=before)
     return cert
 
@@ -614,7 +629,7 @@ def renew_certificate(
         predecessor=old,
     )
     _refresh_review_due(new, book)
-    _save_unique(new)
+    _save(new)
     CertificateEvent.objects.create(
         certificate=old,
         kind=EventKind.RENEWAL,

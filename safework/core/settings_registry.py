@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 class SettingSpec:
     default: object
     help: object  # a lazy translated string
+    clause: object = ""  # the regulation that sets the default, where one does
 
 
 DEFAULTS: dict[str, SettingSpec] = {
@@ -34,6 +35,11 @@ DEFAULTS: dict[str, SettingSpec] = {
     ),
     "cert.absence_months": SettingSpec(
         6, _("Months away that trigger the re-examination (Art. 32).")
+    ),
+    "people.minimum_working_age": SettingSpec(
+        16,
+        _("No employment may start before the person is this many years old."),
+        clause=_("Labour Law of the PRC, Art. 15: employers may not recruit minors under 16"),
     ),
 }
 

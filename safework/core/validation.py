@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from ninja.parser import Parser
 
 from safework.core.errors import BadRequest, FieldError, InvalidInput
+from safework.core.text import control_character_error
 
 # pydantic error type → (our code, message template)
 _MESSAGES = {
@@ -204,9 +205,40 @@ class JsonParser(Parser):
                 code="unsupported_content_type",
             )
         try:
-            return json.loads(request.body)
+            data = json.loads(request.body)
         except (ValueError, UnicodeDecodeError):
             raise BadRequest(_("The request body is not valid JSON."), code="malformed")
+        if errors := _nul_errors(data, ""):
+            raise InvalidInput(errors)  # ninja wraps it; api.http_error unwraps it to a 422
+        return data
+
+    def parse_querydict(self, data, list_fields, request):
+        # PostgreSQL refuses NUL in any text (a 500 in a filter); other controls are the
+        # fields' own concern (core.text, through clean_model).
+        for key, values in data.lists():
+            if "\x00" in key or any("\x00" in v for v in values):
+                raise InvalidInput(control_character_error(key.replace("\x00", "")))
+        return super().parse_querydict(data, list_fields, request)
+
+
+def _nul_errors(value, path: str) -> list[FieldError]:
+    """NUL anywhere in a JSON body (keys included): one error naming where."""
+    if isinstance(value, str):
+        return [control_character_error(path)] if "\x00" in value else []
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and "\x00" in key:
+            return [control_character_error(path)]
+        if errors := _nul_errors(item, here):
+            return errors
+    return []
 
 
 def visible_ref(qs: models.QuerySet, pk, field: str):
@@ -237,15 +269,21 @@ def clean_model(obj: models.Model, *, exclude=()) -> None:
     """The model's own field validators (ranges, slugs, choices) as a 422 with request names.
 
     Uniqueness and constraints are the services' explicit checks, which give clearer messages.
+    Control characters in any text field are refused first (`core.text`).
     """
+    from safework.core.text import model_text_errors
+
+    errors = model_text_errors(obj, exclude=exclude)
     try:
         obj.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
-        raise InvalidInput(
-            [
-                FieldError(request_field_name(type(obj), name), e.code or "invalid", str(m))
-                for name, errs in exc.error_dict.items()
-                for e in errs
-                for m in e.messages
-            ]
-        )
+        seen = {e.field for e in errors}
+        errors += [
+            FieldError(request_field_name(type(obj), name), e.code or "invalid", str(m))
+            for name, errs in exc.error_dict.items()
+            for e in errs
+            for m in e.messages
+            if request_field_name(type(obj), name) not in seen
+        ]
+    if errors:
+        raise InvalidInput(errors)

@@ -11,9 +11,11 @@ from decimal import Decimal
 from django.db import transaction
 from django.dispatch import Signal
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
+from safework.core.integrity import describe_unique, save_unique
 from safework.core.refusals import Reason, Refused
 from safework.core.scope import Scope
 from safework.core.validation import clean_model, visible_ref
@@ -23,6 +25,18 @@ from safework.org.models import Area, Department, Group, Position, Site
 # Sent inside save_department's transaction, before its audit record, with the ids of the
 # departments whose effective site changed; people keeps Employment.site in step with it.
 department_sites_changed = Signal()
+
+# A concurrent twin that passed `_unique` meets the unique constraint: same answer.
+for _model, _key in (
+    (Group, "code"),
+    (Site, "code"),
+    (Department, "code"),
+    (Position, "code"),
+    (Area, "area_code_per_site"),
+):
+    describe_unique(
+        _model, _key, field="code", message=gettext_lazy("This code is already in use.")
+    )
 
 SITE_FIELDS = {"name", "code", "address", "latitude", "longitude", "group_id"}
 AREA_FIELDS = {
@@ -100,7 +114,7 @@ def create_group(*, by, name: str, code: str, scope: Scope | None = None) -> Gro
     _unique(Group.objects, "code", code)
     group = Group(name=name, code=code)
     clean_model(group)
-    group.save()
+    save_unique(group)
     _still_visible(queries.groups_visible_to(_everything(scope)), group)
     audit.record(action="org.group_created", target=group, actor=by)
     return group
@@ -113,7 +127,7 @@ def update_group(*, by, group: Group, changes: dict, scope: Scope | None = None)
     _apply(group, changes, GROUP_FIELDS)
     _unique(Group.objects, "code", changes.get("code"), exclude_pk=group.pk)
     clean_model(group)
-    group.save()
+    save_unique(group)
     audit.record(action="org.group_updated", target=group, actor=by, before=before)
     return group
 
@@ -143,7 +157,7 @@ def create_site(*, by, values: dict, scope: Scope | None = None) -> Site:
     site = Site()
     _apply(site, _site_values(values), SITE_FIELDS)
     clean_model(site)
-    site.save()
+    save_unique(site)
     _still_visible(queries.sites_visible_to(scope), site)
     audit.record(action="org.site_created", target=site, actor=by)
     return site
@@ -159,7 +173,7 @@ def update_site(*, by, site: Site, changes: dict, scope: Scope | None = None) ->
     _unique(Site.objects, "code", changes.get("code"), exclude_pk=site.pk)
     _apply(site, _site_values(changes), SITE_FIELDS)
     clean_model(site)
-    site.save()
+    save_unique(site)
     audit.record(action="org.site_updated", target=site, actor=by, before=before)
     return site
 
@@ -272,7 +286,7 @@ def create_area(*, by, values: dict, scope: Scope | None = None) -> Area:
     area = Area()
     _apply(area, _area_values(values), AREA_FIELDS)
     _check_area(area)
-    area.save()
+    save_unique(area)
     audit.record(action="org.area_created", target=area, actor=by)
     return area
 
@@ -285,7 +299,7 @@ def update_area(*, by, area: Area, changes: dict, scope: Scope | None = None) ->
         visible_ref(queries.sites_visible_to(_everything(scope)), changes["site_id"], "site_id")
     _apply(area, _area_values(changes), AREA_FIELDS)
     _check_area(area)
-    area.save()
+    save_unique(area)
     audit.record(action="org.area_updated", target=area, actor=by, before=before)
     return area
 
@@ -331,12 +345,12 @@ def save_department(dept: Department, *, by=None) -> Department:
         raise _cycle()
     if is_new:
         dept.path = "/"
-        dept.save()
+        save_unique(dept)
     old_path, old_site = ("/", None) if is_new else (before["path"], before["effective_site_id"])
     dept.path, dept.effective_site_id = department_path_and_site(dept)
     if dept.parent_id and f"/{dept.pk}/" in dept.path[: -len(f"{dept.pk}/")]:
         raise _cycle()
-    dept.save()
+    save_unique(dept)
     moved = [] if is_new or old_site == dept.effective_site_id else [dept.pk]
     if old_path != "/" and (old_path != dept.path or moved):
         # Parents sort before their children ("/1/5/" < "/1/5/9/"), so each child reads its
@@ -440,7 +454,7 @@ def create_position(*, by, values: dict) -> Position:
     position = Position()
     _apply(position, values, POSITION_FIELDS)
     clean_model(position)
-    position.save()
+    save_unique(position)
     audit.record(action="org.position_created", target=position, actor=by)
     return position
 
@@ -452,7 +466,7 @@ def update_position(*, by, position: Position, changes: dict) -> Position:
     _unique(Position.objects, "code", changes.get("code"), exclude_pk=position.pk)
     _apply(position, changes, POSITION_FIELDS)
     clean_model(position)
-    position.save()
+    save_unique(position)
     audit.record(action="org.position_updated", target=position, actor=by, before=before)
     return position
 

@@ -16,10 +16,13 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
+from safework.core.integrity import describe_unique, save_unique
 from safework.core.scope import Scope
+from safework.core.settings_registry import DEFAULTS, get_setting
 from safework.core.validation import clean_model, visible_ref
 from safework.org.models import Department, Position
 from safework.org.queries import departments_visible_to, sites_visible_to
@@ -49,6 +52,32 @@ SPECIAL_WORK_TYPES = (
     "temporary_power",
     "excavation",
     "road_closure",
+)
+
+
+# A concurrent twin that passed the checks below meets the unique constraint: same answer.
+describe_unique(
+    Person,
+    "id_number",
+    field="id_number",
+    message=gettext_lazy(
+        "A person with this ID number is already registered; change their "
+        "employment instead of registering them again."
+    ),
+)
+describe_unique(
+    Contractor,
+    "uscc",
+    field="uscc",
+    message=gettext_lazy(
+        "A contractor with this credit code is registered; engage it at your site."
+    ),
+)
+describe_unique(
+    HealthCheck,
+    "one_check_per_day",
+    field="checked_on",
+    message=gettext_lazy("This person has a check on this date."),
 )
 
 
@@ -100,6 +129,14 @@ def checked_id_number(raw, *, field: str = "id_number") -> tuple[str, date, str]
         parsed = parse_id_number(raw)
     except IdNumberError as exc:
         raise InvalidInput(FieldError(field, exc.code, _id_message(exc)))
+    if parsed.birth_date > _today():  # the site's date: 23:30 UTC is already tomorrow there
+        raise InvalidInput(
+            FieldError(
+                field,
+                "id_number.birth_date_future",
+                _("The birth date in the ID number is in the future."),
+            )
+        )
     return parsed.value, parsed.birth_date, parsed.gender
 
 
@@ -168,7 +205,38 @@ def _check_employment(emp: EmploymentIn, scope: Scope, prefix: str) -> list[Fiel
     return errors
 
 
+def birthday(birth: date, years: int) -> date:
+    """The day the person turns `years` old (born 29 February: 1 March in common years)."""
+    try:
+        return birth.replace(year=birth.year + years)
+    except ValueError:
+        return date(birth.year + years, 3, 1)
+
+
+def minimum_age_errors(birth: date | None, started_on: date | None, field: str):
+    """An employment may start on the day the person reaches the minimum working age (a
+    setting with its clause: Labour Law art. 15, 16 years), not the day before."""
+    if birth is None or started_on is None:
+        return []
+    spec = DEFAULTS["people.minimum_working_age"]
+    age = int(get_setting("people.minimum_working_age"))
+    if started_on >= birthday(birth, age):
+        return []
+    return [
+        FieldError(
+            field,
+            "employment.under_minimum_age",
+            _(
+                "The person is under %(age)s on that day (%(clause)s); "
+                "the earliest start is %(day)s."
+            )
+            % {"age": age, "clause": spec.clause, "day": birthday(birth, age).isoformat()},
+        )
+    ]
+
+
 def _open_employment(person: Person, emp: EmploymentIn) -> Employment:
+    _raise_if(minimum_age_errors(person.birth_date, emp.started_on, "employment.started_on"))
     employment = Employment.objects.create(
         person=person,
         employer_kind=emp.employer_kind,
@@ -248,7 +316,7 @@ def register_person(
         is_synthetic=is_synthetic,
     )
     clean_model(person, exclude=["gender", "birth_date", "current_employment"])
-    person.save()
+    save_unique(person)
     if employment is not None:
         _open_employment(person, employment)
     _still_visible(
@@ -372,7 +440,7 @@ def update_person(*, by, person: Person, changes: dict) -> Person:
             setattr(person, field, changes[field] or "")
     _raise_if(errors)
     clean_model(person, exclude=["gender", "birth_date", "current_employment"])
-    person.save()
+    save_unique(person)
     audit.record(action="people.person_updated", target=person, actor=by, before=before)
     return person
 
@@ -455,6 +523,8 @@ def update_employment(
         employment.site_id = _employment_site_id(employment.department_id)
     if "started_on" in changes:
         employment.started_on = changes["started_on"]
+        birth = Person.objects.filter(pk=employment.person_id).values_list("birth_date", flat=True)
+        errors += minimum_age_errors(birth.first(), employment.started_on, "started_on")
     if "ended_on" in changes:
         if employment.status != EmploymentStatus.ENDED and changes["ended_on"] is not None:
             errors.append(
@@ -565,7 +635,7 @@ def register_contractor(
         name=name.strip(), uscc=code, contact_name=contact_name, contact_phone=contact_phone
     )
     clean_model(contractor)
-    contractor.save()
+    save_unique(contractor)
     entries = []
     if engagement is not None:
         engaged = ContractorEngagement.objects.create(
@@ -616,7 +686,7 @@ def update_contractor(*, by, contractor: Contractor, changes: dict) -> Contracto
             setattr(contractor, field, changes[field])
     _raise_if(errors)
     clean_model(contractor)
-    contractor.save()
+    save_unique(contractor)
     audit.record(action="people.contractor_updated", target=contractor, actor=by, before=before)
     return contractor
 
@@ -792,7 +862,7 @@ def record_health_check(
     )
     _raise_if(_health_errors(check))
     clean_model(check)
-    check.save()
+    save_unique(check)
     audit.record(action="people.health_check_recorded", target=check, actor=by)
     return check
 
@@ -821,7 +891,7 @@ def update_health_check(*, by, check: HealthCheck, changes: dict) -> HealthCheck
         setattr(check, field, value)
     _raise_if(_health_errors(check))
     clean_model(check)
-    check.save()
+    save_unique(check)
     audit.record(action="people.health_check_updated", target=check, actor=by, before=before)
     return check
 

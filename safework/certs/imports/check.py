@@ -50,6 +50,8 @@ from safework.certs.rules import (
     review_due_dates,
 )
 from safework.core.scope import Scope
+from safework.core.text import CONTROL as _CONTROL
+from safework.core.text import control_character_error, has_control_characters
 from safework.org.models import Department, Group, Position, Site
 from safework.people.models import (
     Contractor,
@@ -59,6 +61,7 @@ from safework.people.models import (
     Person,
 )
 from safework.people.queries import contractors_visible_to, persons_visible_to
+from safework.people.services import minimum_age_errors
 
 CHUNK = 5000  # ids per IN (...) query
 PROGRESS_EVERY = 2000
@@ -202,7 +205,9 @@ class LedgerCheck:
             row=r.line,
             column=self.hmap.header_of(canonical) if canonical else "",
             cell=cell_ref(r.line - 1, idx) if idx is not None else "",
-            value="" if raw is None else val.text(raw)[:200],
+            # Shown without its control characters: the error file and PostgreSQL's JSON
+            # cannot hold them.
+            value="" if raw is None else _CONTROL.sub("", val.text(raw))[:200],
             code=code,
             message=str(message),
             level=level,
@@ -237,6 +242,7 @@ class LedgerCheck:
                     % {"cell": cell_ref(index, c), "column": cols.label(canonical)},
                 )
             )
+        self._control_characters(r, get)
         self._person(r, get)
         if self.hmap.has_certificates:
             self._certificate(r, get)
@@ -250,6 +256,36 @@ class LedgerCheck:
             ]
         return r
 
+    # Names, ID numbers and certificate numbers are one line; other cells may keep line breaks.
+    _ONE_LINE = frozenset({"name", "id_number", "former_names", "number"})
+
+    def _control_characters(self, r: RowIn, get):
+        """A cell with a control character (NUL, BEL, …) is a row error, never stored."""
+        for canonical in self._col:
+            if canonical in cols.IGNORED:
+                continue
+            raw = get(canonical)
+            if isinstance(raw, str) and has_control_characters(
+                raw, multiline=canonical not in self._ONE_LINE
+            ):
+                error = control_character_error(canonical)
+                self._issue(r, canonical, raw, error.code, error.message)
+
+    def _born(self, r: RowIn, raw):
+        """A birth date after today, or a person under the minimum working age today (an
+        import employs the people it creates from today): row errors."""
+        if r.birth_date > self.ctx.today:
+            self._issue(
+                r,
+                "id_number",
+                raw,
+                "id_number.birth_date_future",
+                _("The birth date in the ID number is in the future."),
+            )
+        else:
+            for e in minimum_age_errors(r.birth_date, self.ctx.today, "id_number"):
+                self._issue(r, "id_number", raw, e.code, e.message)
+
     def _person(self, r: RowIn, get):
         raw = get("id_number")
         if val.is_blank(raw):
@@ -262,6 +298,7 @@ class LedgerCheck:
                     parsed.birth_date,
                     parsed.gender,
                 )
+                self._born(r, raw)
                 if parsed.converted_from_15:
                     self._issue(
                         r,

@@ -362,6 +362,12 @@ def run_import(job_id: int, *, progress=None) -> ImportJob:
         )
         plan.issues.insert(0, issue)
         return _finish_failed(job, plan)
+    except Exception:
+        # Whatever else went wrong, the write rolled back: the job ends failed, never "running".
+        log.exception("import job %s failed while writing", job_id)
+        issue = Issue(0, "", "", "", "import.internal_error", _("The import failed unexpectedly."))
+        plan.issues.insert(0, issue)
+        return _finish_failed(job, plan)
 
 
 def _store_issues(job: ImportJob, plan: Plan):

@@ -145,7 +145,13 @@ def _copy_rows(meta, table: str, names: str, rows: list[list]) -> list[int]:
             [meta.db_table, meta.pk.column, len(rows)],
         )
         ids = [r[0] for r in cursor.fetchall()]
-        with cursor.cursor.copy(f"COPY {table} ({pk}, {names}) FROM STDIN") as copy:
+        # COPY runs on psycopg's own cursor, whose errors (a UniqueViolation when another
+        # import wrote the same row meanwhile) are psycopg's, not Django's: translate them, so
+        # that the caller's `except DatabaseError` / IntegrityError sees them.
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {table} ({pk}, {names}) FROM STDIN") as copy,
+        ):
             for pk_value, row in zip(ids, rows, strict=True):
                 copy.write_row([pk_value, *row])
     return ids

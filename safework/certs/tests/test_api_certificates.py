@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -263,6 +264,8 @@ def test_extension_endpoint_and_its_refusal(w):
     assert (event["previous_valid_until"], event["new_valid_until"]) == ("2026-11-30", "2030-11-30")
 
 
+# A renewal is recorded once it is issued: the clock stands after the new issue date (2029).
+@time_machine.travel(dt.datetime(2029, 7, 1, 10, 0, tzinfo=dt.UTC), tick=False)
 def test_renew_revoke_cancel_endpoints(w):
     c = client(w, Role.SAFETY_HEAD)
     renewed = c.post(
