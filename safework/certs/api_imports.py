@@ -19,7 +19,7 @@ from safework.accounts.access import READ, WRITE, access, shown_text
 from safework.accounts.matrix import CERTIFICATES
 from safework.accounts.scope import sees_full_id_numbers
 from safework.certs.imports import coverage as coverage_report
-from safework.certs.imports import errorfile, exports, services, template, xlsx
+from safework.certs.imports import errorfile, exports, leases, services, template, xlsx
 from safework.certs.models import ImportJob
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.pagination import Page, PageParams, paginate
@@ -191,6 +191,7 @@ def upload_ledger(
 
 @router.get("/imports", response=Page[ImportJobOut], **access(CERTIFICATES, READ))
 def list_imports(request, filters: Query[JobFilters], page: Query[PageParams]):
+    leases.expire_stale_imports()  # a job whose worker died ends when it is read
     qs = services.imports_visible_to(request.scope, request.user)
     for name in ("status", "kind", "contractor_id", "site_id"):
         value = getattr(filters, name)
@@ -202,6 +203,7 @@ def list_imports(request, filters: Query[JobFilters], page: Query[PageParams]):
 
 
 def _job(request, job_id: int) -> ImportJob:
+    leases.expire_stale_imports()
     return get_object_or_404(services.imports_visible_to(request.scope, request.user), pk=job_id)
 
 

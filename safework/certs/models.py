@@ -561,6 +561,13 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    lease_until = models.DateTimeField(
+        _("lease until"),
+        null=True,
+        blank=True,
+        help_text=_("a queued or running job not renewed by then has lost its worker"),
+    )
+    attempts = models.PositiveSmallIntegerField(_("times queued"), default=1)
 
     class Meta:
         verbose_name = _("import job")
@@ -592,8 +599,17 @@ class VerificationBatch(models.Model):
         related_name="+",
         verbose_name=_("created by"),
     )
+    message = models.TextField(_("message"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    lease_until = models.DateTimeField(
+        _("lease until"),
+        null=True,
+        blank=True,
+        help_text=_("a queued or running job not renewed by then has lost its worker"),
+    )
+    attempts = models.PositiveSmallIntegerField(_("times queued"), default=1)
 
     class Meta:
         verbose_name = _("verification batch")
