@@ -44,8 +44,12 @@ class heartbeat:  # noqa: N801 (used as a context manager, like contextlib's)
     (tests, a review that runs inside a request).
     """
 
-    def __init__(self, model, pk: int, *, running: str = "running"):
+    def __init__(self, model, pk: int, *, running: str = "running", fields=None, every=None):
+        # `fields()`: more columns to write with each beat (progress), so that the worker's own
+        # connection, perhaps reading through a cursor, never writes meanwhile (on SQLite a read
+        # that turns into a write fails once another connection has committed).
         self.model, self.pk, self.running = model, pk, running
+        self.fields, self.every = fields, every
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -65,13 +69,14 @@ class heartbeat:  # noqa: N801 (used as a context manager, like contextlib's)
         return False
 
     def _beat(self):
-        interval = max(lease_seconds() / 4, 0.05)
+        interval = self.every or max(lease_seconds() / 4, 0.05)
         try:
             while not self._stop.wait(interval):
                 try:
                     close_old_connections()
+                    extra = self.fields() if self.fields else {}
                     self.model.objects.filter(pk=self.pk, status=self.running).update(
-                        lease_until=run_lease()
+                        lease_until=run_lease(), **extra
                     )
                 except Exception:
                     log.warning("could not renew the lease of %s %s", self.model.__name__, self.pk)

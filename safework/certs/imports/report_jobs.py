@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 LIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
-PROGRESS_EVERY = dt.timedelta(seconds=1)  # at most one progress write a second
+PROGRESS_EVERY = 1.0  # seconds between progress writes (with the lease, from the heartbeat)
 
 
 def reports_visible_to(user) -> QuerySet[ReportJob]:
@@ -115,26 +115,22 @@ def run_report(job_id: int) -> ReportJob | None:
     job = ReportJob.objects.select_related("created_by").filter(pk=job_id).first()
     if not claimed or job is None:
         return job
-    last = [timezone.now() - PROGRESS_EVERY]
+    state = {"done": 0, "total": 0}
 
     def progress(done: int, total: int):
-        at = timezone.now()
-        if at - last[0] >= PROGRESS_EVERY or done >= total:
-            last[0] = at
-            ReportJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
-                done=done, total=total
-            )
+        state.update(done=done, total=total)  # the heartbeat thread writes it
 
-    with heartbeat(ReportJob, job_id):
+    beat = heartbeat(ReportJob, job_id, fields=lambda: dict(state), every=PROGRESS_EVERY)
+    with beat:
         try:
             content, filename = build(job, progress=progress)
-            return _succeed(job_id, content, filename)
+            return _succeed(job_id, content, filename, rows=state["total"])
         except Exception:
             log.exception("report job %s failed", job_id)
             return fail_report(job_id, reason=_("The report failed unexpectedly."))
 
 
-def _succeed(job_id: int, content: bytes, filename: str) -> ReportJob:
+def _succeed(job_id: int, content: bytes, filename: str, *, rows: int) -> ReportJob:
     with transaction.atomic():
         job = ReportJob.objects.select_for_update().get(pk=job_id)
         if job.status != JobStatus.RUNNING:  # taken from this worker meanwhile
@@ -144,7 +140,7 @@ def _succeed(job_id: int, content: bytes, filename: str) -> ReportJob:
         job.status = JobStatus.SUCCEEDED
         job.finished_at = timezone.now()
         job.lease_until = None
-        job.done = job.total
+        job.done = job.total = rows
         job.save()
         audit.record(
             action="certs.report_succeeded",

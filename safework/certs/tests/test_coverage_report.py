@@ -134,7 +134,6 @@ def test_coverage_report_over_the_api(staff):
     response = client.get(job["file_url"])
     assert response.status_code == 200
     wb = load_workbook(io.BytesIO(response.getvalue()))
-    response.close()
     summary = list(wb.worksheets[0].iter_rows(values_only=True))
     header = summary[0]
     total = summary[-1]

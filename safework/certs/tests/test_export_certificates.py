@@ -63,10 +63,7 @@ class Exported:
     def __init__(self, created, job=None, file=None):
         self.created, self.job, self.file = created, job, file
         self.status_code = created.status_code
-        self.content = b""
-        if file is not None:
-            self.content = file.getvalue()
-            file.close()
+        self.content = file.getvalue() if file is not None else b""  # read: then closed
 
 
 def export(client, **query) -> Exported:

@@ -56,9 +56,8 @@ def test_the_export_answers_at_once_with_a_job_and_the_file_waits_for_it(
     callbacks[0]()  # the worker runs the job
     job = client.get(f"/api/v1/report-jobs/{body['id']}").json()
     assert (job["status"], job["total"], job["done"], job["progress"]) == ("succeeded", 3, 3, 1.0)
-    download = client.get(job["file_url"])
+    download = client.get(job["file_url"])  # read to its end: the test client then closes it
     assert download.status_code == 200 and download.getvalue().startswith(b"PK")  # a zip: xlsx
-    download.close()
     listed = client.get("/api/v1/report-jobs").json()
     assert [j["id"] for j in listed["items"]] == [body["id"]]
     actions = set(AuditRecord.objects.values_list("action", flat=True))
