@@ -97,14 +97,15 @@ def child(mode: str) -> None:
     )
 
 
-def measure(label: str, env: dict, opts) -> None:
-    run(["migrate", "--noinput", "-v0"], env)
-    run(["catalogue", "load"], env)
-    seeded = run(
-        ["seed", "--scale", str(opts.persons), "--seed", "1", "--certs-per-person", "3"], env
-    )
-    print(f"{label}: seeded in {seeded[1]:.1f} s: {seeded[0].strip().splitlines()[-1]}")
-    for mode in MODES:
+def measure(label: str, env: dict, opts, *, seed: bool = True) -> None:
+    if seed:
+        run(["migrate", "--noinput", "-v0"], env)
+        run(["catalogue", "load"], env)
+        seeded = run(
+            ["seed", "--scale", str(opts.persons), "--seed", "1", "--certs-per-person", "3"], env
+        )
+        print(f"{label}: seeded in {seeded[1]:.1f} s: {seeded[0].strip().splitlines()[-1]}")
+    for mode in opts.modes:
         started = time.perf_counter()
         # wait4 on our own child: the peak RSS and CPU time of that process alone.
         proc = subprocess.Popen(
@@ -140,6 +141,10 @@ def main() -> int:
     parser.add_argument("--postgres", nargs="?", const="", metavar="URL")
     parser.add_argument("--pg-database", default="sw_h_jobs_bench", help="dropped and re-created")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument(
+        "--var-dir", type=Path, help="SQLite: keep the seeded database here and reuse it"
+    )
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.child:
@@ -148,7 +153,13 @@ def main() -> int:
     base = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     folders = []
     try:
-        if not opts.no_sqlite:
+        if not opts.no_sqlite and opts.var_dir:
+            opts.var_dir.mkdir(parents=True, exist_ok=True)
+            seeded = (opts.var_dir / "safework.sqlite3").exists()
+            measure(
+                "sqlite", {**base, "SAFEWORK_VAR_DIR": str(opts.var_dir)}, opts, seed=not seeded
+            )
+        elif not opts.no_sqlite:
             folder = tempfile.mkdtemp(prefix="sw-export-bench-sqlite-")
             folders.append(folder)
             measure("sqlite", {**base, "SAFEWORK_VAR_DIR": folder}, opts)

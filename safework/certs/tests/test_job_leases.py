@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import time_machine
@@ -258,7 +259,9 @@ def _database_for_child(tmp_path) -> str:
     """A DATABASE_URL a child process can open with the test database's rows in it."""
     s = connection.settings_dict
     if connection.vendor == "postgresql":
-        user, host = s.get("USER") or "postgres", s.get("HOST") or "127.0.0.1"
+        user, host = quote(s.get("USER") or "postgres"), s.get("HOST") or "127.0.0.1"
+        if s.get("PASSWORD"):
+            user += ":" + quote(s["PASSWORD"], safe="")
         return f"postgres://{user}@{host}:{s.get('PORT') or 5432}/{s['NAME']}"
     path = tmp_path / "child.sqlite3"  # the SQLite test database lives in memory: copy it
     connection.ensure_connection()
