@@ -170,6 +170,12 @@ else:
         "immediate": HUEY_IMMEDIATE,
     }
 
+# Job leases (core.jobs): a running job's worker renews its lease; one not renewed for this long
+# has lost its worker and is retried or failed. A queued job not started within the queue timeout
+# is queued again (a few times), then failed.
+JOB_LEASE_SECONDS = env.int("SAFEWORK_JOB_LEASE_SECONDS", default=120)
+JOB_QUEUE_TIMEOUT_SECONDS = env.int("SAFEWORK_JOB_QUEUE_TIMEOUT_SECONDS", default=900)
+
 # `safework serve` (the end of `make run`): the web server's port and the demo registry's.
 SERVE_PORT = env.int("SAFEWORK_PORT", default=8000)
 REGISTRY_PORT = env.int("SAFEWORK_REGISTRY_PORT", default=8001)

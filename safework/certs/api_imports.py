@@ -2,7 +2,8 @@
 
 An upload answers 202 with the job; its progress, counts and findings are read from the job, the
 findings also as a file. A contractor manager's upload waits for a site safety officer's
-approve/reject.
+approve/reject. The certificate export and the coverage report are jobs too (202, then poll
+`/report-jobs/{id}` and download its file), built in the background for the requesting user.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import Q
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,11 +20,11 @@ from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 from safework.accounts.access import READ, WRITE, access, shown_text
 from safework.accounts.matrix import CERTIFICATES
 from safework.accounts.scope import sees_full_id_numbers
-from safework.certs.imports import coverage as coverage_report
-from safework.certs.imports import errorfile, exports, services, template, xlsx
-from safework.certs.models import ImportJob
+from safework.certs.imports import errorfile, leases, report_jobs, services, template, xlsx
+from safework.certs.models import ImportJob, JobStatus, ReportJob
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.pagination import Page, PageParams, paginate
+from safework.core.refusals import Reason, Refused
 from safework.core.validation import visible_ref
 from safework.org.models import Department, Site
 from safework.people.queries import contractors_visible_to
@@ -196,6 +198,7 @@ def upload_ledger(
 
 @router.get("/imports", response=Page[ImportJobOut], **access(CERTIFICATES, READ))
 def list_imports(request, filters: Query[JobFilters], page: Query[PageParams]):
+    leases.expire_stale_imports()  # a job whose worker died ends when it is read
     qs = services.imports_visible_to(request.scope, request.user)
     for name in ("status", "kind", "contractor_id", "site_id"):
         value = getattr(filters, name)
@@ -207,6 +210,7 @@ def list_imports(request, filters: Query[JobFilters], page: Query[PageParams]):
 
 
 def _job(request, job_id: int) -> ImportJob:
+    leases.expire_stale_imports()
     return get_object_or_404(services.imports_visible_to(request.scope, request.user), pk=job_id)
 
 
@@ -255,47 +259,108 @@ def reject_import(request, job_id: int, body: RejectIn):
     return job_out(job, request.user)
 
 
-@router.get("/exports/certificates", **access(CERTIFICATES, READ))
-def export_certificates(request, query: Query[ExportQuery]):
-    """The certificates you may see, with their status on a date, as xlsx."""
+class ReportJobOut(Schema):
+    id: int
+    kind: str = Field(description="certificates (the export) or coverage (the report)")
+    status: str = Field(description="queued, running, succeeded or failed")
+    status_label: str
+    params: dict = Field(description="what was asked: on, and the filters")
+    total: int = Field(description="rows to write (certificates; persons for coverage)")
+    done: int
+    progress: float = Field(description="done / total, 0 to 1")
+    message: str = Field(description="why the job failed or was queued again, if it was")
+    file_url: str | None = Field(description="where to download the file once succeeded")
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+def report_out(job: ReportJob) -> dict:
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "status": job.status,
+        "status_label": str(job.get_status_display()),
+        "params": job.params,
+        "total": job.total,
+        "done": job.done,
+        "progress": job.progress,
+        "message": job.message,
+        "file_url": f"/api/v1/report-jobs/{job.pk}/file" if job.file else None,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }
+
+
+def _params(query: Schema) -> dict:
+    params = query.dict()
+    params["on"] = (query.on or timezone.localdate()).isoformat()
+    return {k: v for k, v in params.items() if v not in (None, "")}
+
+
+@router.post("/exports/certificates", response={202: ReportJobOut}, **access(CERTIFICATES, READ))
+def export_certificates(request, query: ExportQuery):
+    """Ask for the certificates you may see, with their status on a date, as xlsx: 202 with a
+    job; poll `/report-jobs/{id}` for its progress and download its `file_url` when it has
+    succeeded. (Until issue 17 this was a GET answering the file itself.)"""
     _checked_filters(
         request.scope,
         site_id=query.site_id,
         contractor_id=query.contractor_id,
         department_id=query.department_id,
     )
-    on = query.on or timezone.localdate()
-    content = exports.export_certificates(
-        user=request.user,
-        scope=request.scope,
-        on=on,
-        flt=exports.ExportFilter(
-            scheme=query.scheme or "",
-            contractor_id=query.contractor_id,
-            site_id=query.site_id,
-            department_id=query.department_id,
-        ),
-    )
-    return xlsx.download(content, f"certificates-{on.isoformat()}.xlsx")
+    job = report_jobs.start_report(by=request.user, kind="certificates", params=_params(query))
+    return Status(202, report_out(job))
 
 
-@router.get("/reports/coverage", **access(CERTIFICATES, READ))
-def coverage(request, query: Query[CoverageQuery]):
-    """Who needs which certificate (position matrix and requirements) and who holds a usable one,
-    per site, department and contractor (CERT-10), as xlsx."""
+@router.post("/reports/coverage", response={202: ReportJobOut}, **access(CERTIFICATES, READ))
+def coverage(request, query: CoverageQuery):
+    """Ask for the coverage report (CERT-10: who needs which certificate by position matrix and
+    requirements, and who holds a usable one, per site, department and contractor) as xlsx:
+    202 with a job, as for the export."""
     _checked_filters(
         request.scope,
         site_id=query.site_id,
         contractor_id=query.contractor_id,
         department_id=query.department_id,
     )
-    on = query.on or timezone.localdate()
-    content = coverage_report.coverage_bytes(
-        user=request.user,
-        scope=request.scope,
-        on=on,
-        site_id=query.site_id,
-        department_id=query.department_id,
-        contractor_id=query.contractor_id,
-    )
-    return xlsx.download(content, f"coverage-{on.isoformat()}.xlsx")
+    job = report_jobs.start_report(by=request.user, kind="coverage", params=_params(query))
+    return Status(202, report_out(job))
+
+
+def _report(request, job_id: int) -> ReportJob:
+    report_jobs.expire_stale_reports()  # a job whose worker died ends when it is read
+    return get_object_or_404(report_jobs.reports_visible_to(request.user), pk=job_id)
+
+
+@router.get("/report-jobs", response=Page[ReportJobOut], **access(CERTIFICATES, READ))
+def list_reports(request, page: Query[PageParams]):
+    """Your exports and reports, newest first."""
+    report_jobs.expire_stale_reports()
+    qs = report_jobs.reports_visible_to(request.user).order_by("-created_at", "-pk")
+    return paginate(qs, page, transform=report_out)
+
+
+@router.get("/report-jobs/{int:job_id}", response=ReportJobOut, **access(CERTIFICATES, READ))
+def get_report(request, job_id: int):
+    """Status and progress of one of your exports or reports."""
+    return report_out(_report(request, job_id))
+
+
+@router.get("/report-jobs/{int:job_id}/file", **access(CERTIFICATES, READ))
+def report_file(request, job_id: int):
+    """The finished file (xlsx); 409 while the job has not succeeded."""
+    job = _report(request, job_id)
+    if job.status != JobStatus.SUCCEEDED or not job.file:
+        raise Refused(
+            [
+                Reason(
+                    "report.not_ready",
+                    _("The file is not ready: the job is %(status)s.")
+                    % {"status": job.get_status_display()},
+                    subject=str(job.pk),
+                )
+            ]
+        )
+    return FileResponse(job.file.open("rb"), as_attachment=True, filename=job.filename)

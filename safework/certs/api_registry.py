@@ -32,6 +32,7 @@ class BatchOut(Schema):
     progress: float = Field(description="done / total, 0 to 1")
     counts: dict[str, int] = Field(description="look-ups by outcome")
     to_review: int = Field(description="not found, revoked, expired or name differs")
+    message: str = Field(description="why the batch was queued again or failed, if it was")
     created_by: str | None
     created_at: datetime
     finished_at: datetime | None
@@ -74,6 +75,7 @@ def _batch_out(request, batch: VerificationBatch) -> dict:
         "progress": progress.fraction,
         "counts": progress.counts,
         "to_review": progress.to_review,
+        "message": batch.message,
         "created_by": batch.created_by.get_username() if batch.created_by else None,
         "created_at": batch.created_at,
         "finished_at": batch.finished_at,
@@ -109,6 +111,7 @@ def _lookup_out(request, lookup: VerificationLookup) -> dict:
 
 
 def _visible_batch(request, batch_id: int) -> VerificationBatch:
+    verification.expire_stale_batches()  # a batch whose worker died ends when it is read
     batches = verification.batches_visible_to(request.scope, request.user)
     return get_object_or_404(batches.select_related("created_by"), pk=batch_id)
 
@@ -136,6 +139,7 @@ def start_verification(request, body: VerificationIn):
     **access(CERTIFICATES, READ),
 )
 def list_verifications(request, page: Query[PageParams]):
+    verification.expire_stale_batches()
     qs = verification.batches_visible_to(request.scope, request.user).select_related("created_by")
     return paginate(
         qs.order_by("-created_at", "-pk"), page, transform=lambda b: _batch_out(request, b)

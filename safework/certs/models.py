@@ -665,6 +665,13 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    lease_until = models.DateTimeField(
+        _("lease until"),
+        null=True,
+        blank=True,
+        help_text=_("a queued or running job not renewed by then has lost its worker"),
+    )
+    attempts = models.PositiveSmallIntegerField(_("times queued"), default=1)
 
     class Meta:
         verbose_name = _("import job")
@@ -696,8 +703,17 @@ class VerificationBatch(models.Model):
         related_name="+",
         verbose_name=_("created by"),
     )
+    message = models.TextField(_("message"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    lease_until = models.DateTimeField(
+        _("lease until"),
+        null=True,
+        blank=True,
+        help_text=_("a queued or running job not renewed by then has lost its worker"),
+    )
+    attempts = models.PositiveSmallIntegerField(_("times queued"), default=1)
 
     class Meta:
         verbose_name = _("verification batch")
@@ -706,6 +722,68 @@ class VerificationBatch(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.get_status_display()}"
+
+
+class ReportKind(models.TextChoices):
+    CERTIFICATES = "certificates", _("certificate export")
+    COVERAGE = "coverage", _("coverage report")
+
+
+class ReportStatus(models.TextChoices):
+    """A report job's states: the values of `JobStatus` that a report goes through."""
+
+    QUEUED = JobStatus.QUEUED.value, JobStatus.QUEUED.label
+    RUNNING = JobStatus.RUNNING.value, JobStatus.RUNNING.label
+    SUCCEEDED = JobStatus.SUCCEEDED.value, JobStatus.SUCCEEDED.label
+    FAILED = "failed", _("failed")
+
+
+class ReportJob(models.Model):
+    """An export or report built in the background for the user who asked: its file holds what
+    that user may see (their scope, their ID-number masking), so only they read it."""
+
+    kind = models.CharField(_("kind"), max_length=20, choices=ReportKind.choices)
+    status = models.CharField(
+        _("status"), max_length=20, choices=ReportStatus.choices, default=ReportStatus.QUEUED
+    )
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    total = models.PositiveIntegerField(_("rows"), default=0)
+    done = models.PositiveIntegerField(_("done"), default=0)
+    file = models.FileField(_("file"), upload_to="reports/%Y/%m/", blank=True)
+    filename = models.CharField(_("file name"), max_length=200, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    lease_until = models.DateTimeField(
+        _("lease until"),
+        null=True,
+        blank=True,
+        help_text=_("a queued or running job not renewed by then has lost its worker"),
+    )
+    attempts = models.PositiveSmallIntegerField(_("times queued"), default=1)
+
+    class Meta:
+        verbose_name = _("report job")
+        verbose_name_plural = _("report jobs")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"#{self.pk} {self.get_kind_display()} ({self.get_status_display()})"
+
+    @property
+    def progress(self) -> float:
+        if self.status == JobStatus.SUCCEEDED:
+            return 1.0
+        return 0.0 if not self.total else round(min(self.done / self.total, 1), 4)
 
 
 class LookupOutcome(models.TextChoices):

@@ -49,6 +49,7 @@ from safework.certs.registry import (
 )
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
+from safework.core.jobs import heartbeat, queue_lease, run_lease
 from safework.core.refusals import Reason, Refused
 from safework.core.scope import Scope
 from safework.people.queries import person_scope_q
@@ -432,6 +433,7 @@ def start_verification(
         created_by=by if by is not None and getattr(by, "pk", None) else None,
         source=registry_url,
         total=len(ids),
+        lease_until=queue_lease(),
     )
     found = {}
     for part in _parts(ids):
@@ -483,8 +485,13 @@ def retry_verification(
         )
     batch.status = JobStatus.QUEUED
     batch.finished_at = None
+    batch.lease_until = queue_lease()
+    batch.attempts = 1
+    batch.message = ""
     batch.done = batch.lookups.exclude(outcome=LookupOutcome.PENDING).count()
-    batch.save(update_fields=["status", "finished_at", "done"])
+    batch.save(
+        update_fields=["status", "finished_at", "lease_until", "attempts", "message", "done"]
+    )
     if enqueue:
         _enqueue(batch.pk)
     audit.record(action="cert.verification_retried", target=batch, actor=by, before=before)
@@ -624,10 +631,25 @@ def run_verification_batch(
         return batch  # a repeated task: nothing left to ask, nothing to change
     registry = registry or get_registry()
     source = registry.base_url
+    now = timezone.now()
     with transaction.atomic():
         VerificationBatch.objects.filter(pk=batch.pk).update(
-            status=JobStatus.RUNNING, source=source[:200], finished_at=None
+            status=JobStatus.RUNNING,
+            source=source[:200],
+            finished_at=None,
+            started_at=now,
+            lease_until=run_lease(now),
+            message="",
         )
+    with heartbeat(VerificationBatch, batch.pk):
+        try:
+            return _run(batch, registry, source, chunk_size=chunk_size, progress=progress)
+        except Exception:
+            logger.exception("verification batch %s failed", batch.pk)
+            return _fail(batch.pk, reason=_("The verification stopped unexpectedly."))
+
+
+def _run(batch, registry, source, *, chunk_size, progress) -> VerificationBatch:
     last_pk = 0
     while True:
         chunk = list(
@@ -655,7 +677,120 @@ def _finish(batch: VerificationBatch) -> VerificationBatch:
             answered = progress.total - progress.counts[LookupOutcome.RETRY_LATER]
             status = JobStatus.SUCCEEDED if answered or not progress.total else JobStatus.FAILED
             VerificationBatch.objects.filter(pk=batch.pk).update(
-                status=status, done=progress.done, total=progress.total, finished_at=timezone.now()
+                status=status,
+                done=progress.done,
+                total=progress.total,
+                finished_at=timezone.now(),
+                lease_until=None,
             )
     batch.refresh_from_db()
+    return batch
+
+
+# --- lost workers --------------------------------------------------------------------------------
+MAX_ATTEMPTS = 3  # times a batch is queued (the first included) before a lost worker fails it
+LIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+def _stale_q(now) -> Q:
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    oldest = now - timedelta(seconds=int(settings.JOB_QUEUE_TIMEOUT_SECONDS))
+    return Q(status__in=LIVE) & (
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, created_at__lt=oldest)
+    )
+
+
+def expire_stale_batches(*, now=None) -> int:
+    """Batches whose worker was lost (lease expired): queued again, which is safe (answered rows
+    are skipped), at most `MAX_ATTEMPTS` times; then failed with a reason, their unanswered rows
+    left to retry. Runs every minute from the task worker and whenever batches are read."""
+    now = now or timezone.now()
+    handled = 0
+    for pk in VerificationBatch.objects.filter(_stale_q(now)).values_list("pk", flat=True)[:200]:
+        try:
+            handled += bool(_expire(pk, now))
+        except Exception:  # one batch never stops the others
+            logger.exception("could not expire verification batch %s", pk)
+    return handled
+
+
+def _expire(pk: int, now) -> VerificationBatch | None:
+    with transaction.atomic():
+        batch = VerificationBatch.objects.select_for_update().filter(_stale_q(now), pk=pk).first()
+        if batch is None:
+            return None
+        was_running = batch.status == JobStatus.RUNNING
+        if batch.attempts >= MAX_ATTEMPTS:
+            if was_running:
+                reason = _(
+                    "The process working on this verification stopped (killed or crashed) "
+                    "%(n)s times; the look-ups not answered can be retried."
+                ) % {"n": batch.attempts}
+            else:
+                reason = _(
+                    "No task worker started this verification in time; the look-ups can be "
+                    "retried. Is the task worker running?"
+                )
+            return _fail_locked(batch, reason=reason, now=now)
+        before = audit.snapshot(batch, ["status", "attempts", "message"])
+        batch.status = JobStatus.QUEUED
+        batch.attempts += 1
+        batch.lease_until = queue_lease(now)
+        batch.message = (
+            _(
+                "The process working on this verification stopped (killed or crashed); it was "
+                "queued again (attempt %(n)s of %(max)s)."
+            )
+            if was_running
+            else _(
+                "No task worker started this verification in time; it was queued again "
+                "(attempt %(n)s of %(max)s)."
+            )
+        ) % {"n": batch.attempts, "max": MAX_ATTEMPTS}
+        batch.save(update_fields=["status", "attempts", "lease_until", "message"])
+        _enqueue(batch.pk)
+        audit.record(
+            action="cert.verification_requeued",
+            target=batch,
+            actor=None,
+            before=before,
+            after=audit.snapshot(batch, ["status", "attempts", "message"]),
+            at=now,
+        )
+        return batch
+
+
+def _fail(batch_id: int, *, reason: str) -> VerificationBatch | None:
+    """End a queued or running batch as failed (a crash in the worker)."""
+    with transaction.atomic():
+        batch = VerificationBatch.objects.select_for_update().filter(pk=batch_id).first()
+        if batch is None or batch.status not in LIVE:
+            return batch
+        return _fail_locked(batch, reason=reason, now=timezone.now())
+
+
+def _fail_locked(batch: VerificationBatch, *, reason: str, now) -> VerificationBatch:
+    """Failed, with the reason on the batch and on each look-up left unanswered (now
+    `retry_later`, so that `retry_verification` can queue them again)."""
+    before = audit.snapshot(batch, ["status", "message"])
+    batch.lookups.filter(outcome=LookupOutcome.PENDING).update(
+        outcome=LookupOutcome.RETRY_LATER, message=reason[:500], checked_at=now
+    )
+    batch.status = JobStatus.FAILED
+    batch.finished_at = now
+    batch.lease_until = None
+    batch.message = reason
+    batch.done = batch.lookups.exclude(outcome=LookupOutcome.PENDING).count()
+    batch.save(update_fields=["status", "finished_at", "lease_until", "message", "done"])
+    audit.record(
+        action="cert.verification_failed",
+        target=batch,
+        actor=None,
+        before=before,
+        after=audit.snapshot(batch, ["status", "message", "done"]),
+        at=now,
+    )
     return batch

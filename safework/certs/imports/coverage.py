@@ -160,7 +160,9 @@ def coverage(
     site_id: int | None = None,
     department_id: int | None = None,
     contractor_id: int | None = None,
+    progress=None,
 ) -> Coverage:
+    """`progress(done, total)`: persons whose certificates have been read, of all persons."""
     persons = list(_persons(scope, site_id, department_id, contractor_id))
     needs = needs_by_position(on)
     ids = [p.pk for p in persons]
@@ -177,6 +179,8 @@ def coverage(
             c.usable_on = statuses[c.pk].usable
             c.status_on = statuses[c.pk].status
             certs[c.person_id].append(c)
+        if progress:
+            progress(min(i + 2000, len(ids)), len(ids))
     medical = _medical(ids, on, book)
     engaged = _engaged_sites({p.current_employment.contractor_id for p in persons if _emp(p)})
     own = _("own enterprise")
@@ -283,6 +287,7 @@ def coverage_bytes(
     site_id: int | None = None,
     department_id: int | None = None,
     contractor_id: int | None = None,
+    progress=None,
 ) -> bytes:
     cov = coverage(
         scope=scope,
@@ -290,6 +295,7 @@ def coverage_bytes(
         site_id=site_id,
         department_id=department_id,
         contractor_id=contractor_id,
+        progress=progress,
     )
     wb = xlsx.new_workbook()
 

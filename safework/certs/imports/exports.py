@@ -95,13 +95,14 @@ def header() -> list[str]:
     ]
 
 
-def _rows(user, qs, on: dt.date):
+def _rows(user, qs, on: dt.date, progress=None):
     book = RuleBook.load()
     settings = status_settings()
     labels = dict(Status.choices)
     verification = dict(Verification.choices)
     own = _("own enterprise")
     chunk: list[Certificate] = []
+    done = 0
 
     def flush():
         statuses = statuses_of(chunk, on=on, book=book, settings=settings)
@@ -136,15 +137,33 @@ def _rows(user, qs, on: dt.date):
         chunk.append(cert)
         if len(chunk) >= CHUNK:
             yield from flush()
+            done += len(chunk)
             chunk = []
+            if progress:
+                progress(done)
     if chunk:
         yield from flush()
+        if progress:
+            progress(done + len(chunk))
 
 
-def export_certificates(*, user, scope: Scope, on: dt.date, flt: ExportFilter) -> bytes:
-    """The xlsx of the certificates `scope` sees, with their status on `on`."""
+def export_certificates(
+    *, user, scope: Scope, on: dt.date, flt: ExportFilter, progress=None
+) -> bytes:
+    """The xlsx of the certificates `scope` sees, with their status on `on`.
+
+    `progress(done, total)` is called once with the count and then after each chunk of rows."""
     wb = xlsx.new_workbook()
     qs = certificates_for_export(scope, flt)
+    report = None
+    if progress:
+        total = qs.count()
+        progress(0, total)
+
+        def report(done):
+            progress(done, total)
+
     widths = [10, 20, 18, 14, 18, 8, 24, 10, 20, 11, 11, 11, 11, 11, 10, 7, 7, 6, 10, 20, 8]
-    xlsx.add_sheet(wb, _("certificates"), header(), _rows(user, qs, on), widths=widths)
+    rows = _rows(user, qs, on, progress=report)
+    xlsx.add_sheet(wb, _("certificates"), header(), rows, widths=widths)
     return xlsx.to_bytes(wb)

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from safework.accounts.matrix import CERTIFICATES, WRITE
 from safework.accounts.scope import scope_for
-from safework.certs.imports import errorfile
+from safework.certs.imports import errorfile, leases
 from safework.certs.imports.check import Context, LedgerCheck
 from safework.certs.imports.columns import HeaderError, HeaderMap, detect_header
 from safework.certs.imports.plan import REVIEW, Issue, Plan
@@ -34,6 +34,7 @@ from safework.certs.imports.write import Counts, write_plan
 from safework.certs.models import ImportJob, JobStatus
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
+from safework.core.jobs import heartbeat, queue_lease, run_lease
 from safework.core.refusals import Reason, Refused
 from safework.core.scope import Scope
 from safework.core.validation import visible_ref
@@ -179,6 +180,7 @@ def start_import(
             site=site,
             contractor=contractor,
             created_by=by if by is not None and by.pk else None,
+            lease_until=queue_lease(),
         )
         job.file.save(f"{uuid.uuid4().hex}{ext}", File(file_obj), save=False)
         job.save()
@@ -310,14 +312,32 @@ def check_file(job: ImportJob, *, progress=None) -> Plan:
 def run_import(job_id: int, *, progress=None) -> ImportJob:
     """The job's work: claim it, check the file, then fail, wait for review, or write.
 
-    Safe to run twice: only a queued job is claimed.
+    Safe to run twice: only a queued job is claimed. The claim takes a lease that a heartbeat
+    renews while the job runs (a worker killed meanwhile is detected by `leases`); any exception
+    ends the job failed with a reason, never left running.
     """
+    now = timezone.now()
     claimed = ImportJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=timezone.now()
+        status=JobStatus.RUNNING, started_at=now, lease_until=run_lease(now)
     )
     job = ImportJob.objects.select_related("contractor", "created_by").get(pk=job_id)
     if not claimed:
         return job
+    with heartbeat(ImportJob, job_id):
+        try:
+            return _run_claimed(job, progress=progress)
+        except leases.LeaseLost:
+            log.warning("import job %s was taken from this worker; its result is dropped", job_id)
+        except Exception:
+            log.exception("import job %s failed", job_id)
+            leases.fail_import(
+                job_id, code="import.internal_error", reason=_("The import failed unexpectedly.")
+            )
+    return ImportJob.objects.get(pk=job_id)
+
+
+def _run_claimed(job: ImportJob, *, progress=None) -> ImportJob:
+    job_id = job.pk
     update = _progress(job_id)
 
     def report(done, total):
@@ -385,9 +405,12 @@ def _store_issues(job: ImportJob, plan: Plan):
 
 def _finish_failed(job: ImportJob, plan: Plan) -> ImportJob:
     with transaction.atomic():
+        leases.ensure_held(job.pk)
         _store_issues(job, plan)
+        leases.drop_files(job)  # a failed job is never run again: its upload has no further use
         job.status = JobStatus.FAILED
         job.finished_at = timezone.now()
+        job.lease_until = None
         job.created_count = job.updated_count = job.unchanged_count = 0
         job.message = _("Nothing imported: %(rows)s rows have errors.") % {"rows": job.error_rows}
         if plan.total_rows == 0 and plan.issues:
@@ -408,8 +431,10 @@ def _finish_failed(job: ImportJob, plan: Plan) -> ImportJob:
 
 def _finish_pending(job: ImportJob, plan: Plan) -> ImportJob:
     with transaction.atomic():
+        leases.ensure_held(job.pk)
         _store_issues(job, plan)
         job.status = JobStatus.PENDING_REVIEW
+        job.lease_until = None
         job.message = _summary_pending(plan)
         job.save()
         audit.record(
@@ -459,11 +484,14 @@ def _write(job: ImportJob, plan: Plan, *, by, reviewed: bool = False) -> ImportJ
     """Write the plan in one transaction with the job's final state; audit last."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if job.status not in leases.OWNED:
+            raise leases.LeaseLost(job.pk)
         entries: list = []
         counts = write_plan(plan, job=job, by=by, today=timezone.localdate(), entries=entries)
         _store_issues(job, plan)
         job.status = JobStatus.SUCCEEDED
         job.finished_at = timezone.now()
+        job.lease_until = None
         job.created_count = counts.created
         job.updated_count = counts.updated
         job.unchanged_count = counts.unchanged

@@ -6,7 +6,7 @@ import io
 
 import pytest
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, TestCase
 from django.utils import translation
 from django.utils.translation import gettext as _
 from openpyxl import load_workbook
@@ -122,9 +122,18 @@ def test_coverage_report_over_the_api(staff):
     RoleGrant.objects.create(user=user, role=Role.SAFETY_OFFICER, site=staff["site"])
     client = Client(headers={"accept-language": "en"})  # headers as English msgids
     client.force_login(user)
-    response = client.get(f"/api/v1/reports/coverage?on={ON}&site_id={staff['site'].pk}")
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        created = client.post(
+            "/api/v1/reports/coverage",
+            {"on": ON.isoformat(), "site_id": staff["site"].pk},
+            content_type="application/json",
+        )
+    assert created.status_code == 202  # a job: the report is built in the background
+    job = client.get(f"/api/v1/report-jobs/{created.json()['id']}").json()
+    assert (job["kind"], job["status"], job["progress"]) == ("coverage", "succeeded", 1.0)
+    response = client.get(job["file_url"])
     assert response.status_code == 200
-    wb = load_workbook(io.BytesIO(response.content))
+    wb = load_workbook(io.BytesIO(response.getvalue()))
     summary = list(wb.worksheets[0].iter_rows(values_only=True))
     header = summary[0]
     total = summary[-1]
@@ -140,7 +149,10 @@ def test_coverage_report_over_the_api(staff):
     welder_rows = [r for r in detail[1:] if r[dh.index("name")] == staff["welder"].name]
     held = {r[dh.index("requirement")]: r[dh.index("held")] for r in welder_rows}
     assert held["hot-work-welder"] == "yes" and held["hot-work-at-height"] == "no"
-    assert client.get("/api/v1/reports/coverage?department_id=999999").status_code == 422
+    refused = client.post(
+        "/api/v1/reports/coverage", {"department_id": 999999}, content_type="application/json"
+    )
+    assert refused.status_code == 422
 
 
 @pytest.mark.django_db
