@@ -211,3 +211,16 @@ def test_an_event_without_a_user_is_by_the_system_in_chinese(here, welder):
 def test_the_catalogue_load_is_labelled_in_chinese(catalogue):
     record = AuditRecord.objects.filter(action="catalogue.loaded").latest("seq")
     assert record.object_label == "内置目录"
+
+
+@pytest.mark.django_db
+def test_an_imported_review_is_recorded_in_chinese(catalogue, tmp_path):
+    ledger = tmp_path / "台账.csv"
+    ledger.write_text(
+        "姓名,身份证号码,作业类别,证书编号,发证日期,初领日期,有效期至,复审日期\n"
+        "甲,11010519491231002X,2.1,R-1,2020-06-01,2014-06-01,2026-05-31,2023-05-10\n",
+        encoding="utf-8",
+    )
+    call_command("import_ledger", str(ledger), verbosity=0, stdout=io.StringIO())
+    review = CertificateEvent.objects.get(certificate__number="R-1")
+    assert (review.reason, review.actor_label) == ("导入", "系统")
