@@ -224,3 +224,17 @@ def test_an_imported_review_is_recorded_in_chinese(catalogue, tmp_path):
     call_command("import_ledger", str(ledger), verbosity=0, stdout=io.StringIO())
     review = CertificateEvent.objects.get(certificate__number="R-1")
     assert (review.reason, review.actor_label) == ("导入", "系统")
+
+
+@pytest.mark.django_db
+def test_a_file_of_the_wrong_kind_is_a_clear_message(tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("不是台账")
+    with pytest.raises(CommandError, match="file.extension: ") as error:
+        call_command("import_ledger", str(notes))
+    assert "Traceback" not in str(error.value)
+    with pytest.raises(CommandError) as error:
+        call_command("roster", "check", str(notes))
+    assert error.value.returncode == 2
+    err = capsys.readouterr().err
+    assert err.startswith("file: ") and "Traceback" not in err  # e.g. the columns it lacks
