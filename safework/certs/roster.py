@@ -39,6 +39,7 @@ from safework.core.scope import Scope
 from safework.org.models import Site
 from safework.people.models import Person
 from safework.people.rules import IdNumberError, parse_id_number
+from safework.people.services import _id_message as id_message
 
 MAX_ROWS = 10_000
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 = 1900-01-01 with Excel's leap-year bug
@@ -341,7 +342,9 @@ def validate_rows(
                     number = parse_id_number(raw).value
                 except IdNumberError as exc:
                     bad(
-                        "id_number", exc.code, _("The ID number is not valid (%(e)s).") % {"e": exc}
+                        "id_number",
+                        exc.code,
+                        _("The ID number is not valid (%(e)s).") % {"e": id_message(exc)},
                     )
                 else:
                     person = by_number.get(number)

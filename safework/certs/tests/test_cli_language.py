@@ -238,3 +238,22 @@ def test_a_file_of_the_wrong_kind_is_a_clear_message(tmp_path, capsys):
     assert error.value.returncode == 2
     err = capsys.readouterr().err
     assert err.startswith("file: ") and "Traceback" not in err  # e.g. the columns it lacks
+
+
+BAD_CHECKSUM = "110105194912310021"  # GB 11643's example 11010519491231002X, wrong check
+
+
+@pytest.mark.django_db
+def test_a_bad_id_number_is_explained_in_chinese(here, tmp_path, capsys):
+    with pytest.raises(CommandError, match="^--person：?.*身份证号码") as error:
+        call_command("qualify", "--person", BAD_CHECKSUM, "--work-type", "x", "--role", "y")
+    assert error.value.returncode == 2 and "check character" not in str(error.value)
+
+    path = tmp_path / "排班.csv"
+    path.write_text(
+        f"身份证号,日期,作业类型,级别,角色\n{BAD_CHECKSUM},2026-03-11,动火作业,一级,作业人\n"
+    )
+    with pytest.raises(CommandError):
+        call_command("roster", "check", str(path), "--site", here.code)
+    err = capsys.readouterr().err
+    assert "id_number" in err and "身份证号码" in err and "check character" not in err

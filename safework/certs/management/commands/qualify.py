@@ -16,6 +16,7 @@ from safework.core.errors import InvalidInput
 from safework.org.models import Site
 from safework.people.models import Person
 from safework.people.rules import IdNumberError, mask_id_number, parse_id_number
+from safework.people.services import checked_id_number
 
 USAGE_ERROR = 2  # exit status for bad input; 1 means "refused"
 
@@ -27,9 +28,9 @@ def find_person(value: str) -> Person:
         person = Person.objects.filter(pk=int(text)).first()
     else:
         try:
-            number = parse_id_number(text).value
-        except IdNumberError as exc:
-            raise CommandError(f"--person: {exc}", returncode=USAGE_ERROR)
+            number = checked_id_number(text)[0]
+        except InvalidInput as exc:
+            raise CommandError(f"--person: {exc.errors[0].message}", returncode=USAGE_ERROR)
         person = Person.objects.filter(id_number=number).first()
     if person is None:
         raise CommandError(
