@@ -33,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from django.utils.translation import gettext as _
+
 from safework.people.synthetic import make_id_number
 
 FAULTS = ("error", "slow", "garbage", "drop")
@@ -505,7 +507,9 @@ class DemoSummary:
 
     def describe(self) -> str:
         parts = ", ".join(f"{k} {v}" for k, v in sorted(self.by_status.items()))
-        return f"{self.total} records ({parts})" if self.total else "0 records"
+        if not self.total:
+            return _("0 records")
+        return _("%(n)s records (%(parts)s)") % {"n": self.total, "parts": parts}
 
 
 def summarise(records: Iterable[FakeRecord]) -> DemoSummary:

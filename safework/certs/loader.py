@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 from django.db import models, transaction
+from django.utils.translation import gettext as _
 
 from safework.certs.models import (
     CatalogueRule,
@@ -326,7 +327,7 @@ def load_catalogue(*, actor=None) -> int:
             audit.entry(
                 action="catalogue.loaded",
                 actor=actor,
-                target=("catalogue", "shipped", "shipped catalogue"),
+                target=("catalogue", "shipped", _("shipped catalogue")),
                 after={"created": [f"{o._meta.label_lower}:{o.pk}" for o in created]},
             )
         ]

@@ -39,6 +39,7 @@ from safework.org.models import Site
 from safework.people.masking import mask_id_number
 from safework.people.models import Person
 from safework.people.rules import IdNumberError, parse_id_number
+from safework.people.services import _id_message as id_message
 
 MAX_ROWS = 10_000
 MAX_ERRORS = 1_000  # row errors listed in one answer
@@ -337,7 +338,9 @@ def validate_rows(
                     number = parse_id_number(raw).value
                 except IdNumberError as exc:
                     bad(
-                        "id_number", exc.code, _("The ID number is not valid (%(e)s).") % {"e": exc}
+                        "id_number",
+                        exc.code,
+                        _("The ID number is not valid (%(e)s).") % {"e": id_message(exc)},
                     )
                 else:
                     person = by_number.get(number)

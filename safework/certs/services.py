@@ -77,7 +77,7 @@ def _today() -> dt.date:
 
 
 def _actor_label(by) -> str:
-    return audit._actor(by)[1]
+    return _("system") if by is None else audit._actor(by)[1]
 
 
 def normalise_number(raw) -> str:

@@ -28,6 +28,7 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from safework.accounts.models import User
 from safework.certs.models import (
@@ -139,11 +140,16 @@ class ScaleResult:
     seconds: float
 
     def summary(self) -> str:
-        return (
-            f"bench: {self.persons} persons, {self.certificates} certificates, "
-            f"{self.health_checks} health checks, {self.events} certificate events "
-            f"in {self.seconds:.1f} s"
-        )
+        return _(
+            "bench: %(persons)s persons, %(certificates)s certificates, %(health_checks)s "
+            "health checks, %(events)s certificate events in %(seconds).1f s"
+        ) % {
+            "persons": self.persons,
+            "certificates": self.certificates,
+            "health_checks": self.health_checks,
+            "events": self.events,
+            "seconds": self.seconds,
+        }
 
 
 def seed_scale(

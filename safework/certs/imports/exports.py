@@ -125,7 +125,7 @@ def _rows(user, qs, on: dt.date, progress=None):
                 c.valid_until,
                 s.next_review_due,
                 str(labels.get(s.status, s.status)),
-                str(s.colour),
+                str(s.colour.label),
                 s.days_left,
                 _("yes") if s.usable else _("no"),
                 str(verification.get(c.verification, c.verification)),

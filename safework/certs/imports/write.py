@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from django.db import connection, models, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from safework.certs.imports.check import CHUNK
 from safework.certs.imports.plan import Plan
@@ -27,8 +29,8 @@ from safework.people.models import EmployerKind, Employment, HealthCheck, Person
 
 BATCH = 2000
 SQL_VARIABLES = 30_000  # below SQLite's 32,766 bound parameters per statement
-REASON_LEDGER = "import"
-REASON_IMPLIED = "import: implied by a later review in the ledger"
+REASON_LEDGER = gettext_lazy("import")
+REASON_IMPLIED = gettext_lazy("import: implied by a later review in the ledger")
 
 
 @dataclass
@@ -448,5 +450,5 @@ def _employment_after(pk: int, row: tuple) -> dict:
 
 def _actor_label(actor) -> str:
     if actor is None:
-        return "system"
+        return _("system")
     return actor.get_username() if hasattr(actor, "get_username") else str(actor)

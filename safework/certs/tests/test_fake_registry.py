@@ -197,11 +197,11 @@ def test_command_exports_the_database_and_samples(catalogue, tmp_path):
 
 
 def test_command_refuses_a_missing_or_broken_file(tmp_path):
-    with pytest.raises(CommandError, match="does not exist"):
+    with pytest.raises(CommandError, match="文件不存在"):
         call_command("fake_registry", "--data", str(tmp_path / "none.json"))
     broken = tmp_path / "broken.json"
     broken.write_text('[{"name": "no numbers"}]')
-    with pytest.raises(CommandError, match="not a file of registry records"):
+    with pytest.raises(CommandError, match="不是查询平台记录文件"):
         call_command("fake_registry", "--data", str(broken))
 
 

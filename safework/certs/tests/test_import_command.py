@@ -32,7 +32,7 @@ def test_import_ledger_command(catalogue, tmp_path, capsys):
     )
     call_command("import_ledger", str(path), "--contractor", contractor.uscc)
     out = capsys.readouterr().out
-    assert "succeeded" in out and "4 created" in out
+    assert "succeeded" in out and "新建 4" in out
     assert Certificate.objects.count() == 2
     assert {p.current_employment.employer_kind for p in Person.objects.all()} == {
         EmployerKind.CONTRACTOR
@@ -49,7 +49,7 @@ def test_import_ledger_command_fails_with_the_row_errors(catalogue, tmp_path, ca
     )
     with pytest.raises(CommandError, match="failed"):
         call_command("import_ledger", str(path), "--errors", str(errors))
-    assert "row 2 B2: id_number.format" in capsys.readouterr().err
+    assert "第 2 行 B2：id_number.format" in capsys.readouterr().err
     assert "id_number.format" in errors.read_text(encoding="utf-8-sig")
     notes = tmp_path / "notes.txt"
     notes.write_text("not a ledger")

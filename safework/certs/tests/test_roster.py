@@ -249,14 +249,14 @@ def test_cli_roster_check(here, scaffolder, tmp_path, capsys):
     path = tmp_path / "排班.xlsx"
     path.write_bytes(xlsx(schedule(scaffolder, D + DAY)))
     call_command("roster", "check", str(path), "--site", here.code)
-    assert "1 entries checked, 0 not qualified" in capsys.readouterr().out
+    assert "已检查 1 条排班，0 条不具备资格" in capsys.readouterr().out
 
     path.write_bytes(xlsx(schedule(scaffolder, D + DAY, D + 25 * DAY)))
     with pytest.raises(SystemExit) as exit_:
         call_command("roster", "check", str(path), "--site", here.code)
     assert exit_.value.code == 1
     out = capsys.readouterr().out
-    assert "row 3:" in out and "cert.expired" in out
+    assert "第 3 行：" in out and "不具备资格" in out and "cert.expired" in out
     assert scaffolder.id_number not in out
 
     path.write_bytes(xlsx([HEADER, [1, "", "bad", D, "高处作业", "Ⅱ级", "作业人", "", ""]]))
@@ -269,13 +269,13 @@ def test_cli_qualify(here, scaffolder, capsys):
     ask = ["--work-type", "hot_work", "--level", "level1", "--role", "worker"]
     ask += ["--site", here.code, "--attr", "hot_work_method=welding", "--attr", "height_m=3"]
     call_command("qualify", "--person", scaffolder.id_number, *ask, "--at", str(D))
-    assert capsys.readouterr().out.startswith("ALLOWED")
+    assert capsys.readouterr().out.startswith("允许：")
 
     with pytest.raises(SystemExit) as exit_:
         call_command("qualify", "--person", str(scaffolder.pk), *ask, "--at", str(D + 25 * DAY))
     assert exit_.value.code == 1
     out = capsys.readouterr().out
-    assert out.startswith("REFUSED") and "cert.expired" in out and "clause:" in out
+    assert out.startswith("拒绝：") and "cert.expired" in out and "依据：" in out
 
     with pytest.raises(CommandError) as error:
         call_command("qualify", "--person", str(scaffolder.pk), *ask[:2], "--level", "IV",

@@ -88,10 +88,10 @@ def test_pasted_file_and_retry(fake, certs, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--ids", "999999"], "no such certificate"),
-        (["--all", "--user", "nobody"], "no user nobody"),
-        (["--pasted", "/nonexistent/file"], "does not exist"),
-        (["--retry", "999999"], "no verification batch"),
+        (["--ids", "999999"], "No such certificate"),
+        (["--all", "--user", "nobody"], "No such user: nobody"),
+        (["--pasted", "/nonexistent/file"], "No such file"),
+        (["--retry", "999999"], "No verification batch"),
     ],
 )
 def test_errors(fake, certs, args, message):

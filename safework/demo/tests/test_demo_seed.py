@@ -72,7 +72,7 @@ def test_if_empty_does_nothing_when_the_demo_exists(demo):
     before = counts()
     out = io.StringIO()
     call_command("seed", "--demo", "--if-empty", stdout=out)
-    assert "already present" in out.getvalue()
+    assert "演示数据：已存在" in out.getvalue()
     assert counts() == before
     # The logins are printed on every start.
     for _role, username, password in demo.logins:

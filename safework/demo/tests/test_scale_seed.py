@@ -181,7 +181,7 @@ def test_one_summary_audit_record_per_run_and_the_chain_verifies():
 def test_the_command():
     out = io.StringIO()
     call_command("seed", "--scale", "25", "--seed", "4", "--certs-per-person", "2", stdout=out)
-    assert "bench: 25 persons, 50 certificates" in out.getvalue()
+    assert "压测：25 人，50 张证书" in out.getvalue()
     with pytest.raises(CommandError):
         call_command("seed", "--scale", "25", "--if-empty")
     with pytest.raises(CommandError):

@@ -1,11 +1,14 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from safework.certs import loader
+from safework.core.cli import TranslatedCommand
 from safework.core.errors import InvalidInput
 
 
-class Command(BaseCommand):
-    help = (
+class Command(TranslatedCommand):
+    help = gettext_lazy(
         "Catalogues: `load` adds missing shipped rows (never overwrites an edit); `diff` shows how "
         "the database differs from what ships; `update` applies those differences, audited."
     )
@@ -22,12 +25,14 @@ class Command(BaseCommand):
     def _run(self, action):
         if action == "load":
             n = loader.load_catalogue()
-            self.stdout.write(f"catalogue: {n} missing rows added")
+            self.stdout.write(_("catalogue: %(n)s missing rows added") % {"n": n})
             return
         diffs = (
             loader.catalogue_differences() if action == "diff" else loader.apply_catalogue_update()
         )
         for d in diffs:
             self.stdout.write(d.describe())
-        verb = "differences" if action == "diff" else "rows updated"
-        self.stdout.write(f"catalogue: {len(diffs)} {verb}")
+        if action == "diff":
+            self.stdout.write(_("catalogue: %(n)s differences") % {"n": len(diffs)})
+        else:
+            self.stdout.write(_("catalogue: %(n)s rows updated") % {"n": len(diffs)})
