@@ -102,7 +102,7 @@ def describe(target) -> tuple[str, str, str]:
 
 def _actor(actor) -> tuple[int | None, str]:
     if actor is None:
-        return None, "system"
+        return None, _("system")  # written in the default language: Chinese
     if isinstance(actor, str):
         return None, actor
     return actor.pk, (actor.get_username() if hasattr(actor, "get_username") else str(actor))

@@ -203,7 +203,7 @@ def test_export_colour_column_is_the_translated_label(here, welder):
 @pytest.mark.django_db
 def test_an_event_without_a_user_is_by_the_system_in_chinese(here, welder):
     cert = welder.certificates.get(item__code="3.1")
-    services.revoke_certificate(cert=cert, reason="伪造", on=D)
+    services.revoke_certificate(cert=cert, ground="false_entries", reason="伪造", on=D)
     assert CertificateEvent.objects.get(certificate=cert).actor_label == "系统"
 
 
@@ -257,3 +257,32 @@ def test_a_bad_id_number_is_explained_in_chinese(here, tmp_path, capsys):
         call_command("roster", "check", str(path), "--site", here.code)
     err = capsys.readouterr().err
     assert "id_number" in err and "身份证号码" in err and "check character" not in err
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("command", ["export_certificates", "coverage_report"])
+def test_report_commands_write_in_chinese_and_refuse_a_bad_path_first(
+    catalogue, tmp_path, monkeypatch, command
+):
+    from safework.certs.imports import coverage
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the work started before the path was checked")
+
+    for name, message in [
+        ("", "是文件夹，不是文件"),
+        ("no-such-folder/out.xlsx", "文件夹 .* 不存在"),
+        ("out.csv", r"文件名必须以 \.xlsx 结尾"),
+    ]:
+        with monkeypatch.context() as m:
+            m.setattr(exports, "export_certificates", no_work)
+            m.setattr(coverage, "coverage_bytes", no_work)
+            with pytest.raises(CommandError, match=message) as error:
+                call_command(command, "--out", str(tmp_path / name), "--on", "2026-03-02")
+        assert error.value.returncode == 2
+
+    out = io.StringIO()
+    call_command(command, "--out", str(tmp_path / "report.xlsx"), "--on", "2026-03-02", stdout=out)
+    assert out.getvalue().startswith(f"已写入 {tmp_path / 'report.xlsx'}（")
+    assert "2026-03-02" in out.getvalue()
+    load_workbook(tmp_path / "report.xlsx")  # a real workbook
