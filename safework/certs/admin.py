@@ -30,6 +30,7 @@ from safework.accounts.admin_mixins import (
 )
 from safework.accounts.matrix import CATALOGUE, CERTIFICATES, ROSTER
 from safework.certs import services
+from safework.certs.imports import report_jobs
 from safework.certs.imports import services as import_services
 from safework.certs.models import (
     CatalogueRule,
@@ -42,6 +43,7 @@ from safework.certs.models import (
     ImportJob,
     LegacyCode,
     PositionPermission,
+    ReportJob,
     Requirement,
     RevocationGround,
     Roster,
@@ -613,6 +615,29 @@ class CertificateFileAdmin(CertificateChildAdmin):
 
 
 # --- import jobs and registry look-ups -------------------------------------------------------
+
+
+@admin.register(ReportJob)
+class ReportJobAdmin(ScopedAdmin):
+    """Export and report jobs: read-only; each holds what its requester may see, so the admin
+    shows a user their own jobs only (`reports_visible_to`, as the API)."""
+
+    resource = CERTIFICATES
+    read_only = True
+    deletable = False
+    list_display = ("kind", "status", "done", "total", "filename", "created_by", "created_at")
+    list_filter = ("status", "kind")
+    list_select_related = ("created_by",)
+    fields = (
+        ("kind", "status"),
+        ("done", "total"),
+        "filename",
+        "message",
+        ("created_by", "created_at", "started_at", "finished_at"),
+    )
+
+    def scope_queryset(self, request, qs, scope):
+        return qs.filter(pk__in=report_jobs.reports_visible_to(request.user).values("pk"))
 
 
 @admin.register(ImportJob)

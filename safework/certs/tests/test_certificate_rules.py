@@ -6,6 +6,7 @@ a medical height restriction that rules out any work from 2 m."""
 import datetime as dt
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -45,10 +46,15 @@ def codes(exc_info):
     return [(r.code, r.clause) for r in exc_info.value.reasons]
 
 
+ENTERED_AT = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+
+
 def create(person, scheme, code, **kw):
     it = item(scheme, code)
     kw.setdefault("number", f"C{Certificate.objects.count() + 1:05d}")
-    cert = services.create_certificate(person=person, scheme=it.scheme, item=it, **kw)
+    # Entered after every issue date the cases use: an issue date in the future is refused.
+    with time_machine.travel(ENTERED_AT, tick=False):
+        cert = services.create_certificate(person=person, scheme=it.scheme, item=it, **kw)
     Certificate.objects.filter(pk=cert.pk).update(verification=Verification.VERIFIED)
     cert.refresh_from_db()
     return cert

@@ -5,6 +5,7 @@ certificates; plus visibility, settings rows and the local date."""
 import datetime as dt
 
 import pytest
+import time_machine
 from django.db import connection, transaction
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
@@ -53,7 +54,9 @@ def make_cases():
         scheme, code = spec
         it = item(scheme, code)
         kw.setdefault("number", f"N{len(made) + 1:06d}")
-        c = services.create_certificate(person=person, scheme=it.scheme, item=it, **kw)
+        # Entered after every issue date below: an issue date in the future is refused.
+        with time_machine.travel(dt.datetime(2030, 1, 1, tzinfo=dt.UTC), tick=False):
+            c = services.create_certificate(person=person, scheme=it.scheme, item=it, **kw)
         Certificate.objects.filter(pk=c.pk).update(verification=verification)
         c.refresh_from_db()
         made.append(c)
