@@ -39,7 +39,7 @@ def _tasks_run_immediately():
 def _fresh_qualification_caches():
     """The qualification engine caches catalogue and settings per process (cleared by signals on
     save/delete); a test's rows vanish on rollback without a signal, so start each test afresh."""
-    from safework.certs.qualification import clear_caches
+    from safework.qualification.engine import clear_caches
 
     clear_caches()
     yield

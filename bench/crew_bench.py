@@ -304,7 +304,7 @@ def child(args) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from safework.certs import qualification
+    from safework.qualification import engine as qualification
     from safework.certs.loader import load_catalogue
     from safework.certs.models import Certificate
     from safework.org.models import Site

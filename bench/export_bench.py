@@ -76,7 +76,7 @@ def child(mode: str) -> None:
         wb.save(buf)
         size = len(buf.getvalue())
     else:
-        from safework.certs.imports import report_jobs
+        from safework.ledger import report_jobs
 
         kind = "certificates" if mode == "export" else "coverage"
         job = report_jobs.start_report(by=None, kind=kind, params={"on": ON}, enqueue=False)

@@ -37,8 +37,8 @@ BUILD = (
 import random, string
 from pathlib import Path
 from django.conf import settings
-from safework.certs.imports import hostile
-from safework.certs.imports.testing import identities, xlsx_bytes
+from safework.ledger import hostile
+from safework.ledger.testing import identities, xlsx_bytes
 out = Path({folder!r})
 rows = [["姓名", "身份证号码", "操作项目", "证书编号", "发证日期", "有效期至"]]
 for i, (number, name) in enumerate(identities(10, seed=17)):
@@ -85,7 +85,7 @@ IMPORT = (
 import json, resource
 from pathlib import Path
 from django.core.files import File
-from safework.certs.imports.services import run_import, start_import
+from safework.ledger.services import run_import, start_import
 path = Path({path!r})
 with path.open("rb") as f:
     try:
@@ -102,7 +102,7 @@ print(json.dumps({{"status": job.status, "codes": sorted({{e["code"] for e in jo
 
 
 def main() -> None:
-    from safework.certs.imports.hostile import run_measured
+    from safework.ledger.hostile import run_measured
 
     folder = Path(tempfile.mkdtemp(prefix="sw-hostile-bench-"))
     env = {

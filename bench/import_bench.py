@@ -35,7 +35,7 @@ def generate(path: Path, rows: int) -> None:
     import django
 
     django.setup()
-    from safework.certs.imports.testing import write_bench_ledger
+    from safework.ledger.testing import write_bench_ledger
 
     started = time.perf_counter()
     persons = write_bench_ledger(path, rows, department="焊接车间")
@@ -55,7 +55,7 @@ def child(file: Path, database: str) -> None:
     from django.core.files import File
     from django.core.management import call_command
 
-    from safework.certs.imports.services import run_import, start_import
+    from safework.ledger.services import run_import, start_import
     from safework.certs.loader import load_catalogue
     from safework.certs.models import Certificate
     from safework.core.models import AuditRecord

@@ -151,11 +151,12 @@ def _register_routers():
     from safework.accounts.api import router as accounts_router
     from safework.accounts.api_audit import router as audit_router
     from safework.certs.api import router as certs_router
-    from safework.certs.api_imports import router as imports_router
-    from safework.certs.api_qualification import router as qualification_router
-    from safework.certs.api_registry import router as registry_router
+    from safework.ledger.api import router as imports_router
     from safework.org.api import router as org_router
     from safework.people.api import router as people_router
+    from safework.qualification.api import router as qualification_router
+    from safework.registry.api import router as registry_router
+    from safework.rosters.api import router as rosters_router
 
     api.add_router("/", audit_router)
     api.add_router("/", org_router)
@@ -163,6 +164,7 @@ def _register_routers():
     api.add_router("/", accounts_router)
     api.add_router("/", certs_router)
     api.add_router("/", qualification_router)
+    api.add_router("/", rosters_router)
     api.add_router("/", registry_router)
     api.add_router("/", imports_router)
 

@@ -65,9 +65,14 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "safework.core",
     "safework.org",
+    "safework.work",
     "safework.people",
     "safework.accounts",
     "safework.certs",
+    "safework.registry",
+    "safework.ledger",
+    "safework.qualification",
+    "safework.rosters",
     "safework.demo",  # synthetic demo and bench data (`safework seed`); last: imports every app
 ]
 

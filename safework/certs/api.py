@@ -21,11 +21,8 @@ from safework.certs.models import (
     Certificate,
     CertificateEvent,
     CertificateItem,
-    Requirement,
     RevocationGround,
     Scheme,
-    WorkLevel,
-    WorkType,
 )
 from safework.certs.schemas import (
     PATCH_NULLABLE,
@@ -39,8 +36,6 @@ from safework.certs.schemas import (
     ItemOut,
     OnQuery,
     RenewalIn,
-    RequirementFilter,
-    RequirementOut,
     ReviewIn,
     RevocationGroundOut,
     RevocationIn,
@@ -55,6 +50,7 @@ from safework.core.audit_visibility import register_audit_visibility
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.pagination import Page, PageParams, paginate
 from safework.people.queries import persons_visible_to
+from safework.work.models import WorkLevel, WorkType
 
 router = Router(tags=["certificates"])
 
@@ -277,14 +273,6 @@ def list_rules(request, filters: Query[RuleFilter], page: Query[PageParams]):
 def list_work_types(request, page: Query[PageParams]):
     levels = Prefetch("levels", queryset=WorkLevel.objects.order_by("rank", "pk"))
     return paginate(WorkType.objects.prefetch_related(levels).order_by("order", "pk"), page)
-
-
-@router.get("/catalogue/requirements", response=Page[RequirementOut], **access(CATALOGUE, READ))
-def list_requirements(request, filters: Query[RequirementFilter], page: Query[PageParams]):
-    qs = Requirement.objects.select_related("work_type", "min_level", "crew_role").order_by(
-        "code", "pk"
-    )
-    return paginate(filters.filter(qs), page)
 
 
 @router.get(

@@ -20,21 +20,24 @@ from django.utils.translation import gettext as _
 from safework.certs.models import (
     CatalogueRule,
     CertificateItem,
-    CrewRole,
     LegacyCode,
-    PositionPermission,
-    Requirement,
     RevocationGround,
     Scheme,
-    WorkLevel,
-    WorkType,
 )
 from safework.certs.rules import overlapping_rules
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
 from safework.org.models import Position
+from safework.qualification.models import Requirement
+from safework.work.models import CrewRole, PositionPermission, WorkLevel, WorkType
 
 CATALOGUE_DIR = Path(__file__).parent / "catalogue"
+# Each app ships its own catalogue files; the name says whose.
+CATALOGUE_DIRS = (
+    CATALOGUE_DIR,
+    Path(__file__).parents[1] / "work" / "catalogue",
+    Path(__file__).parents[1] / "qualification" / "catalogue",
+)
 SCHEME_FILES = ("special_operation", "special_equipment", "construction", "internal")
 
 
@@ -72,7 +75,8 @@ def _show(value) -> str:
 
 
 def _read(name: str) -> dict:
-    with (CATALOGUE_DIR / f"{name}.yaml").open(encoding="utf-8") as f:
+    path = next(d / f"{name}.yaml" for d in CATALOGUE_DIRS if (d / f"{name}.yaml").exists())
+    with path.open(encoding="utf-8") as f:
         return yaml.safe_load(f)
 
 

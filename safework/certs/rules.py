@@ -18,13 +18,7 @@ from dateutil.relativedelta import relativedelta
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from safework.certs.models import (
-    CatalogueRule,
-    CertState,
-    RevocationGround,
-    Scheme,
-    Verification,
-)
+from safework.certs.models import CatalogueRule, CertState, RevocationGround, Scheme, Verification
 from safework.core.refusals import Reason
 from safework.core.settings_registry import DEFAULTS
 

@@ -11,7 +11,7 @@ from django.db.models import Q
 from ninja import Field, FilterLookup, FilterSchema, Schema
 from pydantic import ConfigDict
 
-from safework.certs.models import CertState, EventKind, RequirementKind, Verification
+from safework.certs.models import CertState, EventKind, Verification
 from safework.certs.rules import Colour, Status
 from safework.certs.services import normalise_number
 from safework.core.scope import Scope
@@ -358,39 +358,3 @@ class WorkTypeOut(Schema):
     @staticmethod
     def resolve_levels(obj) -> list:
         return list(obj.levels.all())
-
-
-class RequirementFilter(InForceFilter):
-    work_type: Annotated[str | None, FilterLookup("work_type__code")] = None
-    crew_role: Annotated[str | None, FilterLookup("crew_role__code")] = None
-    kind: RequirementKind | None = None
-    is_active: bool | None = None
-
-
-class RequirementOut(Schema):
-    id: int
-    code: str
-    description: str
-    work_type: str | None
-    min_level: str | None
-    crew_role: str | None
-    kind: RequirementKind
-    items: list[str]
-    match_restriction: str
-    condition: str
-    clause: str
-    effective_from: date
-    effective_to: date | None
-    is_active: bool
-
-    @staticmethod
-    def resolve_work_type(obj) -> str | None:
-        return obj.work_type.code if obj.work_type_id else None
-
-    @staticmethod
-    def resolve_min_level(obj) -> str | None:
-        return obj.min_level.code if obj.min_level_id else None
-
-    @staticmethod
-    def resolve_crew_role(obj) -> str | None:
-        return obj.crew_role.code if obj.crew_role_id else None

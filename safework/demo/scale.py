@@ -38,7 +38,6 @@ from safework.certs.models import (
     CertificateFile,
     CertificateItem,
     Verification,
-    VerificationLookup,
 )
 from safework.certs.rules import RuleBook
 from safework.core import audit
@@ -58,6 +57,7 @@ from safework.people.models import (
     Person,
 )
 from safework.people.rules import uscc_check_char
+from safework.registry.models import VerificationLookup
 
 GROUP_CODE = "bench-group"
 NOW = dt.date(2026, 1, 1)

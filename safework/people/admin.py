@@ -466,7 +466,7 @@ class ContractorEngagementAdmin(ScopedAdmin):
 
 def work_type_choices():
     # Work types are a certs catalogue; certs sits above people, so look it up at run time.
-    work_type = apps.get_model("certs", "WorkType")
+    work_type = apps.get_model("work", "WorkType")
     return list(work_type.objects.values_list("code", "name"))
 
 

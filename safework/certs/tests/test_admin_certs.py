@@ -22,17 +22,16 @@ from safework.certs.models import (
     Certificate,
     CertificateEvent,
     CertState,
-    ImportJob,
-    Requirement,
     RevocationGround,
     Scheme,
-    VerificationBatch,
-    VerificationLookup,
 )
 from safework.certs.tests.factories import CertificateFactory, item
 from safework.core.models import AuditRecord
+from safework.ledger.models import ImportJob
 from safework.people.masking import mask_id_number
 from safework.people.tests.factories import EmploymentFactory, PersonFactory
+from safework.qualification.models import Requirement
+from safework.registry.models import VerificationBatch, VerificationLookup
 
 
 @pytest.fixture(autouse=True)
@@ -266,24 +265,29 @@ def test_requirement_condition_must_be_a_rule_engine_expression(client, world):
     response = post_form(
         client,
         world.administrator,
-        "certs_requirement_add",
+        "qualification_requirement_add",
         requirement_data(condition="height_m >"),
     )
     assert "Not a valid rule-engine condition" in form_errors(response)["condition"][0]
     response = post_form(
-        client, world.administrator, "certs_requirement_add", requirement_data(items='["3.1"]')
+        client,
+        world.administrator,
+        "qualification_requirement_add",
+        requirement_data(items='["3.1"]'),
     )
     assert "items" in form_errors(response)
-    response = post_form(client, world.administrator, "certs_requirement_add", requirement_data())
+    response = post_form(
+        client, world.administrator, "qualification_requirement_add", requirement_data()
+    )
     assert response.status_code == 302
     assert Requirement.objects.get(code="test-height").condition == "height_m >= 2"
-    assert AuditRecord.objects.filter(action="certs.requirement_created").exists()
+    assert AuditRecord.objects.filter(action="qualification.requirement_created").exists()
 
 
 def test_catalogue_is_for_catalogue_writers(client, world):
-    assert page(client, world.officer_a, "certs_requirement_changelist").status_code == 200
-    assert page(client, world.officer_a, "certs_requirement_add").status_code == 403
-    assert page(client, world.head_of_safety_a, "certs_requirement_add").status_code == 200
+    assert page(client, world.officer_a, "qualification_requirement_changelist").status_code == 200
+    assert page(client, world.officer_a, "qualification_requirement_add").status_code == 403
+    assert page(client, world.head_of_safety_a, "qualification_requirement_add").status_code == 200
 
 
 def test_import_jobs_show_progress_and_their_error_file(client, world):
@@ -306,22 +310,22 @@ def test_import_jobs_show_progress_and_their_error_file(client, world):
         ],
     )
     job.error_file.save("errors.xlsx", ContentFile(b"error rows"))
-    html = page(client, world.officer_a, "certs_importjob_changelist").content.decode()
+    html = page(client, world.officer_a, "ledger_importjob_changelist").content.decode()
     assert 'value="45"' in html and "45% (450/1000)" in html
-    link = reverse("admin:certs_importjob_errors", args=[job.pk])
+    link = reverse("admin:ledger_importjob_errors", args=[job.pk])
     assert link in html
     client.force_login(world.officer_a)
     response = client.get(link)
     assert response.status_code == 200 and b"".join(response.streaming_content) == b"error rows"
-    assert page(client, world.officer_a, "certs_importjob_add").status_code == 403
+    assert page(client, world.officer_a, "ledger_importjob_add").status_code == 403
     # Inspectors see the job, but neither the ledger's ID numbers nor the error file.
-    html = page(client, world.inspector, "certs_importjob_change", job.pk).content.decode()
+    html = page(client, world.inspector, "ledger_importjob_change", job.pk).content.decode()
     assert world.own_a.id_number not in html and mask_id_number(world.own_a.id_number) in html
     client.force_login(world.inspector)
     assert client.get(link).status_code == 403
     # Another site's officer does not see the job at all.
     other = ImportJob.objects.create(original_name="乙.xlsx", file_sha256="b" * 64)
-    html = page(client, world.officer_a, "certs_importjob_changelist").content.decode()
+    html = page(client, world.officer_a, "ledger_importjob_changelist").content.decode()
     assert other.original_name not in html
 
 
@@ -334,18 +338,19 @@ def test_registry_lookups_are_read_only_and_masked(client, world):
         id_number=world.own_a.id_number,
         response={"id_number": world.own_a.id_number, "status": "valid"},
     )
-    html = page(client, world.officer_a, "certs_verificationbatch_changelist").content.decode()
+    html = page(client, world.officer_a, "registry_verificationbatch_changelist").content.decode()
     assert "25% (1/4)" in html
-    html = page(client, world.inspector, "certs_verificationlookup_changelist").content.decode()
+    html = page(client, world.inspector, "registry_verificationlookup_changelist").content.decode()
     assert world.own_a.id_number not in html
     lookup = VerificationLookup.objects.get()
-    html = page(client, world.inspector, "certs_verificationlookup_change", lookup.pk).content
+    html = page(client, world.inspector, "registry_verificationlookup_change", lookup.pk).content
     assert world.own_a.id_number not in html.decode()
-    assert page(client, world.administrator, "certs_verificationlookup_add").status_code == 403
+    assert page(client, world.administrator, "registry_verificationlookup_add").status_code == 403
 
 
 def test_workshop_head_writes_a_roster_of_their_own_people(client, world):
-    from safework.certs.models import CrewRole, Roster, WorkType
+    from safework.rosters.models import Roster
+    from safework.work.models import CrewRole, WorkType
 
     work_type, role = WorkType.objects.get(code="hot_work"), CrewRole.objects.get(code="worker")
     data = {
@@ -360,7 +365,7 @@ def test_workshop_head_writes_a_roster_of_their_own_people(client, world):
         "entries-0-attrs": "{}",
     }
     client.force_login(world.workshop_head_a)
-    url = reverse("admin:certs_roster_add")
+    url = reverse("admin:rosters_roster_add")
     response = client.post(url, data)
     assert response.status_code == 200  # someone outside the workshop is no choice
     data["entries-0-person"] = world.own_a.pk
@@ -370,4 +375,4 @@ def test_workshop_head_writes_a_roster_of_their_own_people(client, world):
     assert roster.author == world.workshop_head_a
     assert roster.entries.get().person == world.own_a
     actions = set(AuditRecord.objects.values_list("action", flat=True))
-    assert {"certs.roster_created", "certs.rosterentry_created"} <= actions
+    assert {"rosters.roster_created", "rosters.rosterentry_created"} <= actions

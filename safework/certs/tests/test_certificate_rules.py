@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from safework.certs import qualification, services
+from safework.certs import services
 from safework.certs.loader import apply_catalogue_update, load_catalogue
 from safework.certs.models import (
     CatalogueRule,
@@ -23,8 +23,6 @@ from safework.certs.models import (
 from safework.certs.queries import status_of, status_settings, with_status
 from safework.certs.rules import Status, StatusSettings
 from safework.certs.tests.factories import CertificateFactory, item
-from safework.certs.tests.qualification_fixtures import D as CHECK_DAY
-from safework.certs.tests.qualification_fixtures import at, certificate, member
 from safework.core.errors import InvalidInput
 from safework.core.models import Setting
 from safework.core.refusals import Refused
@@ -32,6 +30,9 @@ from safework.org.tests.factories import SiteFactory
 from safework.people.models import HealthCheck
 from safework.people.rules import ric_check_char
 from safework.people.tests.factories import PersonFactory
+from safework.qualification import engine as qualification
+from safework.qualification.tests.qualification_fixtures import D as CHECK_DAY
+from safework.qualification.tests.qualification_fixtures import at, certificate, member
 
 D = dt.date
 BAR_CLAUSE = "安监总局令第30号 第三十条第二款（3年内不得再次申请）"
@@ -386,7 +387,7 @@ def test_a_height_restriction_needs_the_height_of_other_work(catalogue):
 
 
 def test_the_height_threshold_is_catalogue_data(catalogue):
-    from safework.certs.models import WorkType
+    from safework.work.models import WorkType
 
     height = WorkType.objects.get(code="height")
     assert (float(height.from_height_m), height.height_clause) == (

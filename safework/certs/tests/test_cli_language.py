@@ -18,11 +18,11 @@ from openpyxl import load_workbook
 
 from safework.accounts.models import User
 from safework.certs import services
-from safework.certs.imports import exports
 from safework.certs.models import CertificateEvent
-from safework.certs.tests.qualification_fixtures import D, certificate, member, site
 from safework.core.models import AuditRecord
 from safework.core.scope import Scope
+from safework.ledger import exports
+from safework.qualification.tests.qualification_fixtures import D, certificate, member, site
 
 DAY = dt.timedelta(days=1)
 
@@ -264,7 +264,7 @@ def test_a_bad_id_number_is_explained_in_chinese(here, tmp_path, capsys):
 def test_report_commands_write_in_chinese_and_refuse_a_bad_path_first(
     catalogue, tmp_path, monkeypatch, command
 ):
-    from safework.certs.imports import coverage
+    from safework.qualification import coverage
 
     def no_work(*args, **kwargs):
         raise AssertionError("the work started before the path was checked")

@@ -8,21 +8,16 @@ from django.urls import reverse
 from safework.accounts.admin_mixins import ScopedAdmin
 from safework.accounts.models import Role
 from safework.accounts.tests.test_admin import FAST_HASHERS, build_world, staff_user
-from safework.certs.models import (
-    CrewRole,
-    ImportJob,
-    Roster,
-    RosterEntry,
-    VerificationBatch,
-    VerificationLookup,
-    WorkType,
-)
 from safework.certs.tests.factories import CertificateFactory, item
 from safework.core import audit
 from safework.core.models import AuditRecord, Setting
+from safework.ledger.models import ImportJob
 from safework.people.masking import mask_id_number, mask_id_numbers_in
 from safework.people.models import BlacklistEntry
 from safework.people.tests.factories import HealthCheckFactory
+from safework.registry.models import VerificationBatch, VerificationLookup
+from safework.rosters.models import Roster, RosterEntry
+from safework.work.models import CrewRole, WorkType
 
 
 @pytest.fixture

@@ -23,11 +23,11 @@ from django.urls import reverse
 from django.utils import translation
 
 from safework.accounts.tests.factories import RoleGrantFactory, UserFactory
-from safework.certs import qualification
 from safework.certs.rules import STATUS_TABLE, Status
-from safework.certs.tests.qualification_fixtures import HOT_WORK_ATTRS, D, at, member, site
 from safework.people.models import Person
 from safework.people.tests.factories import PersonFactory
+from safework.qualification import engine as qualification
+from safework.qualification.tests.qualification_fixtures import HOT_WORK_ATTRS, D, at, member, site
 
 SAFEWORK = Path(settings.BASE_DIR) / "safework"
 CATALOGUE = SAFEWORK / "locale" / "zh_Hans" / "LC_MESSAGES"

@@ -175,9 +175,9 @@ def test_simultaneous_creates_of_one_key_answer_one_201_and_422s(world, family):
 
 
 def test_two_imports_of_one_new_ledger_at_once(world, settings, tmp_path):
-    from safework.certs.imports import services as imports
-    from safework.certs.imports.testing import identities, upload, xlsx_bytes
-    from safework.certs.models import ImportJob, JobStatus
+    from safework.ledger import services as imports
+    from safework.ledger.models import ImportJob, JobStatus
+    from safework.ledger.testing import identities, upload, xlsx_bytes
 
     settings.MEDIA_ROOT = tmp_path / "media"
     header = ["序号", "姓名", "身份证号码", "操作项目", "证书编号", "初领日期", "有效期至"]

@@ -15,7 +15,6 @@ from django.db import IntegrityError
 
 from safework.accounts.models import Role, RoleGrant
 from safework.accounts.tests.world import API, client_for, make_user, world_fixture
-from safework.certs.models import WorkType
 from safework.core.errors import InvalidInput
 from safework.core.integrity import conflict_error, save_unique, unique_keys
 from safework.core.models import AuditRecord
@@ -27,6 +26,7 @@ from safework.people.tests.factories import (
     PersonFactory,
     fresh_uscc,
 )
+from safework.work.models import WorkType
 
 api_world = world_fixture()
 

@@ -9,8 +9,8 @@ from safework.accounts.tests.test_admin import (
     form_errors,
     post_form,
 )
-from safework.certs.models import ImportJob
 from safework.core.models import AuditRecord
+from safework.ledger.models import ImportJob
 from safework.people.models import BlacklistEntry, Contractor, HealthCheck, Person
 from safework.people.synthetic import make_id_number
 

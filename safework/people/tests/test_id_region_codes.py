@@ -12,8 +12,8 @@ import pytest
 
 from safework.accounts.models import Role
 from safework.accounts.tests.world import API, client_for, world_fixture
-from safework.certs.imports import values
-from safework.certs.imports.values import ValueProblem
+from safework.ledger import values
+from safework.ledger.values import ValueProblem
 from safework.people.rules import IdNumberError, parse_id_number
 
 api_world = world_fixture()

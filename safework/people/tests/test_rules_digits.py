@@ -3,7 +3,7 @@ int() accept, are a format error."""
 
 import pytest
 
-from safework.certs.imports import values
+from safework.ledger import values
 from safework.people.rules import IdNumberError, parse_id_number, validate_uscc
 from safework.people.tests.factories import PersonFactory
 

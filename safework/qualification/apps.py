@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class QualificationConfig(AppConfig):
+    name = "safework.qualification"
+    verbose_name = "资格审查"
+
+    def ready(self):
+        from safework.ledger.models import ReportKind
+        from safework.ledger.report_jobs import register_report
+        from safework.qualification.coverage import build_report
+
+        register_report(ReportKind.COVERAGE, build_report)

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class RegistryConfig(AppConfig):
+    name = "safework.registry"
+    verbose_name = "证书核验"
+
+    def ready(self):
+        from safework.certs.signals import certificates_approved
+        from safework.registry.verification import verify_approved
+
+        certificates_approved.connect(verify_approved, dispatch_uid="registry_verify_approved")
