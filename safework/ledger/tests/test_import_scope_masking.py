@@ -13,10 +13,12 @@ from safework.ledger import reader
 from safework.ledger.models import JobStatus
 from safework.ledger.services import start_import
 from safework.ledger.testing import upload, xlsx_bytes
-from safework.ledger.tests.test_import_api import (
+from safework.ledger.tests.test_import_api import (  # noqa: F401  fixtures
     IDS,
     URL,
     World,
+    _clock,
+    _media,
     good,
     ledger,
     post,
