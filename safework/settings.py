@@ -148,7 +148,7 @@ UPLOAD_MAX_BYTES = env.int("SAFEWORK_UPLOAD_MAX_BYTES", default=50 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Hostile uploads (ledger imports, rosters): bounds checked before a workbook is read, and on what
-# an import keeps of its findings (certs/imports/reader.py, errorfile.py).
+# an import keeps of its findings (core/tabular.py, ledger/errorfile.py).
 IMPORT_MAX_CELL_CHARS = env.int("SAFEWORK_IMPORT_MAX_CELL_CHARS", default=32_767)
 IMPORT_MAX_TEXT_CHARS = env.int("SAFEWORK_IMPORT_MAX_TEXT_CHARS", default=50_000_000)
 IMPORT_MAX_UNPACKED_BYTES = env.int("SAFEWORK_IMPORT_MAX_UNPACKED_BYTES", default=500 * 1024**2)

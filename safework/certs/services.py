@@ -11,8 +11,6 @@ catalogue update, by `recompute_review_dues()`.
 from __future__ import annotations
 
 import datetime as dt
-import re
-import unicodedata
 from dataclasses import dataclass
 
 from django.db import models, transaction
@@ -29,6 +27,7 @@ from safework.certs.models import (
     RevocationGround,
     Scheme,
 )
+from safework.certs.numbers import normalise_number, number_problem
 from safework.certs.queries import passed_reviews_of
 from safework.certs.rules import (
     RuleBook,
@@ -48,14 +47,6 @@ from safework.core.refusals import Reason, Refused
 from safework.core.text import model_text_errors, text_errors
 from safework.people.models import Person
 
-CONSTRUCTION = "construction"
-# Province abbreviations that open a construction certificate number (晋A01…, 苏A…).
-PROVINCES = "京津沪渝冀晋蒙辽吉黑苏浙皖闽赣鲁豫鄂湘粤桂琼川贵黔云滇藏陕秦甘陇青宁新"
-CONSTRUCTION_NUMBER = re.compile(
-    rf"""^(?P<province>[{PROVINCES}])  (?P<city>[A-Z])  (?P<trade>[0-9]{{2}})
-         (?P<year>[0-9]{{4}})  (?P<serial>[0-9]{{6}})$""",
-    re.VERBOSE,
-)
 # Fields a correction (`update_certificate`) may change; state and verification have services
 # of their own, and a different person or scheme is a different certificate.
 EDITABLE = (
@@ -78,11 +69,6 @@ def _today() -> dt.date:
 
 def _actor_label(by) -> str:
     return _("system") if by is None else audit._actor(by)[1]
-
-
-def normalise_number(raw) -> str:
-    """A certificate number as printed, without full-width characters or stray spaces."""
-    return unicodedata.normalize("NFKC", str(raw or "")).strip().upper()
 
 
 def _lock(cert: Certificate) -> Certificate:
@@ -171,8 +157,8 @@ def _validated(f: _Fields, *, book: RuleBook, exclude_pk: int | None = None) -> 
                 _("Item %(item)s takes no restriction.") % {"item": f.item.code},
             )
         )
-    if f.scheme.code == CONSTRUCTION and f.number:
-        errors += _construction_number_errors(f.number, f.item)
+    if f.number and (problem := number_problem(f.number, scheme_code=f.scheme.code, item=f.item)):
+        errors.append(FieldError("number", problem.code, problem.message))
 
     f.valid_from = f.valid_from or f.issued_on
     f.first_issued_on = f.first_issued_on or f.issued_on
@@ -209,31 +195,6 @@ def _validated(f: _Fields, *, book: RuleBook, exclude_pk: int | None = None) -> 
     if errors:
         raise InvalidInput(errors)
     return f
-
-
-def _construction_number_errors(number: str, item: CertificateItem) -> list[FieldError]:
-    match = CONSTRUCTION_NUMBER.match(number)
-    if match is None:
-        return [
-            FieldError(
-                "number",
-                "number.format",
-                _(
-                    "A construction certificate number has 14 characters: province, city "
-                    "letter, 2-digit trade code, 4-digit year, 6-digit serial (晋A012008000001)."
-                ),
-            )
-        ]
-    if item.trade_code and match["trade"] != item.trade_code:
-        return [
-            FieldError(
-                "number",
-                "number.trade_code",
-                _("Trade code %(found)s in the number does not match item %(item)s (%(code)s).")
-                % {"found": match["trade"], "item": item.code, "code": item.trade_code},
-            )
-        ]
-    return []
 
 
 def _natural_key_taken(f: _Fields, exclude_pk: int | None) -> bool:

@@ -29,6 +29,7 @@ from safework.certs.rules import (
     review_due_dates,
 )
 from safework.core.scope import Scope
+from safework.core.tabular import Table, cell_ref
 from safework.core.text import CONTROL as _CONTROL
 from safework.core.text import control_character_error, has_control_characters
 from safework.ledger import columns as cols
@@ -46,7 +47,6 @@ from safework.ledger.plan import (
     Plan,
     RowIn,
 )
-from safework.ledger.reader import Table, cell_ref
 from safework.org.models import Department, Group, Position, Site
 from safework.people.models import (
     Contractor,

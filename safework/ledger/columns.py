@@ -1,11 +1,10 @@
 """The ledger's columns: canonical names, the headers real ledgers use for them, header detection.
 
 The synonyms are data: each canonical column lists the headers that mean it, the first one being
-the header the template writes. Matching ignores spaces (full-width ones too), line breaks,
-full-width forms ("／"), a trailing colon and a bracketed remark ("身份证号码（必填）"). A header
-joining synonyms of one column with "/", "、" or "|" ("工种/作业类别", "作业类别／工种") means that
-column; one joining synonyms of two columns ("姓名/工种") means neither. When two columns of a
-sheet mean the same canonical column, the synonym listed first wins and the other is reported as
+the header the template writes. They are matched by `core.cells.HeaderSynonyms` (the one header
+matcher of uploaded tables: spaces, full-width forms, a trailing colon and a bracketed remark
+ignored; synonyms of one column joined with "/" mean that column). When two columns of a sheet
+mean the same canonical column, the synonym listed first wins and the other is reported as
 ignored.
 
 Issue dates: 发证日期 is `issued_on` (the date of this record, part of the natural key) and 初领日期
@@ -14,12 +13,12 @@ is `first_issued_on`. A ledger that has only 初领日期 uses it for both.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from safework.core.cells import HEADER_SCAN_ROWS, HeaderSynonyms
 
 # canonical column → (label for people, synonyms; the first synonym is the template header)
 COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -148,41 +147,7 @@ HEALTH_COLUMNS = (
     "health_valid_until",
 )
 IGNORED = ("seq", "gender")  # read for recognition only; a formula there is harmless
-HEADER_SCAN_ROWS = 30  # title rows above the header are skipped, up to this many rows
-
-_REMARK = re.compile(r"[（(【\[].*?[）)】\]]")
-
-
-def normalise_header(text) -> str:
-    """身份证号码（必填） / '身份证\\n号码：' / full-width → 身份证号码."""
-    if text is None:
-        return ""
-    value = unicodedata.normalize("NFKC", str(text))
-    value = _REMARK.sub("", value)
-    value = "".join(value.split()).strip("*:：")
-    return value
-
-
-SYNONYMS: dict[str, tuple[str, int]] = {
-    normalise_header(synonym): (canonical, rank)
-    for canonical, (_label, synonyms) in COLUMNS.items()
-    for rank, synonym in enumerate(synonyms)
-}
-
-
-_JOINED = re.compile(r"[/、|\\]")
-
-
-def header_meaning(text) -> tuple[str, int] | None:
-    """(canonical, rank) of a header cell, or None: a synonym, or synonyms of one column joined."""
-    key = normalise_header(text)
-    hit = SYNONYMS.get(key)
-    if hit is not None or not _JOINED.search(key):
-        return hit
-    parts = [SYNONYMS.get(p) for p in _JOINED.split(key) if p]
-    if not parts or None in parts or len({c for c, _rank in parts}) != 1:
-        return None
-    return parts[0][0], min(rank for _c, rank in parts)
+HEADERS = HeaderSynonyms({canonical: synonyms for canonical, (_l, synonyms) in COLUMNS.items()})
 
 
 def template_headers() -> list[tuple[str, str]]:
@@ -224,19 +189,6 @@ class HeaderError(Exception):
         super().__init__(message)
 
 
-def _match(row: list) -> dict[str, tuple[int, int]]:
-    """canonical → (column index, synonym rank), the best-ranked column for each."""
-    out: dict[str, tuple[int, int]] = {}
-    for idx, cell in enumerate(row):
-        hit = header_meaning(cell)
-        if hit is None:
-            continue
-        canonical, rank = hit
-        if canonical not in out or rank < out[canonical][1]:
-            out[canonical] = (idx, rank)
-    return out
-
-
 def _expected() -> str:
     names = [COLUMNS[c][1][0] for c in (*REQUIRED, *CERTIFICATE_REQUIRED)]
     return (
@@ -254,22 +206,18 @@ def detect_header(rows: list[list]) -> HeaderMap:
     Title rows above it ("2024年特种作业人员持证台账") are skipped. Raises HeaderError naming
     what is expected and what the most header-like row holds.
     """
-    best: tuple[int, int, dict] | None = None  # (matches, row index, match)
-    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
-        match = _match(row)
-        if all(c in match for c in REQUIRED):
-            return _header_map(i, row, match)
-        if match and (best is None or len(match) > best[0]):
-            best = (len(match), i, match)
-    if best is not None:
-        i = best[1]
-        found = [str(c).strip() for c in rows[i] if str(c).strip()]
-        missing = [COLUMNS[c][1][0] for c in REQUIRED if c not in best[2]]
+    found = HEADERS.find(rows, REQUIRED)
+    if found is not None and found.complete:
+        return _header_map(found.index, rows[found.index], found.columns)
+    if found is not None:
+        i = found.index
+        written = [str(c).strip() for c in rows[i] if str(c).strip()]
+        missing = [COLUMNS[c][1][0] for c in REQUIRED if c not in found.columns]
         raise HeaderError(
             "header.missing_columns",
             _("Row %(row)s looks like the header but lacks %(missing)s. Expected: %(expected)s.")
             % {"row": i + 1, "missing": "、".join(missing), "expected": _expected()},
-            found=found,
+            found=written,
             row=i + 1,
         )
     first = next((r for r in rows[:HEADER_SCAN_ROWS] if any(str(c).strip() for c in r)), [])
@@ -281,9 +229,8 @@ def detect_header(rows: list[list]) -> HeaderMap:
     )
 
 
-def _header_map(i: int, row: list, match: dict[str, tuple[int, int]]) -> HeaderMap:
+def _header_map(i: int, row: list, columns: dict[str, int]) -> HeaderMap:
     headers = ["" if c is None else str(c).strip() for c in row]
-    columns = {canonical: idx for canonical, (idx, _rank) in match.items()}
     used = set(columns.values())
     ignored = [h for idx, h in enumerate(headers) if h and idx not in used]
     hmap = HeaderMap(row_index=i, columns=columns, headers=headers, ignored=ignored)

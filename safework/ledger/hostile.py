@@ -11,7 +11,7 @@ import struct
 import zipfile
 import zlib
 
-from safework.ledger.reader import cell_ref
+from safework.core.tabular import cell_ref
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from safework.certs.models import CatalogueRule, CertificateItem, LegacyCode, Scheme
-from safework.ledger.values import FLOAT_EXACT, ValueProblem
+from safework.certs.numbers import number_problem
+from safework.certs.restrictions import restriction_words
+from safework.core.cells import FLOAT_EXACT, ValueProblem
 
 SCHEME_ALIASES = {
     "special_operation": ("特种作业", "特种作业操作证", "应急", "安监", "应急管理"),
@@ -39,19 +41,6 @@ SCHEME_ALIASES = {
 }
 OLD_WORDS = ("旧", "老", "旧版", "旧目录", "OLD")
 NEW_WORDS = ("新", "新版", "新目录", "现行", "NEW", "CURRENT")
-
-# Restriction values as ledgers write them → the code an item's `restriction_kinds` holds.
-RESTRICTION_NAMES = {
-    "bridge_gantry": ("桥门式起重机", "桥门式", "桥式起重机", "门式起重机", "桥式", "门式"),
-    "tower": ("塔式起重机", "塔式", "塔吊"),
-    "portal": ("门座式起重机", "门座式", "门座起重机"),
-    "cable": ("缆索式起重机", "缆索式", "缆索起重机"),
-    "mobile": ("流动式起重机", "流动式", "汽车吊", "履带吊"),
-    "hoist": ("升降机", "施工升降机"),
-}
-
-PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
-CONSTRUCTION_NUMBER = re.compile(rf"^([{PROVINCES}])([A-Z])(\d{{2}})(\d{{4}})(\d{{6}})$")
 
 _REMARK = re.compile(r"[（(](.*?)[）)]")
 _LEADING_CODE = re.compile(r"^([A-Z]{1,2}\d{0,2}|\d{1,2}(?:\.\d{1,2})?)(?:[\s:：\-—_/、]*)(.*)$")
@@ -148,25 +137,12 @@ class ItemResolver:
         return hit
 
     def check_number(self, match: ItemMatch, number: str) -> None:
-        """A construction number: province + city letter + trade code + year + serial."""
+        """A number of the item's scheme (a construction number: province, city letter, the
+        item's trade code, year, serial), checked as the certificate services check it."""
         item = match.item
-        if item.scheme.code != "construction" and not item.trade_code:
-            return
-        m = CONSTRUCTION_NUMBER.match(number)
-        if not m:
-            raise ValueProblem(
-                "number.construction_format",
-                _(
-                    "A construction certificate number has 14 characters: province, city letter, "
-                    "2-digit trade code, 4-digit year, 6-digit serial (e.g. 晋A012008000001)."
-                ),
-            )
-        if item.trade_code and m.group(3) != item.trade_code:
-            raise ValueProblem(
-                "number.trade_code",
-                _("The trade code %(code)s in the number does not match the item (%(expected)s).")
-                % {"code": m.group(3), "expected": item.trade_code},
-            )
+        problem = number_problem(number, scheme_code=item.scheme.code, item=item)
+        if problem is not None:
+            raise ValueProblem(problem.code, problem.message)
 
     # ---- internals ----------------------------------------------------------------------------
 
@@ -393,12 +369,9 @@ class ItemResolver:
             return match
         kinds = list(match.item.restriction_kinds or [])
         value = _norm(given)
+        words = restriction_words()  # restriction values as ledgers write them (attributes.yaml)
         code = next(
-            (
-                k
-                for k in kinds
-                if value == _norm(k) or value in {_norm(n) for n in RESTRICTION_NAMES.get(k, ())}
-            ),
+            (k for k in kinds if value in {_norm(k), *(_norm(w) for w in words.get(k, ()))}),
             None,
         )
         if code is None:

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from safework.certs.models import CertificateItem
-from safework.ledger.reader import clip
+from safework.core.tabular import clip
 
 ERROR, NOTE = "error", "note"
 # A finding quotes the file; a hostile file's cells can hold 32,767 characters each, so every text

@@ -31,13 +31,13 @@ from safework.core.errors import FieldError, InvalidInput
 from safework.core.jobs import heartbeat, queue_lease, run_lease
 from safework.core.refusals import Reason, Refused
 from safework.core.scope import Scope
+from safework.core.tabular import FileProblem, Table, check_upload, clip, iter_tables
 from safework.core.validation import visible_ref
 from safework.ledger import errorfile, leases
 from safework.ledger.check import Context, LedgerCheck
 from safework.ledger.columns import HeaderError, HeaderMap, detect_header
 from safework.ledger.models import ImportJob, JobStatus
 from safework.ledger.plan import REVIEW, Issue, Plan
-from safework.ledger.reader import FileProblem, Table, check_upload, clip, iter_tables
 from safework.ledger.write import Counts, write_plan
 from safework.org.models import Site
 from safework.people.models import (

@@ -14,7 +14,7 @@ from dateutil.relativedelta import relativedelta
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook
 
-from safework.ledger.reader import OLE2_MAGIC
+from safework.core.tabular import OLE2_MAGIC
 from safework.people.synthetic import random_identity
 
 

@@ -1,9 +1,10 @@
 """The roster forward check (CERT-09): will each person on a work schedule be qualified on the
 day they are rostered?
 
-A roster is read from xlsx (python-calamine), csv or JSON entries: one row per person, date, work
-type, level, crew role, with optional site and attributes. `read_roster_file` turns a file into
-raw rows (header synonyms: 身份证号/身份证号码, 日期/作业日期, 作业类型, 级别, 角色, …);
+A roster is read from xlsx, csv (the bounded reader of every uploaded table, `core.tabular`) or
+JSON entries: one row per person, date, work type, level, crew role, with optional site and
+attributes. `read_roster_file` turns a file into raw rows (header synonyms matched as every table's
+are, `core.cells`: 身份证号/身份证号码, 日期/作业日期, 作业类型, 级别, 角色, …);
 `validate_rows` checks every row and either gives entries or every row error with its row number
 (→ 422, nothing stored); `create_roster` stores the roster with its author, who is the one to be
 told about problems; `roster_problems` asks the qualification engine about every entry (facts
@@ -27,11 +28,10 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from safework.core import audit
+from safework.core import audit, cells, tabular
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Decision
 from safework.core.scope import Scope
-from safework.ledger import reader
 from safework.org.models import Site
 from safework.people.masking import mask_id_number
 from safework.people.models import Person
@@ -45,9 +45,9 @@ from safework.work.models import CrewRole, WorkLevel, WorkType
 MAX_ROWS = 10_000
 MAX_ERRORS = 1_000  # row errors listed in one answer
 MESSAGE_CHARS = 500
-EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 = 1900-01-01 with Excel's leap-year bug
 
-# Column → accepted headers (compared after NFKC, trimming, lower case, without spaces).
+# Column → accepted headers (compared as `core.cells.normalise_header` does: NFKC, case, spaces and
+# a bracketed remark ignored).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "id_number": ("身份证号", "身份证号码", "公民身份号码", "证件号码", "idnumber", "id_number"),
     "person_id": ("人员编号", "人员id", "personid", "person_id", "person"),
@@ -66,13 +66,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "forklift_area": ("叉车区域", "区域内驾驶叉车", "forklift_area"),
 }
 REQUIRED = ("on", "work_type", "role")
-
-
-def _header_key(text) -> str:
-    return "".join(unicodedata.normalize("NFKC", str(text or "")).split()).lower()
-
-
-_HEADERS = {_header_key(h): column for column, names in COLUMNS.items() for h in names}
+HEADERS = cells.HeaderSynonyms(COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -106,7 +100,7 @@ class EntryIn:
 
 def _error(where: str, number: int, code: str, message: str) -> FieldError:
     # A message quotes the cell (a date that is not one, a site that does not exist): cut it.
-    problem = reader.clip(message, MESSAGE_CHARS)
+    problem = tabular.clip(message, MESSAGE_CHARS)
     return FieldError(
         where, code, _("Row %(row)s: %(problem)s") % {"row": number, "problem": problem}
     )
@@ -115,9 +109,9 @@ def _error(where: str, number: int, code: str, message: str) -> FieldError:
 # --- reading files --------------------------------------------------------------------------------
 
 
-# The roster shares the ledger import's bounded reader (cell and text limits, zip checks, CSV line
-# limits): a hostile workbook is refused before calamine reads it. Its codes, as the roster
-# always named them; the bounds keep the reader's own codes (file.cell_too_long, …).
+# The roster reads with the bounded reader of every uploaded table (cell and text limits, zip
+# checks, CSV line limits): a hostile workbook is refused before calamine reads it. Its codes, as
+# the roster always named them; the bounds keep the reader's own codes (file.cell_too_long, …).
 _FILE_CODES = {
     "file.extension": "file_type",
     "file.encoding": "encoding",
@@ -127,34 +121,31 @@ _FILE_CODES = {
 }
 
 
-def _cells(data: bytes, filename: str) -> list[list]:
+def _table(data: bytes, filename: str) -> list[list]:
     try:
-        return reader.first_sheet_rows(data, filename)
-    except reader.FileProblem as p:
+        return tabular.first_sheet_rows(data, filename)
+    except tabular.FileProblem as p:
         raise InvalidInput(FieldError("file", _FILE_CODES.get(p.code, p.code), p.message))
 
 
 def read_roster_file(data: bytes, filename: str) -> list[RawRow]:
     """The rows of an xlsx or csv roster, by column, numbered as in the file.
 
-    The first non-empty row is the header; columns with unknown headers (序号, 备注, …) are
-    ignored; empty rows are skipped.
+    The header is the first row naming the date, work type and role columns (title rows above it
+    are skipped); columns with unknown headers (序号, 备注, …) are ignored; empty rows are
+    skipped.
     """
-    if not filename.lower().endswith(tuple(reader.SHEET_KINDS)):
+    if not filename.lower().endswith(tuple(tabular.SHEET_KINDS)):
         raise InvalidInput(
             FieldError("file", "file_type", _("Upload an .xlsx or .csv file (or JSON entries)."))
         )
-    cells = _cells(data, filename)
-    header_at = next(
-        (i for i, row in enumerate(cells) if any(str(c).strip() for c in row if c is not None)),
-        None,
-    )
-    if header_at is None:
+    table = _table(data, filename)
+    if all(cells.is_blank(c) for row in table for c in row):
         raise InvalidInput(FieldError("file", "empty", _("The file holds no rows.")))
-    columns = [_HEADERS.get(_header_key(h)) for h in cells[header_at]]
-    present = {c for c in columns if c}
-    missing = [c for c in REQUIRED if c not in present]
-    if not present & {"id_number", "person_id"}:
+    header = HEADERS.find(table, REQUIRED)
+    columns = header.columns if header else {}
+    missing = [c for c in REQUIRED if c not in columns]
+    if not columns.keys() & {"id_number", "person_id"}:
         missing.insert(0, "id_number")
     if missing:
         raise InvalidInput(
@@ -166,11 +157,11 @@ def read_roster_file(data: bytes, filename: str) -> list[RawRow]:
             )
         )
     rows = []
-    for offset, row in enumerate(cells[header_at + 1 :], start=header_at + 2):
+    for offset, row in enumerate(table[header.index + 1 :], start=header.index + 2):
         values = {
-            column: value
-            for column, value in zip(columns, row, strict=False)
-            if column and value is not None and str(value).strip() != ""
+            column: row[idx]
+            for column, idx in columns.items()
+            if idx < len(row) and not cells.is_blank(row[idx])
         }
         if values:
             rows.append(RawRow(offset, values))
@@ -196,32 +187,6 @@ def rows_from_entries(entries: Sequence[Mapping]) -> list[RawRow]:
 
 # --- validating rows ------------------------------------------------------------------------------
 
-_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
-
-
-def parse_day(value) -> dt.date:
-    """A date cell: a date, an Excel serial number, or 2026-07-01 / 2026/7/1 / 2026.7.1 /
-    2026年7月1日. Anything else is a ValueError, never a guess."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if float(value).is_integer() and 20000 < value < 80000:
-            return EXCEL_EPOCH + dt.timedelta(days=int(value))
-        raise ValueError(value)
-    text = unicodedata.normalize("NFKC", str(value)).strip()
-    m = _DATE.match(text)
-    if not m:
-        raise ValueError(value)
-    return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-
-
-def _cell_text(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return unicodedata.normalize("NFKC", str(value)).strip()
-
 
 def _parse_attr_cell(value) -> dict:
     """ "height_m=3; hot_work_method=welding" or a JSON object."""
@@ -245,7 +210,7 @@ def _parse_attr_cell(value) -> dict:
 
 
 def _site_lookup(rows: Iterable[RawRow]) -> dict[str, Site]:
-    wanted = {_cell_text(r.values["site"]) for r in rows if "site" in r.values}
+    wanted = {cells.text(r.values["site"]) for r in rows if "site" in r.values}
     if not wanted:
         return {}
     ids = [int(w) for w in wanted if w.isdigit()]
@@ -263,7 +228,7 @@ def _person_lookup(rows: Sequence[RawRow], persons: QuerySet[Person]):
             with contextlib.suppress(IdNumberError):
                 numbers.add(parse_id_number(r.values["id_number"]).value)
         elif "person_id" in r.values:
-            text = _cell_text(r.values["person_id"])
+            text = cells.text(r.values["person_id"])
             if text.isdigit():
                 ids.add(int(text))
     found = persons.filter(Q(id_number__in=numbers) | Q(pk__in=ids)) if numbers or ids else []
@@ -281,7 +246,7 @@ def name_problem(given, person: Person, shown_id_number: Callable[[str], str]) -
     viewer may see it; the other person's name is not shown."""
     from safework.registry.verification import match_name
 
-    text = _cell_text(given)
+    text = cells.text(given)
     if not text:
         return None  # no name given: nothing to compare
     if match_name(text, person.name, former_names=person.former_names or ()) is not None:
@@ -348,7 +313,7 @@ def validate_rows(
                     if person is None:
                         bad("id_number", "unknown_person", _("No such person."))
         elif "person_id" in v:
-            text = _cell_text(v["person_id"])
+            text = cells.text(v["person_id"])
             person = by_id.get(int(text)) if text.isdigit() else None
             if person is None:
                 bad("person_id", "unknown_person", _("No such person."))
@@ -361,21 +326,23 @@ def validate_rows(
             bad("name", "name_mismatch", problem)
 
         on = None
-        if "on" not in v:
-            bad("on", "required", _("The date is required."))
+        try:
+            on = cells.date_value(v.get("on"))
+        except cells.ValueProblem as p:
+            # The cell as written, unless it is a date outside the years a table may hold.
+            message = p.message if p.code == "date.out_of_range" else None
+            bad("on", "invalid_date", message or _("Not a date: %(v)s.") % {"v": v["on"]})
         else:
-            try:
-                on = parse_day(v["on"])
-            except (ValueError, OverflowError):
-                bad("on", "invalid_date", _("Not a date: %(v)s.") % {"v": v["on"]})
+            if on is None:
+                bad("on", "required", _("The date is required."))
 
         work_type = level = role = None
         if "work_type" not in v:
             bad("work_type", "required", _("The work type is required."))
         else:
             try:
-                work_type = cat.work_type(_cell_text(v["work_type"]), field_name="work_type")
-                level = cat.level(work_type, _cell_text(v.get("level", "")), field_name="level")
+                work_type = cat.work_type(cells.text(v["work_type"]), field_name="work_type")
+                level = cat.level(work_type, cells.text(v.get("level", "")), field_name="level")
             except InvalidInput as exc:
                 for e in exc.errors:
                     bad(e.field, e.code, e.message)
@@ -383,14 +350,14 @@ def validate_rows(
             bad("role", "required", _("The crew role is required."))
         else:
             try:
-                role = cat.role(_cell_text(v["role"]), field_name="role")
+                role = cat.role(cells.text(v["role"]), field_name="role")
             except InvalidInput as exc:
                 for e in exc.errors:
                     bad(e.field, e.code, e.message)
 
         row_site = site
         if "site" in v:
-            row_site = sites.get(_cell_text(v["site"]))
+            row_site = sites.get(cells.text(v["site"]))
             if row_site is None:
                 bad("site", "unknown_site", _("No such site: %(v)s.") % {"v": v["site"]})
 
@@ -403,7 +370,7 @@ def validate_rows(
         for name in ATTRIBUTES:
             if name in v:
                 value = v[name]
-                raw_attrs[name] = _cell_text(value) if not isinstance(value, bool) else value
+                raw_attrs[name] = cells.text(value) if not isinstance(value, bool) else value
         try:
             attrs = parse_attrs(raw_attrs, field_prefix="attrs", processes=processes)
         except InvalidInput as exc:

@@ -116,6 +116,14 @@ def test_construction_number_must_carry_the_item_trade_code(person):
         assert codes(exc) == [("number", "number.format")]
 
 
+def test_a_number_is_kept_as_the_import_keeps_it(person):
+    # Full-width characters and spaces typed inside the number go, as a ledger import drops
+    # them, so both doors store one natural key for one certificate.
+    written = "黔ａ01 2008 000001"
+    cert = create(person, "construction", "01", number=written, issued_on=D(2024, 1, 1))
+    assert cert.number == "黔A012008000001"
+
+
 def test_natural_key_is_unique_with_a_clear_error(person):
     create(person, "special_operation", "2.1", number="110105194912310021", issued_on=D(2024, 1, 1))
     with pytest.raises(InvalidInput) as exc:

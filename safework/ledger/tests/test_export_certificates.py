@@ -12,8 +12,7 @@ from openpyxl import load_workbook
 
 from safework.accounts.models import Role, RoleGrant, User
 from safework.certs.tests.factories import CertificateFactory, item
-from safework.core import xlsx
-from safework.ledger import reader
+from safework.core import tabular, xlsx
 from safework.org.tests.factories import DepartmentFactory, SiteFactory
 from safework.people.tests.factories import EmploymentFactory, PersonFactory
 
@@ -98,7 +97,7 @@ def test_cells_that_start_like_formulas_are_escaped(certificates):
     assert "'\t-cmd" in by_number
     # no cell of the workbook is a formula
     archive = zipfile.ZipFile(io.BytesIO(response.content))
-    assert reader._formula_cells(archive, "xl/worksheets/sheet1.xml") == set()
+    assert tabular._formula_cells(archive, "xl/worksheets/sheet1.xml") == set()
     # statuses on the date asked
     status = header.index("status")
     assert by_number["'\t-cmd"][status] == "expired"

@@ -12,8 +12,9 @@ import tempfile
 
 import pytest
 
+from safework.core import tabular
 from safework.core.errors import InvalidInput
-from safework.ledger import errorfile, hostile, reader
+from safework.ledger import errorfile, hostile
 from safework.ledger.models import ImportJob, JobStatus
 from safework.ledger.plan import Issue
 from safework.ledger.services import start_import
@@ -23,14 +24,14 @@ LIMIT = 32_767  # Excel's own limit on a cell, the default
 
 
 def refused(content: bytes, name: str = "x.xlsx") -> str:
-    with pytest.raises(reader.FileProblem) as exc:
-        reader.read_table(content, name)
+    with pytest.raises(tabular.FileProblem) as exc:
+        tabular.read_table(content, name)
     assert exc.value.message and len(exc.value.message) < 1000
     return exc.value.code
 
 
 def accepted(content: bytes, name: str = "x.xlsx") -> list:
-    return reader.read_table(content, name)[0].rows
+    return tabular.read_table(content, name)[0].rows
 
 
 # ---- one cell, at Excel's limit ----------------------------------------------------------------
@@ -271,7 +272,8 @@ CHILD = """
 import json, os, random, resource, string, sys
 import django
 django.setup()
-from safework.ledger import hostile, reader
+from safework.core import tabular
+from safework.ledger import hostile
 rng = random.Random(17)
 noise = "".join(rng.choice(string.ascii_letters) for _ in range(1 << 20))
 files = {
@@ -284,9 +286,9 @@ files = {
 codes = {}
 for name, content in files.items():
     try:
-        reader.read_table(content, "x.xlsx")
+        tabular.read_table(content, "x.xlsx")
         codes[name] = "read"
-    except reader.FileProblem as p:
+    except tabular.FileProblem as p:
         codes[name] = p.code
 print(json.dumps(codes))
 """

@@ -8,8 +8,9 @@ import zipfile
 import pytest
 
 from safework.certs.models import Certificate
+from safework.core import tabular
 from safework.core.errors import InvalidInput
-from safework.ledger import columns, reader, values
+from safework.ledger import columns, values
 from safework.ledger.models import ImportJob, JobStatus
 from safework.ledger.services import start_import
 from safework.ledger.testing import encrypted_xlsx_bytes, identities, upload, xlsx_bytes
@@ -189,7 +190,7 @@ def test_formula_scan_handles_shared_and_prefixed_formulas():
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("xl/worksheets/sheet1.xml", sheet)
     with zipfile.ZipFile(buf) as z:
-        cells = reader._formula_cells(z, "xl/worksheets/sheet1.xml")
+        cells = tabular._formula_cells(z, "xl/worksheets/sheet1.xml")
     assert cells == {(0, 1), (1, 1), (1, 27)}
 
 
@@ -223,7 +224,7 @@ def test_ten_thousand_bad_rows_are_all_reported(catalogue, run_import):
     assert {e["row"] for e in job.errors} == set(range(2, 10_002))
     assert {e["code"] for e in job.errors} == {"id_number.checksum"}
     with job.error_file.open("rb") as f:
-        tables = reader.read_table(f.read(), "errors.xlsx")
+        tables = tabular.read_table(f.read(), "errors.xlsx")
     assert len(tables[0].rows) == 10_001  # header + one line per error
 
 

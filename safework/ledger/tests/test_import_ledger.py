@@ -7,6 +7,8 @@ import zoneinfo
 import pytest
 import time_machine
 
+from safework.accounts.tests.factories import RoleGrantFactory
+from safework.accounts.tests.world import API, client_for
 from safework.certs.models import Certificate, CertificateEvent, EventKind
 from safework.core.models import AuditRecord
 from safework.ledger.models import ImportJob, JobStatus
@@ -198,11 +200,50 @@ def test_construction_number_must_carry_the_items_trade_code(catalogue, clock, r
         ["丁", IDS[3], "建筑起重信号司索工", "苏B042020000001", "2025-01-10", "2027-01-09"],
     ]
     job = run_import(xlsx_bytes(rows), valid_rows_only=True)
-    assert errors_of(job) == [(2, "number.trade_code"), (3, "number.construction_format")]
+    assert errors_of(job) == [(2, "number.trade_code"), (3, "number.format")]
     assert set(Certificate.objects.values_list("number", flat=True)) == {
         "晋A012015000124",
         "苏B042020000001",
     }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("province", "code"),
+    [
+        ("黔", None),  # Guizhou's abbreviation; the import used to refuse it
+        ("贵", None),  # its other one
+        ("滇", None),
+        ("港", "number.format"),  # Hong Kong issues no mainland construction certificate
+        ("X", "number.format"),
+    ],
+)
+def test_the_api_and_the_import_agree_on_a_numbers_province(
+    catalogue, clock, run_import, province, code
+):
+    """One province list and one error code for a construction number, whichever door it comes
+    through."""
+    client = client_for(RoleGrantFactory(role="administrator").user)
+    response = client.post(
+        f"{API}/certificates",
+        {
+            "person_id": PersonFactory().pk,
+            "scheme": "construction",
+            "item": "01",
+            "number": f"{province}A012015000001",
+            "issued_on": "2025-01-10",
+        },
+    )
+    assert response.status_code == (201 if code is None else 422), response.content
+    api = [] if code is None else [(e["field"], e["code"]) for e in response.json()["errors"]]
+    assert api == ([] if code is None else [("number", code)])
+
+    rows = [
+        ["姓名", "身份证号码", "证书类型", "证书编号", "发证日期", "有效期至"],
+        ["甲", IDS[0], "建筑电工", f"{province}A012015000002", "2025-01-10", "2027-01-09"],
+    ]
+    job = run_import(xlsx_bytes(rows), valid_rows_only=True)
+    assert errors_of(job) == ([] if code is None else [(2, code)])
 
 
 @pytest.mark.django_db

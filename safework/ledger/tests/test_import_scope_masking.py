@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from safework.certs.models import Certificate
-from safework.ledger import reader
+from safework.core import tabular
 from safework.ledger.models import JobStatus
 from safework.ledger.services import start_import
 from safework.ledger.testing import upload, xlsx_bytes
@@ -140,9 +140,9 @@ def test_a_new_person_needs_an_employment_in_the_scope(world, django_capture_on_
 # --- workbooks that unpack too large ----------------------------------------------------------
 
 
-def _problem(content: bytes) -> reader.FileProblem:
-    with pytest.raises(reader.FileProblem) as exc:
-        reader.read_table(content, "x.xlsx")
+def _problem(content: bytes) -> tabular.FileProblem:
+    with pytest.raises(tabular.FileProblem) as exc:
+        tabular.read_table(content, "x.xlsx")
     return exc.value
 
 
@@ -160,8 +160,8 @@ def test_a_cell_at_the_last_row_and_column_is_refused_before_calamine_reads_it()
 
 
 def test_too_many_columns_are_refused():
-    assert _problem(xlsx_bytes([["a"] * (reader.MAX_COLUMNS + 1)])).code == "file.too_large"
-    assert reader.read_table(xlsx_bytes([["a"] * reader.MAX_COLUMNS]), "x.xlsx")
+    assert _problem(xlsx_bytes([["a"] * (tabular.MAX_COLUMNS + 1)])).code == "file.too_large"
+    assert tabular.read_table(xlsx_bytes([["a"] * tabular.MAX_COLUMNS]), "x.xlsx")
 
 
 def test_a_zip_that_unpacks_too_large_is_refused(settings):

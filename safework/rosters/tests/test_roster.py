@@ -87,11 +87,24 @@ def test_read_csv_with_header_synonyms_and_date_formats(here, scaffolder):
     assert entries[1].attrs == {"hot_work_method": "cutting", "height_m": 3.0}
 
 
-def test_excel_serial_dates():
-    assert roster.parse_day(46091) == dt.date(2026, 3, 10)
-    assert roster.parse_day("2026.03.10") == dt.date(2026, 3, 10)
-    with pytest.raises(ValueError):
-        roster.parse_day("10/03/2026")
+def test_excel_serial_dates(here, scaffolder):
+    # A date cell that lost its format holds Excel's serial number: 46091 is 2026-03-10.
+    data = xlsx(
+        [
+            HEADER,
+            [1, "", scaffolder.id_number, 46091, "高处作业", "Ⅱ级", "作业人", "", ""],
+            [2, "", scaffolder.id_number, "2026.03.10", "高处作业", "Ⅱ级", "作业人", "", ""],
+        ]
+    )
+    everyone = Person.objects.all()
+    entries = roster.validate_rows(roster.read_roster_file(data, "r.xlsx"), persons=everyone)
+    assert [e.on for e in entries] == [dt.date(2026, 3, 10), dt.date(2026, 3, 10)]
+    day_first = [1, "", scaffolder.id_number, "10/03/2026", "高处作业", "Ⅱ级", "作业人"]
+    with pytest.raises(InvalidInput) as exc:
+        roster.validate_rows(
+            roster.read_roster_file(xlsx([HEADER, day_first]), "r.xlsx"), persons=everyone
+        )
+    assert [(e.field, e.code) for e in exc.value.errors] == [("rows.2.on", "invalid_date")]
 
 
 def test_bad_rows_are_all_reported_with_their_row_numbers(here, scaffolder):
@@ -132,6 +145,14 @@ def test_a_file_without_the_needed_columns():
         roster.read_roster_file(b"PK\x03\x04 broken", "x.xlsx")
     with pytest.raises(InvalidInput):
         roster.read_roster_file(b"", "x.pdf")
+
+
+def test_a_title_row_above_the_header_is_skipped_as_in_a_ledger(here, scaffolder):
+    title = ["2026年3月 高处作业排班表"]
+    remarked = ["序号", "姓名", "身份证号（必填）", "日期：", "作业类型", "级别", "角色"]
+    row = [1, "", scaffolder.id_number, D + DAY, "高处作业", "Ⅱ级", "作业人"]
+    rows = roster.read_roster_file(xlsx([title, remarked, row]), "r.xlsx")
+    assert [(r.number, r.values["on"]) for r in rows] == [(3, D + DAY)]
 
 
 def test_problems_list_entries_after_the_expiry_with_the_author(here, scaffolder):

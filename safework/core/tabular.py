@@ -1,4 +1,6 @@
-"""Reading an uploaded ledger: .xlsx with python-calamine, .csv with the standard library.
+"""Reading an uploaded table (a certificate ledger, a roster): .xlsx with python-calamine, .csv
+with the standard library. The one reader of uploaded sheets; what their cells mean (headers by
+synonyms, dates, Excel serial numbers) is `core.cells`.
 
 Every problem with the file itself (empty, too large, wrong extension, corrupt, password-protected,
 hostile) is one `FileProblem` with a code; nothing is imported. Formula cells are found by scanning
@@ -83,7 +85,7 @@ def clip(text, limit: int) -> str:
 
 
 class FileProblem(Exception):
-    """The file cannot be read as a ledger; `code` says why (one error, nothing imported)."""
+    """The file cannot be read as a table; `code` says why (one error, nothing imported)."""
 
     def __init__(self, code: str, message: str):
         self.code, self.message = code, message
@@ -122,14 +124,28 @@ def _parse_ref(ref: bytes) -> tuple[int, int] | None:
     return int(m.group(2)) - 1, col - 1
 
 
+def _wrong_extension(name: str) -> FileProblem:
+    return FileProblem(
+        "file.extension",
+        _("Upload an .xlsx workbook or a .csv file (got “%(name)s”).") % {"name": name},
+    )
+
+
+def _encrypted() -> FileProblem:
+    return FileProblem(
+        "file.encrypted",
+        _(
+            "The file is password-protected or an old .xls workbook. Remove the password "
+            "and save it as .xlsx."
+        ),
+    )
+
+
 def check_upload(name: str, size: int, head: bytes) -> str:
     """The cheap checks at the door: extension, size, empty, container. Returns the extension."""
     ext = PurePosixPath(name or "").suffix.lower()
     if ext not in EXTENSIONS:
-        raise FileProblem(
-            "file.extension",
-            _("Upload an .xlsx workbook or a .csv file (got “%(name)s”).") % {"name": name},
-        )
+        raise _wrong_extension(name)
     if size > settings.UPLOAD_MAX_BYTES:
         raise FileProblem(
             "file.too_large",
@@ -139,13 +155,7 @@ def check_upload(name: str, size: int, head: bytes) -> str:
     if size == 0 or not head:
         raise FileProblem("file.empty", _("The file is empty."))
     if head.startswith(OLE2_MAGIC):
-        raise FileProblem(
-            "file.encrypted",
-            _(
-                "The file is password-protected or an old .xls workbook. Remove the password "
-                "and save it as .xlsx."
-            ),
-        )
+        raise _encrypted()
     if ext == ".xlsx" and not head.startswith(ZIP_MAGIC):
         raise FileProblem(
             "file.corrupt", _("The file is not an .xlsx workbook (damaged or renamed).")
@@ -171,19 +181,16 @@ def iter_tables(data: bytes, name: str):
     yield from _read_xlsx(data)
 
 
-# Other readers of uploaded sheets (the roster) take these suffixes as the same formats.
+# A reader of one sheet (the roster) also takes these suffixes as the same formats.
 SHEET_KINDS = {".xlsx": ".xlsx", ".xlsm": ".xlsx", ".csv": ".csv", ".txt": ".csv"}
 
 
 def first_sheet_rows(data: bytes, name: str) -> list[list]:
     """The cells of the first sheet with rows of an .xlsx/.xlsm or .csv/.txt file, read within
-    the same bounds as a ledger (FileProblem otherwise)."""
+    the same bounds as every sheet (FileProblem otherwise)."""
     kind = SHEET_KINDS.get(PurePosixPath(name or "").suffix.lower())
     if kind is None:
-        raise FileProblem(
-            "file.extension",
-            _("Upload an .xlsx workbook or a .csv file (got “%(name)s”).") % {"name": name},
-        )
+        raise _wrong_extension(name)
     check_upload(f"upload{kind}", len(data), data[:8])
     if kind == ".csv":
         return _read_csv(data, Limits.from_settings())
@@ -383,13 +390,7 @@ def open_archive(data: bytes, limits: Limits) -> zipfile.ZipFile:
         )
     for info in infos:
         if info.flag_bits & 0x1:
-            raise FileProblem(
-                "file.encrypted",
-                _(
-                    "The file is password-protected or an old .xls workbook. Remove the "
-                    "password and save it as .xlsx."
-                ),
-            )
+            raise _encrypted()
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise _corrupt(_("part %(part)s is packed in an unusual way") % {"part": _part(info)})
         if info.file_size > RATIO_FLOOR and info.file_size > limits.zip_ratio * max(
@@ -404,6 +405,11 @@ def open_archive(data: bytes, limits: Limits) -> zipfile.ZipFile:
 
 def _part(info: zipfile.ZipInfo) -> str:
     return clip(info.filename, 80)
+
+
+def _within_declared(info: zipfile.ZipInfo, produced: int) -> None:
+    if produced > info.file_size:
+        raise _zip_bomb(_("part %(part)s unpacks to more than it declares") % {"part": _part(info)})
 
 
 def member_chunks(archive: zipfile.ZipFile, name: str):
@@ -432,20 +438,14 @@ def member_chunks(archive: zipfile.ZipFile, name: str):
             out = inflater.decompress(pending, CHUNK)
             pending = inflater.unconsumed_tail
         produced += len(out)
-        if produced > info.file_size:
-            raise _zip_bomb(
-                _("part %(part)s unpacks to more than it declares") % {"part": _part(info)}
-            )
+        _within_declared(info, produced)
         if out:
             crc = zlib.crc32(out, crc)
             yield out
     if inflater is not None:
         while out := inflater.decompress(b"", CHUNK):
             produced += len(out)
-            if produced > info.file_size:
-                raise _zip_bomb(
-                    _("part %(part)s unpacks to more than it declares") % {"part": _part(info)}
-                )
+            _within_declared(info, produced)
             crc = zlib.crc32(out, crc)
             yield out
     if produced != info.file_size or crc != info.CRC:
