@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_post_parameters
 
-from safework.accounts import services
+from safework.accounts import queries, services
 from safework.accounts.admin_mixins import ScopedAdmin, ScopedTabularInline
 from safework.accounts.matrix import ACCOUNTS, WRITE
 from safework.accounts.models import ApiToken, Role, RoleGrant, User
@@ -136,8 +136,8 @@ class UserAdmin(KeepsAnAdministrator, ScopedAdmin, DjangoUserAdmin):
     inlines = (RoleGrantInline,)
     actions = ("unlock_logins",)
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("grants")
+    def visible(self, request, scope):
+        return queries.users_visible_to(scope)
 
     def save_model(self, request, obj, form, change):
         if change and not obj.is_active:
@@ -191,6 +191,9 @@ class RoleGrantAdmin(KeepsAnAdministrator, ScopedAdmin):
     search_fields = ("user__username", "user__first_name", "user__last_name")
     autocomplete_fields = ("user",)
 
+    def visible(self, request, scope):
+        return queries.grants_visible_to(scope)
+
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(ScopedAdmin):
@@ -215,6 +218,9 @@ class ApiTokenAdmin(ScopedAdmin):
     search_fields = ("name", "prefix", "user__username")
     exclude = ("digest",)
     actions = ("revoke_tokens",)
+
+    def visible(self, request, scope):
+        return queries.tokens_visible_to(request.user)
 
     def has_revoke_permission(self, request):
         return self.scope(request, WRITE) is not None

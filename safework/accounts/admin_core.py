@@ -5,13 +5,13 @@ import json
 from django import forms
 from django.apps import apps
 from django.contrib import admin
-from django.db.models import Q
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from safework.accounts.admin_mixins import ScopedAdmin, shows_full_id_numbers, visible_pk_text
+from safework.accounts.admin_mixins import ScopedAdmin, shows_full_id_numbers
 from safework.accounts.matrix import AUDIT, SETTINGS, WRITE
+from safework.core import queries
 from safework.core.models import AuditRecord, Setting
 from safework.core.scope import Scope
 from safework.core.settings_registry import DEFAULTS, get_setting
@@ -25,7 +25,8 @@ admin.site.index_title = "特殊作业安全管理"
 
 @admin.register(AuditRecord)
 class AuditRecordAdmin(ScopedAdmin):
-    """The chain as it is: nobody adds, changes or deletes a record here."""
+    """The chain as it is: nobody adds, changes or deletes a record here. A reader sees the
+    records the API shows them (`audit_visible_to`)."""
 
     resource = AUDIT
     read_only = True
@@ -45,23 +46,8 @@ class AuditRecordAdmin(ScopedAdmin):
     readonly_fields = ("payload_shown",)
     show_full_result_count = False
 
-    def scope_queryset(self, request, qs, scope: Scope):
-        """Group-wide readers see the whole chain. Others see what they did and the records of
-        objects that the object's own admin shows them in their AUDIT scope (a site's persons,
-        certificates, health checks, …; reference data is everyone's)."""
-        if scope.group_wide:
-            return qs
-        seen = Q(actor_id=request.user.pk)
-        for model, model_admin in self.admin_site._registry.items():
-            if not isinstance(model_admin, ScopedAdmin) or model is AuditRecord:
-                continue
-            label = model._meta.label_lower
-            if model_admin.global_data:
-                seen |= Q(object_type=label)
-            else:
-                pks = visible_pk_text(model_admin, request, scope)
-                seen |= Q(object_type=label, object_id__in=pks)
-        return qs.filter(seen)
+    def visible(self, request, scope):
+        return queries.audit_visible_to(scope, user_id=request.user.pk)
 
     def get_search_fields(self, request):
         # Labels may carry ID numbers (a blacklist entry): searching parts of them would let
@@ -173,10 +159,8 @@ class SettingAdmin(ScopedAdmin):
     fields = ("key", "site", "value", "note")
     change_list_template = "admin/core/setting/change_list.html"
 
-    def scope_queryset(self, request, qs, scope: Scope):
-        if scope.group_wide:
-            return qs
-        return qs.filter(Q(site_id__isnull=True) | Q(site_id__in=scope.site_ids))
+    def visible(self, request, scope):
+        return queries.settings_visible_to(scope)
 
     def in_scope(self, request, obj, scope):
         # Reading a global value is fine; changing it is for group-wide writers.

@@ -7,13 +7,14 @@ Every model admin of the project is a `ScopedAdmin` naming its permission-matrix
   `has_*_permission` come from the matrix, and a change or delete also needs the object inside
   the user's WRITE scope (a group-wide inspector who is also the safety officer of site A views
   site B but changes only site A). Superusers see and change everything.
-- `scope_queryset(request, qs, scope)` is each admin's one visibility rule, built from the
-  project's `…_visible_to` / `…_scope_q` queries. It is fail-closed (group-wide only) unless the
-  admin says otherwise; `global_data = True` marks reference data (the catalogue) that every
-  reader of the resource sees. Foreign-key choices are limited by the related model's rule under
-  this admin's WRITE scope, so nothing is attached to an object outside the writer's scope; and
-  a saved object must still lie inside it (checked inside the transaction, before the audit
-  record, so a breach rolls back with a 403).
+- `visible(request, scope)` names the resource's one visibility query (`<app>.queries`, the
+  `…_visible_to` that the API, exports and views use too); the admin builds no visibility of its
+  own. The changelist reads that query; `scope_queryset` narrows any other queryset (inlines,
+  choices) to it. An admin that names no query shows nothing (fail-closed); `global_data = True`
+  marks reference data (the catalogue) that every reader of the resource sees. Foreign-key
+  choices are limited by the related model's query under this admin's WRITE scope, so nothing is
+  attached to an object outside the writer's scope; and a saved object must still lie inside it
+  (checked inside the transaction, before the audit record, so a breach rolls back with a 403).
 - ID numbers: `id_fields` swaps a field (an ID number, a birth date, a certificate number) for
   its masked display (`people.masking`) for users without `sees_full_id_numbers`, and
   searching by a part of a number is only for those who see them.
@@ -37,8 +38,7 @@ from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models, transaction
-from django.db.models import CharField, Q
-from django.db.models.functions import Cast
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -186,24 +186,39 @@ class ScopedAdmin(_ScopedBase, admin.ModelAdmin):
     audit_exclude: tuple[str, ...] = ()  # fields never written into the audit payload
 
     # -- visibility -------------------------------------------------------------------------
+    def visible(self, request, scope: Scope) -> models.QuerySet:
+        """The rows `scope` sees: the resource's one visibility query (`<app>.queries`), the
+        same the API, exports and views filter through. Fail-closed: nothing, unless the admin
+        names its query (or is `global_data`)."""
+        return self.model._default_manager.none()
+
     def scope_queryset(self, request, qs, scope: Scope):
-        """The rows of `qs` that `scope` covers. Fail-closed: group-wide only by default."""
-        if self.global_data or scope.group_wide:
+        """The rows of `qs` that `scope` covers (`visible`)."""
+        if self.global_data:
             return qs
-        return qs.none()
+        visible = self.visible(request, scope)
+        if not visible.query.has_filters():  # the query sees every row: no sub-query
+            return qs
+        return qs.filter(pk__in=visible.values("pk"))
 
     def in_scope(self, request, obj, scope: Scope | None) -> bool:
         if scope is None:
             return False
-        if self.global_data or scope.group_wide:
+        if self.global_data:
             return True
-        qs = self.model._default_manager.filter(pk=obj.pk)
-        return self.scope_queryset(request, qs, scope).exists()
+        return self.visible(request, scope).filter(pk=obj.pk).exists()
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request)
         scope = self.scope(request, READ)
-        return qs.none() if scope is None else self.scope_queryset(request, qs, scope)
+        if scope is None:
+            return self.model._default_manager.none()
+        if self.global_data:
+            return super().get_queryset(request)
+        # The changelist reads the visibility query itself (one statement, no sub-query), with
+        # the admin's ordering on top.
+        qs = self.visible(request, scope)
+        ordering = self.get_ordering(request)
+        return qs.order_by(*ordering) if ordering else qs
 
     # -- permissions from the matrix --------------------------------------------------------
     def has_module_permission(self, request):
@@ -510,15 +525,6 @@ class ScopedTabularInline(ScopedInline):
 
 class ScopedStackedInline(ScopedInline):
     template = "admin/edit_inline/stacked.html"
-
-
-def visible_pk_text(admin_obj: ScopedAdmin, request, scope: Scope):
-    """The primary keys (as text) of the rows an admin shows in `scope`: audit objects are
-    matched by (type, id text) because audit records hold plain ids, no foreign keys."""
-    base = admin_obj.model._default_manager.all()
-    return admin_obj.scope_queryset(request, base, scope).values_list(
-        Cast("pk", output_field=CharField()), flat=True
-    )
 
 
 class NamesField(forms.CharField):

@@ -7,7 +7,7 @@ from ninja import Query, Router, Status
 from safework.accounts import services
 from safework.accounts.access import READ, WRITE, access
 from safework.accounts.matrix import ACCOUNTS, TOKENS
-from safework.accounts.models import ApiToken, RoleGrant, User
+from safework.accounts.queries import grants_visible_to, tokens_visible_to, users_visible_to
 from safework.accounts.schemas import (
     GrantFilter,
     GrantIn,
@@ -23,26 +23,9 @@ from safework.accounts.schemas import (
     UserOut,
     UserPatch,
 )
-from safework.accounts.scope import scope_for
-from safework.core.audit_visibility import register_audit_visibility
 from safework.core.pagination import Page, PageParams, paginate
-from safework.core.scope import Scope
 
 router = Router(tags=["accounts"])
-
-
-def users_visible_to(scope: Scope):
-    """Accounts are administrators' business: group-wide only."""
-    qs = User.objects.prefetch_related("grants")
-    return qs if scope.group_wide else qs.none()
-
-
-def grants_visible_to(scope: Scope):
-    return RoleGrant.objects.all() if scope.group_wide else RoleGrant.objects.none()
-
-
-register_audit_visibility("accounts.user", users_visible_to)
-register_audit_visibility("accounts.rolegrant", grants_visible_to)
 
 
 # --- users ---------------------------------------------------------------------------------
@@ -129,18 +112,6 @@ def unlock_user(request, user_id: int, payload: UnlockIn):
 
 
 # --- API tokens ----------------------------------------------------------------------------
-
-
-def tokens_visible_to(user, action: str = READ):
-    """A user's own tokens; an administrator's view of accounts shows everyone's."""
-    accounts_scope = scope_for(user, ACCOUNTS, action)
-    if accounts_scope is not None and accounts_scope.group_wide:
-        return ApiToken.objects.all()
-    return ApiToken.objects.filter(user_id=user.pk)
-
-
-# A token's audit records: administrators (group-wide) and the token's owner (their actor).
-register_audit_visibility("accounts.apitoken", lambda scope: ApiToken.objects.none())
 
 
 @router.get("/tokens", response=Page[TokenOut], **access(TOKENS, READ))

@@ -1,7 +1,7 @@
 """The audit trail over the API: `GET /audit` (filtered, paginated) and `GET /audit/verify`.
 
 It lives in accounts because it needs the permission matrix; which records a reader sees is
-`core.audit_visibility`. ID numbers and birth dates inside records are masked
+`core.queries.audit_visible_to`. ID numbers and birth dates inside records are masked
 (`people.masking`) for users who may not see them; the stored chain is never changed.
 """
 
@@ -15,9 +15,9 @@ from safework.accounts.access import READ, access
 from safework.accounts.matrix import AUDIT
 from safework.accounts.scope import sees_full_id_numbers
 from safework.core import audit
-from safework.core.audit_visibility import audit_visible_to
 from safework.core.models import AuditRecord
 from safework.core.pagination import Page, PageParams, paginate
+from safework.core.queries import audit_visible_to
 from safework.people.masking import masked
 
 router = Router(tags=["audit"])

@@ -30,7 +30,7 @@ from safework.accounts.admin_shared import (
     status_badge,
 )
 from safework.accounts.matrix import CERTIFICATES
-from safework.certs import services
+from safework.certs import queries, services
 from safework.certs.models import (
     CatalogueRule,
     Certificate,
@@ -44,7 +44,6 @@ from safework.certs.models import (
 )
 from safework.certs.queries import reapply_bars, status_of, status_settings
 from safework.certs.rules import RuleBook, certificate_status
-from safework.people.queries import person_scope_q
 
 
 @admin.register(Scheme)
@@ -266,8 +265,8 @@ class CertificateAdmin(ScopedAdmin):
         "updated_at",
     )
 
-    def scope_queryset(self, request, qs, scope):
-        return qs.filter(person_scope_q(scope, "person__"))
+    def visible(self, request, scope):
+        return queries.certificates_visible_to(scope)
 
     def get_queryset(self, request):
         # The status needs the end of the record this one renews: one join, not a query per row.
@@ -402,9 +401,6 @@ class CertificateAdmin(ScopedAdmin):
 class CertificateChildAdmin(ScopedAdmin):
     resource = CERTIFICATES
 
-    def scope_queryset(self, request, qs, scope):
-        return qs.filter(person_scope_q(scope, "certificate__person__"))
-
 
 @admin.register(CertificateEvent)
 class CertificateEventAdmin(CertificateChildAdmin):
@@ -417,6 +413,9 @@ class CertificateEventAdmin(CertificateChildAdmin):
     list_select_related = ("certificate__item",)
     date_hierarchy = "on"
 
+    def visible(self, request, scope):
+        return queries.certificate_events_visible_to(scope)
+
 
 @admin.register(CertificateFile)
 class CertificateFileAdmin(CertificateChildAdmin):
@@ -424,6 +423,9 @@ class CertificateFileAdmin(CertificateChildAdmin):
     list_select_related = ("certificate__item",)
     autocomplete_fields = ("certificate",)
     readonly_fields = ("uploaded_at",)
+
+    def visible(self, request, scope):
+        return queries.certificate_files_visible_to(scope)
 
     @admin.display(description=gettext_lazy("file"))
     def file_name(self, obj):

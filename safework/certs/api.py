@@ -46,15 +46,12 @@ from safework.certs.schemas import (
     WorkTypeOut,
     certificate_out,
 )
-from safework.core.audit_visibility import register_audit_visibility
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.pagination import Page, PageParams, paginate
 from safework.people.queries import persons_visible_to
 from safework.work.models import WorkLevel, WorkType
 
 router = Router(tags=["certificates"])
-
-register_audit_visibility("certs.certificate", queries.certificates_visible_to)
 
 
 def _certificates(scope):

@@ -29,7 +29,14 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from safework.certs.models import Certificate, CertificateEvent, CertState, EventKind, Verification
+from safework.certs.models import (
+    Certificate,
+    CertificateEvent,
+    CertificateFile,
+    CertState,
+    EventKind,
+    Verification,
+)
 from safework.certs.rules import (
     STATUS_TABLE,
     CertStatus,
@@ -41,6 +48,7 @@ from safework.certs.rules import (
     certificate_status,
     first_unpassed_review,
 )
+from safework.core.audit_visibility import register_audit_visibility
 from safework.core.scope import Scope
 from safework.core.settings_registry import get_setting
 from safework.people.queries import person_scope_q
@@ -49,6 +57,20 @@ from safework.people.queries import person_scope_q
 def certificates_visible_to(scope: Scope) -> QuerySet[Certificate]:
     """The certificate records of the persons the scope sees (someone else's: not there → 404)."""
     return Certificate.objects.filter(person_scope_q(scope, "person__"))
+
+
+def certificate_events_visible_to(scope: Scope) -> QuerySet[CertificateEvent]:
+    """The history of the certificates the scope sees."""
+    return CertificateEvent.objects.filter(person_scope_q(scope, "certificate__person__"))
+
+
+def certificate_files_visible_to(scope: Scope) -> QuerySet[CertificateFile]:
+    """The scanned files of the certificates the scope sees."""
+    return CertificateFile.objects.filter(person_scope_q(scope, "certificate__person__"))
+
+
+# Audit records about a certificate are seen by whoever sees the certificate.
+register_audit_visibility("certs.certificate", certificates_visible_to)
 
 
 def local_day(on: dt.date | None = None, at: dt.datetime | None = None) -> dt.date:

@@ -2,17 +2,16 @@
 each record's ID numbers and birth dates is `people.masking`, applied by the readers' doors.)
 
 Group-wide readers see the whole chain; a site-scoped reader (a safety officer) sees the records
-about objects visible to them, plus their own actions. Core imports no other app, so each app
-registers how to see its objects (`register_audit_visibility`) in its api module; an object type
-nobody registered is seen group-wide only (fail closed).
+about objects visible to them, plus their own actions (`core.queries.audit_visible_to`). Core
+imports no other app, so each app registers how to see its objects (`register_audit_visibility`)
+in its queries module, beside the query (the admin imports those modules at start-up); an object
+type nobody registered is seen group-wide only (fail closed).
 """
 
 from collections.abc import Callable
 
-from django.db.models import CharField, Q, QuerySet
-from django.db.models.functions import Cast
+from django.db.models import QuerySet
 
-from safework.core.models import AuditRecord
 from safework.core.scope import Scope
 
 _VISIBILITY: dict[str, Callable[[Scope], QuerySet]] = {}
@@ -24,12 +23,6 @@ def register_audit_visibility(object_type: str, visible: Callable[[Scope], Query
     _VISIBILITY[object_type] = visible
 
 
-def audit_visible_to(scope: Scope, *, user_id: int | None = None) -> QuerySet[AuditRecord]:
-    qs = AuditRecord.objects.all()
-    if scope.group_wide:
-        return qs
-    q = Q(actor_id=user_id) if user_id is not None else Q(pk__in=[])
-    for object_type, visible in sorted(_VISIBILITY.items()):
-        ids = visible(scope).order_by().annotate(_audit_id=Cast("pk", CharField()))
-        q |= Q(object_type=object_type, object_id__in=ids.values("_audit_id"))
-    return qs.filter(q)
+def registered() -> list[tuple[str, Callable[[Scope], QuerySet]]]:
+    """(object type, its visibility query), in a stable order."""
+    return sorted(_VISIBILITY.items())

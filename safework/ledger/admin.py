@@ -16,7 +16,7 @@ from safework.accounts.admin_shared import (
     scoped_file,
 )
 from safework.accounts.matrix import CERTIFICATES
-from safework.ledger import report_jobs
+from safework.ledger import queries
 from safework.ledger import services as import_services
 from safework.ledger.models import ImportJob, ReportJob
 
@@ -26,7 +26,7 @@ from safework.ledger.models import ImportJob, ReportJob
 @admin.register(ReportJob)
 class ReportJobAdmin(ScopedAdmin):
     """Export and report jobs: read-only; each holds what its requester may see, so the admin
-    shows a user their own jobs only (`reports_visible_to`, as the API)."""
+    shows a user their own jobs only, as the API does."""
 
     resource = CERTIFICATES
     read_only = True
@@ -42,8 +42,8 @@ class ReportJobAdmin(ScopedAdmin):
         ("created_by", "created_at", "started_at", "finished_at"),
     )
 
-    def scope_queryset(self, request, qs, scope):
-        return qs.filter(pk__in=report_jobs.reports_visible_to(request.user).values("pk"))
+    def visible(self, request, scope):
+        return queries.reports_visible_to(request.user)
 
 
 @admin.register(ImportJob)
@@ -81,14 +81,8 @@ class ImportJobAdmin(ScopedAdmin):
     )
     readonly_fields = ("progress_shown", "error_file_link", "findings")
 
-    def scope_queryset(self, request, qs, scope):
-        """The jobs the API shows (`imports_visible_to`): group-wide all; a site its jobs and
-        the uploads of contractors engaged there (they wait for its safety officer); a
-        contractor manager their company's uploads; everyone their own."""
-        if scope.group_wide:
-            return qs
-        visible = import_services.imports_visible_to(scope, request.user)
-        return qs.filter(pk__in=visible.values("pk"))
+    def visible(self, request, scope):
+        return queries.imports_visible_to(scope, request.user)
 
     @admin.display(description=gettext_lazy("progress"))
     def progress_shown(self, obj):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Q
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -25,9 +24,9 @@ from safework.core.errors import FieldError, InvalidInput
 from safework.core.pagination import Page, PageParams, paginate
 from safework.core.refusals import Reason, Refused
 from safework.core.validation import visible_ref
-from safework.ledger import errorfile, leases, report_jobs, services, template
+from safework.ledger import errorfile, leases, queries, report_jobs, services, template
 from safework.ledger.models import ImportJob, JobStatus, ReportJob
-from safework.org.models import Department, Site
+from safework.org.queries import departments_visible_to
 from safework.people.queries import contractors_visible_to
 from safework.people.services import route_registrations_for_review
 
@@ -133,25 +132,7 @@ def job_out(job: ImportJob, user) -> dict:
 
 def _site(scope, site_id, field="site_id"):
     """A site the caller holds; for a contractor manager, a site where their company works."""
-    qs = Site.objects.all()
-    if not scope.group_wide:
-        q = Q(pk__in=scope.site_ids)
-        if scope.contractor_id:
-            q |= Q(engagements__contractor_id=scope.contractor_id)
-        qs = qs.filter(q).distinct()
-    return visible_ref(qs, site_id, field)
-
-
-def _departments(scope):
-    qs = Department.objects.all()
-    if scope.group_wide:
-        return qs
-    q = Q(effective_site_id__in=scope.site_ids)
-    for path in Department.objects.filter(pk__in=scope.department_ids).values_list(
-        "path", flat=True
-    ):
-        q |= Q(path__startswith=path)
-    return qs.filter(q)
+    return visible_ref(queries.sites_for_imports(scope), site_id, field)
 
 
 def _checked_filters(scope, *, site_id=None, contractor_id=None, department_id=None):
@@ -161,7 +142,7 @@ def _checked_filters(scope, *, site_id=None, contractor_id=None, department_id=N
     if contractor_id is not None:
         visible_ref(contractors_visible_to(scope), contractor_id, "contractor_id")
     if department_id is not None:
-        visible_ref(_departments(scope), department_id, "department_id")
+        visible_ref(departments_visible_to(scope), department_id, "department_id")
 
 
 @router.get("/imports/template", **access(CERTIFICATES, READ))
@@ -200,7 +181,7 @@ def upload_ledger(
 @router.get("/imports", response=Page[ImportJobOut], **access(CERTIFICATES, READ))
 def list_imports(request, filters: Query[JobFilters], page: Query[PageParams]):
     leases.expire_stale_imports()  # a job whose worker died ends when it is read
-    qs = services.imports_visible_to(request.scope, request.user)
+    qs = queries.imports_visible_to(request.scope, request.user)
     for name in ("status", "kind", "contractor_id", "site_id"):
         value = getattr(filters, name)
         if value is not None:
@@ -212,7 +193,7 @@ def list_imports(request, filters: Query[JobFilters], page: Query[PageParams]):
 
 def _job(request, job_id: int) -> ImportJob:
     leases.expire_stale_imports()
-    return get_object_or_404(services.imports_visible_to(request.scope, request.user), pk=job_id)
+    return get_object_or_404(queries.imports_visible_to(request.scope, request.user), pk=job_id)
 
 
 @router.get("/imports/{int:job_id}", response=ImportJobOut, **access(CERTIFICATES, READ))
@@ -332,14 +313,14 @@ def coverage(request, query: CoverageQuery):
 
 def _report(request, job_id: int) -> ReportJob:
     report_jobs.expire_stale_reports()  # a job whose worker died ends when it is read
-    return get_object_or_404(report_jobs.reports_visible_to(request.user), pk=job_id)
+    return get_object_or_404(queries.reports_visible_to(request.user), pk=job_id)
 
 
 @router.get("/report-jobs", response=Page[ReportJobOut], **access(CERTIFICATES, READ))
 def list_reports(request, page: Query[PageParams]):
     """Your exports and reports, newest first."""
     report_jobs.expire_stale_reports()
-    qs = report_jobs.reports_visible_to(request.user).order_by("-created_at", "-pk")
+    qs = queries.reports_visible_to(request.user).order_by("-created_at", "-pk")
     return paginate(qs, page, transform=report_out)
 
 

@@ -18,7 +18,6 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from safework.certs.models import Certificate, CertificateEvent, EventKind
@@ -47,7 +46,8 @@ from safework.ledger.plan import (
     Plan,
     RowIn,
 )
-from safework.org.models import Department, Group, Position, Site
+from safework.org.models import Group, Position, Site
+from safework.org.queries import departments_visible_to
 from safework.people.models import (
     Contractor,
     Education,
@@ -152,18 +152,7 @@ class Context:
         ]
 
     def _departments(self):
-        qs = Department.objects.filter(is_active=True)
-        s = self.scope
-        if s.group_wide:
-            return qs
-        q = Q(pk__in=[])
-        if s.site_ids:
-            q |= Q(effective_site_id__in=s.site_ids)
-        for path in Department.objects.filter(pk__in=s.department_ids).values_list(
-            "path", flat=True
-        ):
-            q |= Q(path__startswith=path)
-        return qs.filter(q)
+        return departments_visible_to(self.scope).filter(is_active=True).select_related(None)
 
 
 def _one(found: list[int] | None, what: str, value) -> int:

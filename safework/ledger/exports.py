@@ -16,11 +16,10 @@ from django.utils.translation import pgettext
 
 from safework.accounts.shown import shown_id_number, shown_number
 from safework.certs.models import Certificate, Verification
-from safework.certs.queries import status_settings, statuses_of
+from safework.certs.queries import certificates_visible_to, status_settings, statuses_of
 from safework.certs.rules import RuleBook, Status
 from safework.core import xlsx
 from safework.core.scope import Scope
-from safework.people.queries import person_scope_q
 
 CHUNK = 2000
 
@@ -34,7 +33,7 @@ class ExportFilter:
 
 
 def certificates_for_export(scope: Scope, flt: ExportFilter = ExportFilter()):  # noqa: B008
-    qs = Certificate.objects.filter(person_scope_q(scope, "person__")).select_related(
+    qs = certificates_visible_to(scope).select_related(
         "person",
         "person__current_employment__contractor",
         "person__current_employment__department",

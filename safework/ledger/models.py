@@ -154,3 +154,8 @@ class ReportJob(models.Model):
         if self.status == JobStatus.SUCCEEDED:
             return 1.0
         return 0.0 if not self.total else round(min(self.done / self.total, 1), 4)
+
+
+# ImportJob.kind: a site's ledger, or a contractor manager's self-service upload (reviewed first).
+KIND_LEDGER = "ledger"
+KIND_CONTRACTOR = "contractor"

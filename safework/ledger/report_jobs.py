@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,13 +32,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 LIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 PROGRESS_EVERY = 1.0  # seconds between progress writes (with the lease, from the heartbeat)
-
-
-def reports_visible_to(user) -> QuerySet[ReportJob]:
-    """A report holds what its requester may see: nobody else reads it."""
-    if user is None or not user.pk:
-        return ReportJob.objects.none()
-    return ReportJob.objects.filter(created_by=user)
 
 
 def start_report(*, by, kind: str, params: dict, enqueue: bool = True) -> ReportJob:

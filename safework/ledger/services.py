@@ -19,7 +19,6 @@ from pathlib import PurePosixPath
 
 from django.core.files.base import ContentFile, File
 from django.db import DatabaseError, transaction
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,7 +35,7 @@ from safework.core.validation import visible_ref
 from safework.ledger import errorfile, leases
 from safework.ledger.check import Context, LedgerCheck
 from safework.ledger.columns import HeaderError, HeaderMap, detect_header
-from safework.ledger.models import ImportJob, JobStatus
+from safework.ledger.models import KIND_CONTRACTOR, KIND_LEDGER, ImportJob, JobStatus
 from safework.ledger.plan import REVIEW, Issue, Plan
 from safework.ledger.write import Counts, write_plan
 from safework.org.models import Site
@@ -55,8 +54,6 @@ from safework.people.services import checked_id_number
 
 log = logging.getLogger(__name__)
 
-KIND_LEDGER = "ledger"
-KIND_CONTRACTOR = "contractor"  # a contractor manager's self-service upload: reviewed first
 PROGRESS_STEP = 2000
 AUDIT_CHUNK = 10_000  # the error file holds them all; the job keeps this many for the API
 
@@ -79,26 +76,6 @@ def findings_for(user, issues: list[dict]) -> list[dict]:
     if sees_review_findings(user):
         return issues
     return [i for i in issues if i.get("level") != REVIEW]
-
-
-def imports_visible_to(scope: Scope, user=None) -> QuerySet[ImportJob]:
-    """Jobs a scope sees: group-wide all; a site its jobs and those of contractors engaged there;
-    a contractor manager their company's self-service uploads (not a site's ledger that names
-    their company: its rows may be anyone at the site); everyone their own uploads."""
-    qs = ImportJob.objects.select_related("contractor", "site", "created_by", "reviewed_by")
-    if scope.group_wide:
-        return qs
-    q = Q(pk__in=[])
-    if user is not None and user.pk:
-        q |= Q(created_by=user)
-    if scope.contractor_id:
-        q |= Q(kind=KIND_CONTRACTOR, contractor_id=scope.contractor_id)
-    if scope.site_ids:
-        engaged = ContractorEngagement.objects.filter(site_id__in=scope.site_ids).values(
-            "contractor_id"
-        )
-        q |= Q(site_id__in=scope.site_ids) | Q(kind=KIND_CONTRACTOR, contractor_id__in=engaged)
-    return qs.filter(q)
 
 
 def job_after(job: ImportJob) -> dict:

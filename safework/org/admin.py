@@ -8,9 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from safework.accounts.admin_mixins import ScopedAdmin, adopt, form_values
 from safework.accounts.matrix import CATALOGUE, ORG, WRITE
 from safework.core import audit
-from safework.org import services
+from safework.org import queries, services
 from safework.org.models import Area, Department, Group, Position, Site
-from safework.org.queries import department_scope_q, groups_visible_to, site_scope_q
 
 
 class OrgServiceAdmin(ScopedAdmin):
@@ -64,8 +63,8 @@ class GroupAdmin(OrgServiceAdmin):
     search_fields = ("name", "code")
     fields = ("name", "code", "is_active")
 
-    def scope_queryset(self, request, qs, scope):
-        return qs.filter(pk__in=groups_visible_to(scope).values("pk"))
+    def visible(self, request, scope):
+        return queries.groups_visible_to(scope)
 
     def create(self, *, by, values, scope):
         return services.create_group(by=by, scope=scope, **values)
@@ -87,8 +86,8 @@ class SiteAdmin(OrgServiceAdmin):
     search_fields = ("name", "code", "address")
     fields = ("group", "name", "code", "address", ("latitude", "longitude"), "is_active")
 
-    def scope_queryset(self, request, qs, scope):
-        return qs.filter(site_scope_q(scope))
+    def visible(self, request, scope):
+        return queries.sites_visible_to(scope)
 
     def create(self, *, by, values, scope):
         return services.create_site(by=by, values=values, scope=scope)
@@ -122,8 +121,8 @@ class AreaAdmin(OrgServiceAdmin):
         (None, {"fields": ("is_active",)}),
     )
 
-    def scope_queryset(self, request, qs, scope):
-        return qs.filter(site_scope_q(scope, "site_id"))
+    def visible(self, request, scope):
+        return queries.areas_visible_to(scope)
 
     def create(self, *, by, values, scope):
         return services.create_area(by=by, values=values, scope=scope)
@@ -148,8 +147,8 @@ class DepartmentAdmin(OrgServiceAdmin):
     fields = ("group", "parent", "site", "name", "code", "kind", "effective_site", "is_active")
     readonly_fields = ("effective_site",)
 
-    def scope_queryset(self, request, qs, scope):
-        return qs.filter(department_scope_q(scope))
+    def visible(self, request, scope):
+        return queries.departments_visible_to(scope)
 
     @admin.display(description=_("name"), ordering="path")
     def tree_name(self, obj):

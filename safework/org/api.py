@@ -8,7 +8,6 @@ from ninja import Query, Router, Status
 
 from safework.accounts.access import READ, WRITE, access
 from safework.accounts.matrix import ORG
-from safework.core.audit_visibility import register_audit_visibility
 from safework.core.pagination import Page, PageParams, paginate
 from safework.org import queries, services
 from safework.org.schemas import (
@@ -35,11 +34,6 @@ from safework.org.schemas import (
 )
 
 router = Router(tags=["organisation"])
-
-register_audit_visibility("org.group", queries.groups_visible_to)
-register_audit_visibility("org.site", queries.sites_visible_to)
-register_audit_visibility("org.area", queries.areas_visible_to)
-register_audit_visibility("org.department", queries.departments_visible_to)
 
 
 def _changes(payload) -> dict:

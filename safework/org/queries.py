@@ -7,6 +7,7 @@ group-wide users see everything. Positions are a catalogue everyone who reads or
 
 from django.db.models import Q, QuerySet
 
+from safework.core.audit_visibility import register_audit_visibility
 from safework.core.scope import Scope
 from safework.org.models import Area, Department, Group, Position, Site
 
@@ -77,3 +78,10 @@ def groups_visible_to(scope: Scope) -> QuerySet[Group]:
 def positions_visible_to(scope: Scope) -> QuerySet[Position]:
     """Posts are a catalogue, the same for every site: whoever reads org data sees them all."""
     return Position.objects.all()
+
+
+# Audit records about these objects are seen by whoever sees the objects.
+register_audit_visibility("org.group", groups_visible_to)
+register_audit_visibility("org.site", sites_visible_to)
+register_audit_visibility("org.area", areas_visible_to)
+register_audit_visibility("org.department", departments_visible_to)

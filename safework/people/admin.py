@@ -25,8 +25,8 @@ from safework.accounts.matrix import BLACKLIST, CONTRACTORS, HEALTH, PEOPLE, WRI
 from safework.core.errors import InvalidInput
 from safework.core.scope import Scope
 from safework.org.models import Department
-from safework.org.queries import department_scope_q
-from safework.people import services
+from safework.org.queries import departments_visible_to
+from safework.people import queries, services
 from safework.people.models import (
     BlacklistEntry,
     Contractor,
@@ -36,15 +36,7 @@ from safework.people.models import (
     HealthCheck,
     Person,
 )
-from safework.people.queries import (
-    blacklist_visible_to,
-    contractors_visible_to,
-    employments_visible_to,
-    engagements_visible_to,
-    health_checks_visible_to,
-    is_contractor_only,
-    person_scope_q,
-)
+from safework.people.queries import is_contractor_only
 from safework.people.rules import UsccError, validate_uscc
 
 
@@ -97,9 +89,9 @@ class PersonForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["contractor"].queryset = contractors_visible_to(self.scope)
-        self.fields["department"].queryset = Department.objects.filter(
-            department_scope_q(self.scope), is_active=True
+        self.fields["contractor"].queryset = queries.contractors_visible_to(self.scope)
+        self.fields["department"].queryset = departments_visible_to(self.scope).filter(
+            is_active=True
         )
 
     def clean_id_number(self):
@@ -222,8 +214,8 @@ class PersonAdmin(ScopedAdmin):
     readonly_fields = ("gender", "birth_date", "employer", "certificates", "created_at")
     inlines = (EmploymentInline, HealthCheckInline)
 
-    def scope_queryset(self, request, qs, scope):
-        return qs.filter(person_scope_q(scope))
+    def visible(self, request, scope):
+        return queries.persons_visible_to(scope)
 
     def get_fieldsets(self, request, obj=None):
         person = (None, {"fields": ["id_number", "name", "former_names", "phone", "education"]})
@@ -372,8 +364,8 @@ class EmploymentAdmin(ScopedAdmin):
     list_select_related = ("person", "contractor", "department", "site")
     search_fields = ("person__name",)
 
-    def scope_queryset(self, request, qs, scope):
-        return qs.filter(pk__in=employments_visible_to(scope).values("pk"))
+    def visible(self, request, scope):
+        return queries.employments_visible_to(scope)
 
 
 # --- contractors -----------------------------------------------------------------------------
@@ -444,8 +436,8 @@ class ContractorAdmin(ScopedAdmin):
     search_fields = ("name", "=uscc", "contact_name")
     inlines = (EngagementInline,)
 
-    def scope_queryset(self, request, qs, scope):
-        return qs.filter(pk__in=contractors_visible_to(scope).values("pk"))
+    def visible(self, request, scope):
+        return queries.contractors_visible_to(scope)
 
 
 @admin.register(ContractorEngagement)
@@ -457,8 +449,8 @@ class ContractorEngagementAdmin(ScopedAdmin):
     list_select_related = ("contractor", "site")
     search_fields = ("contractor__name",)
 
-    def scope_queryset(self, request, qs, scope):
-        return qs.filter(pk__in=engagements_visible_to(scope).values("pk"))
+    def visible(self, request, scope):
+        return queries.engagements_visible_to(scope)
 
 
 # --- health checks ---------------------------------------------------------------------------
@@ -521,8 +513,8 @@ class HealthCheckAdmin(ScopedAdmin):
     autocomplete_fields = ("person",)
     date_hierarchy = "checked_on"
 
-    def scope_queryset(self, request, qs, scope):
-        return qs.filter(pk__in=health_checks_visible_to(scope).values("pk"))
+    def visible(self, request, scope):
+        return queries.health_checks_visible_to(scope)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
@@ -577,8 +569,8 @@ class BlacklistEntryAdmin(ScopedAdmin):
     list_filter = ("starts_on", "ends_on")
     search_fields = ("name", "reason")
 
-    def scope_queryset(self, request, qs, scope):
-        return qs.filter(pk__in=blacklist_visible_to(scope).values("pk"))
+    def visible(self, request, scope):
+        return queries.blacklist_visible_to(scope)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = [*super().get_readonly_fields(request, obj), "created_by_label"]

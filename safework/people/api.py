@@ -14,7 +14,6 @@ from ninja import Query, Router, Status
 
 from safework.accounts.access import READ, WRITE, access, shown_birth_date, shown_id_number
 from safework.accounts.matrix import BLACKLIST, CONTRACTORS, HEALTH, PEOPLE
-from safework.core.audit_visibility import register_audit_visibility
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.pagination import Page, PageParams, paginate
 from safework.core.validation import visible_ref
@@ -52,13 +51,6 @@ from safework.people.schemas import (
 )
 
 router = Router(tags=["people"])
-
-register_audit_visibility("people.person", queries.persons_visible_to)
-register_audit_visibility("people.employment", queries.employments_visible_to)
-register_audit_visibility("people.contractor", queries.contractors_visible_to)
-register_audit_visibility("people.contractorengagement", queries.engagements_visible_to)
-register_audit_visibility("people.healthcheck", queries.health_checks_visible_to)
-register_audit_visibility("people.blacklistentry", queries.blacklist_visible_to)
 
 
 def _changes(payload) -> dict:

@@ -2,6 +2,7 @@
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from safework.core.audit_visibility import register_audit_visibility
 from safework.core.scope import Scope
 from safework.org.queries import department_subtree_q  # noqa: F401  (re-exported)
 from safework.people.models import (
@@ -95,3 +96,12 @@ def blacklist_visible_to(scope: Scope) -> QuerySet[BlacklistEntry]:
     registered = Person.objects.filter(id_number=OuterRef("id_number"))
     seen = persons_visible_to(scope).filter(id_number=OuterRef("id_number"))
     return qs.filter(Q(Exists(seen)) | ~Q(Exists(registered)))
+
+
+# Audit records about these objects are seen by whoever sees the objects.
+register_audit_visibility("people.person", persons_visible_to)
+register_audit_visibility("people.employment", employments_visible_to)
+register_audit_visibility("people.contractor", contractors_visible_to)
+register_audit_visibility("people.contractorengagement", engagements_visible_to)
+register_audit_visibility("people.healthcheck", health_checks_visible_to)
+register_audit_visibility("people.blacklistentry", blacklist_visible_to)

@@ -3,7 +3,6 @@
 import json
 
 from django.contrib import admin
-from django.db.models import Exists, OuterRef, Q
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
 
@@ -16,7 +15,7 @@ from safework.accounts.admin_shared import (
 )
 from safework.accounts.matrix import CERTIFICATES
 from safework.people.masking import masked
-from safework.people.queries import person_scope_q
+from safework.registry import queries
 from safework.registry.models import VerificationBatch, VerificationLookup
 
 
@@ -27,11 +26,6 @@ class VerificationLookupInline(ScopedTabularInline):
     readonly_fields = fields
     show_change_link = True
     max_num = 0
-
-
-def _lookup_scope(scope, prefix: str = ""):
-    """Look-ups of certificates in scope."""
-    return person_scope_q(scope, f"{prefix}certificate__person__")
 
 
 @admin.register(VerificationBatch)
@@ -46,11 +40,8 @@ class VerificationBatchAdmin(ScopedAdmin):
     readonly_fields = ("progress_shown",)
     inlines = (VerificationLookupInline,)
 
-    def scope_queryset(self, request, qs, scope):
-        if scope.group_wide:
-            return qs
-        lookups = VerificationLookup.objects.filter(_lookup_scope(scope), batch=OuterRef("pk"))
-        return qs.filter(Q(created_by=request.user) | Q(Exists(lookups)))
+    def visible(self, request, scope):
+        return queries.batches_visible_to(scope, request.user)
 
     @admin.display(description=gettext_lazy("progress"))
     def progress_shown(self, obj):
@@ -69,10 +60,8 @@ class VerificationLookupAdmin(ScopedAdmin):
     list_select_related = ("batch", "certificate__item")
     search_fields = ("=number", "registry_name")
 
-    def scope_queryset(self, request, qs, scope):
-        if scope.group_wide:
-            return qs
-        return qs.filter(_lookup_scope(scope) | Q(batch__created_by=request.user))
+    def visible(self, request, scope):
+        return queries.lookups_visible_to(scope)
 
     @admin.display(description=gettext_lazy("registry answer"))
     def response_shown(self, obj):

@@ -8,7 +8,7 @@ from ninja import Field, Query, Router, Schema, Status
 from safework.accounts.access import READ, WRITE, access, shown_id_number, shown_number, shown_text
 from safework.accounts.matrix import CERTIFICATES
 from safework.core.pagination import Page, PageParams, paginate
-from safework.registry import verification
+from safework.registry import queries, verification
 from safework.registry.models import LookupOutcome, VerificationBatch, VerificationLookup
 
 router = Router(tags=["certificates"])
@@ -112,7 +112,7 @@ def _lookup_out(request, lookup: VerificationLookup) -> dict:
 
 def _visible_batch(request, batch_id: int) -> VerificationBatch:
     verification.expire_stale_batches()  # a batch whose worker died ends when it is read
-    batches = verification.batches_visible_to(request.scope, request.user)
+    batches = queries.batches_visible_to(request.scope, request.user)
     return get_object_or_404(batches.select_related("created_by"), pk=batch_id)
 
 
@@ -140,7 +140,7 @@ def start_verification(request, body: VerificationIn):
 )
 def list_verifications(request, page: Query[PageParams]):
     verification.expire_stale_batches()
-    qs = verification.batches_visible_to(request.scope, request.user).select_related("created_by")
+    qs = queries.batches_visible_to(request.scope, request.user).select_related("created_by")
     return paginate(
         qs.order_by("-created_at", "-pk"), page, transform=lambda b: _batch_out(request, b)
     )
@@ -164,7 +164,7 @@ def get_verification(request, batch_id: int):
 )
 def list_lookups(request, batch_id: int, filters: Query[LookupFilters], page: Query[PageParams]):
     batch = _visible_batch(request, batch_id)
-    qs = verification.lookups_visible_to(request.scope).filter(batch=batch)
+    qs = queries.lookups_visible_to(request.scope).filter(batch=batch)
     if filters.outcome:
         qs = qs.filter(outcome__in=filters.outcome)
     if filters.to_review:

@@ -22,19 +22,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pypinyin import Style, pinyin
 
 from safework.certs.models import Certificate, CertificateEvent, EventKind, Verification
+from safework.certs.queries import certificates_visible_to
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.jobs import heartbeat, queue_lease, run_lease
 from safework.core.refusals import Reason, Refused
 from safework.core.scope import Scope
-from safework.people.queries import person_scope_q
 from safework.people.rules import normalise_id_text
 from safework.registry.client import (
     EXPIRED,
@@ -51,6 +51,7 @@ from safework.registry.models import (
     VerificationBatch,
     VerificationLookup,
 )
+from safework.registry.queries import lookups_visible_to
 
 logger = logging.getLogger(__name__)
 
@@ -239,23 +240,8 @@ def explain(lookup: VerificationLookup, person_name: str = "") -> str:
 # --- reads ---------------------------------------------------------------------------------------
 def certificates_to_verify(scope: Scope | None = None) -> QuerySet[Certificate]:
     """Certificates the scope sees that a registry can know of (not internal qualifications)."""
-    qs = Certificate.objects.exclude(scheme__code=INTERNAL_SCHEME)
-    return qs if scope is None else qs.filter(person_scope_q(scope, "person__"))
-
-
-def lookups_visible_to(scope: Scope) -> QuerySet[VerificationLookup]:
-    return VerificationLookup.objects.filter(person_scope_q(scope, "certificate__person__"))
-
-
-def batches_visible_to(scope: Scope, user=None) -> QuerySet[VerificationBatch]:
-    """Batches holding a certificate the scope sees, and the user's own batches."""
-    if scope.group_wide:
-        return VerificationBatch.objects.all()
-    seen = lookups_visible_to(scope).filter(batch=OuterRef("pk"))
-    q = Q(Exists(seen))
-    if user is not None and user.pk:
-        q |= Q(created_by=user)
-    return VerificationBatch.objects.filter(q)
+    qs = Certificate.objects.all() if scope is None else certificates_visible_to(scope)
+    return qs.exclude(scheme__code=INTERNAL_SCHEME)
 
 
 @dataclass(frozen=True)
@@ -368,9 +354,7 @@ def _checked_ids(certificate_ids: Iterable[int], scope: Scope | None) -> list[in
         raise InvalidInput(
             FieldError("certificate_ids", "required", _("Name at least one certificate."))
         )
-    visible = Certificate.objects.all()
-    if scope is not None:
-        visible = visible.filter(person_scope_q(scope, "person__"))
+    visible = Certificate.objects.all() if scope is None else certificates_visible_to(scope)
     schemes = {}
     for part in _parts(wanted):
         schemes.update(visible.filter(pk__in=part).values_list("pk", "scheme__code"))

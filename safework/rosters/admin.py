@@ -2,7 +2,6 @@
 
 from django import forms
 from django.contrib import admin
-from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 
 from safework.accounts.admin_mixins import (
@@ -10,7 +9,7 @@ from safework.accounts.admin_mixins import (
     ScopedTabularInline,
 )
 from safework.accounts.matrix import ROSTER
-from safework.people.queries import person_scope_q
+from safework.rosters import queries
 from safework.rosters.models import Roster, RosterEntry
 
 # --- rosters ---------------------------------------------------------------------------------
@@ -39,7 +38,8 @@ class RosterEntryInline(ScopedTabularInline):
 
 @admin.register(Roster)
 class RosterAdmin(ScopedAdmin):
-    """Work schedules for a forward qualification check; entries name persons in scope."""
+    """Work schedules for a forward qualification check: a site's rosters and one's own, as the
+    API shows them; entries name persons in the writer's scope."""
 
     resource = ROSTER
     list_display = ("name", "site", "author", "created_at")
@@ -49,16 +49,8 @@ class RosterAdmin(ScopedAdmin):
     readonly_fields = ("author",)
     inlines = (RosterEntryInline,)
 
-    def scope_queryset(self, request, qs, scope):
-        if scope.group_wide:
-            return qs
-        entries = RosterEntry.objects.filter(
-            person_scope_q(scope, "person__"), roster=OuterRef("pk")
-        )
-        # A site's rosters, the user's own, and those naming someone the user sees.
-        return qs.filter(
-            Q(author=request.user) | Q(site_id__in=scope.site_ids) | Q(Exists(entries))
-        )
+    def visible(self, request, scope):
+        return queries.rosters_visible_to(scope, request.user)
 
     def save_model(self, request, obj, form, change):
         if not change and obj.author_id is None:
@@ -76,7 +68,5 @@ class RosterEntryAdmin(ScopedAdmin):
     search_fields = ("person__name", "roster__name")
     autocomplete_fields = ("person", "roster")
 
-    def scope_queryset(self, request, qs, scope):
-        if scope.group_wide:
-            return qs
-        return qs.filter(person_scope_q(scope, "person__") | Q(roster__author=request.user))
+    def visible(self, request, scope):
+        return queries.roster_entries_visible_to(scope, request.user)

@@ -21,6 +21,7 @@ from safework.core.pagination import PageParams
 from safework.org.models import Site
 from safework.people.queries import persons_visible_to
 from safework.qualification.api import ReasonOut, _shown
+from safework.rosters import queries
 from safework.rosters import services as roster
 from safework.rosters.template import template_bytes as roster_template_bytes
 
@@ -192,7 +193,7 @@ def roster_problems(request, roster_id: int, page: Query[PageParams]):
     """Every entry whose person will NOT be qualified on its date, with the reasons, and the
     roster's author (the one to be told)."""
     r = get_object_or_404(
-        roster.rosters_visible_to(request.scope, request.user).select_related("author"),
+        queries.rosters_visible_to(request.scope, request.user).select_related("author"),
         pk=roster_id,
     )
     problems = roster.roster_problems(r)

@@ -31,7 +31,6 @@ from django.utils.translation import gettext as _
 from safework.core import audit, cells, tabular
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Decision
-from safework.core.scope import Scope
 from safework.org.models import Site
 from safework.people.masking import mask_id_number
 from safework.people.models import Person
@@ -429,16 +428,6 @@ def create_roster(*, name: str, author, site: Site | None, entries: Sequence[Ent
         after={**audit.snapshot(roster), "entries": len(entries)},
     )
     return roster
-
-
-def rosters_visible_to(scope: Scope, user) -> QuerySet[Roster]:
-    """Group-wide: all; a site scope: that site's rosters; everyone: the rosters they wrote."""
-    if scope.group_wide:
-        return Roster.objects.all()
-    q = Q(author_id=user.pk) if user.pk else Q(pk__in=[])
-    if scope.site_ids:
-        q |= Q(site_id__in=scope.site_ids)
-    return Roster.objects.filter(q)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from safework.core.refusals import Refused
 from safework.core.scope import Scope
 from safework.ledger.models import JobStatus
 from safework.people.tests.factories import ContractorFactory, EmploymentFactory, PersonFactory
-from safework.registry import verification
+from safework.registry import queries, verification
 from safework.registry.client import reset_registries
 from safework.registry.fake import SAMPLE_PEOPLE, SAMPLE_RECORDS, FakeRegistry
 from safework.registry.models import LookupOutcome, VerificationBatch
@@ -307,8 +307,8 @@ def test_the_scope_limits_what_can_be_verified(fake, catalogue):
         by=None, pasted=mine.person.id_number, scope=scope, enqueue=False
     )
     assert list(batch.lookups.values_list("certificate_id", flat=True)) == [mine.pk]
-    assert verification.batches_visible_to(scope).filter(pk=batch.pk).exists()
-    assert not verification.batches_visible_to(Scope(contractor_id=theirs.pk)).exists()
+    assert queries.batches_visible_to(scope).filter(pk=batch.pk).exists()
+    assert not queries.batches_visible_to(Scope(contractor_id=theirs.pk)).exists()
 
 
 def test_the_task_runs_the_batch(fake, certs):
@@ -356,13 +356,13 @@ def test_a_site_sees_its_own_staff_and_engaged_contractors_rows(fake, catalogue)
         enqueue=False,
     )
     scope = Scope(site_ids=frozenset({site.pk}))
-    assert verification.batches_visible_to(scope).get() == batch
-    seen = verification.lookups_visible_to(scope).filter(batch=batch)
+    assert queries.batches_visible_to(scope).get() == batch
+    seen = queries.lookups_visible_to(scope).filter(batch=batch)
     assert set(seen.values_list("certificate_id", flat=True)) == {own_cert.pk, engaged_cert.pk}
     assert verification.batch_progress(batch, scope).total == 2
     assert verification.batch_progress(batch).total == 3
     other_site = Scope(site_ids=frozenset({site.pk + 1000}))
-    assert not verification.batches_visible_to(other_site).exists()
+    assert not queries.batches_visible_to(other_site).exists()
 
 
 def test_large_selections_stay_under_the_query_parameter_limit(catalogue):
