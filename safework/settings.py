@@ -175,6 +175,11 @@ else:
         "immediate": HUEY_IMMEDIATE,
     }
 
+# Background work goes through Django's task API (`django.tasks`: `@task`, `.enqueue()`), run by
+# huey (above, in immediate mode for tests). Periodic jobs stay huey's `db_periodic_task`s: the
+# task API has no schedules. See core.jobs.
+TASKS = {"default": {"BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend"}}
+
 # Job leases (core.jobs): a running job's worker renews its lease; one not renewed for this long
 # has lost its worker and is retried or failed. A queued job not started within the queue timeout
 # is queued again (a few times), then failed.
@@ -207,8 +212,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("SAFEWORK_LOG_LEVEL", default="WARNING")},
-    # The task worker reports what it starts and runs (`safework serve` shows it as "tasks | …").
-    "loggers": {"huey": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    # The task worker reports what it starts and runs (`safework serve` shows it as "tasks | …");
+    # huey names every Django task "djtasks.run", django.tasks names the task and its state.
+    "loggers": {
+        name: {"handlers": ["console"], "level": "INFO", "propagate": False}
+        for name in ("huey", "django.tasks")
+    },
 }
 
 # --- Login protection, API tokens and HTTPS (README: "Production behind HTTPS") -----------------

@@ -4,30 +4,22 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from safework.ledger.workflow import ImportWorkflow, JobStatus, ReportStatus, ReportWorkflow
 from safework.org.models import Site
 from safework.people.models import Contractor
 
-
-class JobStatus(models.TextChoices):
-    QUEUED = "queued", _("queued")
-    RUNNING = "running", _("running")
-    SUCCEEDED = "succeeded", _("succeeded")
-    FAILED = "failed", _("failed (nothing imported)")
-    PENDING_REVIEW = "pending_review", _("waiting for the safety officer's review")
-    REJECTED = "rejected", _("rejected by review")
+__all__ = ["ImportJob", "JobStatus", "ReportJob", "ReportKind", "ReportStatus"]
 
 
-class ImportJob(models.Model):
+class ImportJob(ImportWorkflow):
     """An import of a ledger (persons, certificates, health checks) as a job with progress.
 
     All-or-nothing by default; `valid_rows_only` imports the rows without errors. A contractor
-    manager's upload waits in `pending_review` until the site safety officer approves it.
+    manager's upload waits in `pending_review` until the site safety officer approves it. Its
+    status changes only through the transitions of `ledger.workflow`.
     """
 
     kind = models.CharField(_("kind"), max_length=30, default="ledger")
-    status = models.CharField(
-        _("status"), max_length=20, choices=JobStatus.choices, default=JobStatus.QUEUED
-    )
     file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
     original_name = models.CharField(_("file name"), max_length=300)
     file_sha256 = models.CharField(_("file SHA-256"), max_length=64, db_index=True)
@@ -99,23 +91,11 @@ class ReportKind(models.TextChoices):
     COVERAGE = "coverage", _("coverage report")
 
 
-class ReportStatus(models.TextChoices):
-    """A report job's states: the values of `JobStatus` that a report goes through."""
-
-    QUEUED = JobStatus.QUEUED.value, JobStatus.QUEUED.label
-    RUNNING = JobStatus.RUNNING.value, JobStatus.RUNNING.label
-    SUCCEEDED = JobStatus.SUCCEEDED.value, JobStatus.SUCCEEDED.label
-    FAILED = "failed", _("failed")
-
-
-class ReportJob(models.Model):
+class ReportJob(ReportWorkflow):
     """An export or report built in the background for the user who asked: its file holds what
     that user may see (their scope, their ID-number masking), so only they read it."""
 
     kind = models.CharField(_("kind"), max_length=20, choices=ReportKind.choices)
-    status = models.CharField(
-        _("status"), max_length=20, choices=ReportStatus.choices, default=ReportStatus.QUEUED
-    )
     params = models.JSONField(_("parameters"), default=dict, blank=True)
     total = models.PositiveIntegerField(_("rows"), default=0)
     done = models.PositiveIntegerField(_("done"), default=0)
@@ -151,7 +131,7 @@ class ReportJob(models.Model):
 
     @property
     def progress(self) -> float:
-        if self.status == JobStatus.SUCCEEDED:
+        if self.status == ReportStatus.SUCCEEDED:
             return 1.0
         return 0.0 if not self.total else round(min(self.done / self.total, 1), 4)
 

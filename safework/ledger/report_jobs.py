@@ -15,22 +15,20 @@ from collections.abc import Callable
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from safework.accounts.matrix import CERTIFICATES, READ
 from safework.accounts.scope import scope_for
-from safework.core import audit
-from safework.core.jobs import heartbeat, queue_lease, run_lease
+from safework.core import audit, jobs
+from safework.core.jobs import heartbeat, queue_lease
 from safework.core.scope import Scope
 from safework.ledger import exports
-from safework.ledger.models import JobStatus, ReportJob, ReportKind
+from safework.ledger.models import ReportJob, ReportKind
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
-LIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 PROGRESS_EVERY = 1.0  # seconds between progress writes (with the lease, from the heartbeat)
 
 
@@ -50,17 +48,8 @@ def start_report(*, by, kind: str, params: dict, enqueue: bool = True) -> Report
             after={"kind": job.kind, "params": params},
         )
         if enqueue:
-            _enqueue(job.pk)
+            jobs.enqueue(job)
     return job
-
-
-def _enqueue(job_id: int) -> None:
-    def run():
-        from safework.ledger.tasks import run_report_task
-
-        run_report_task(job_id)
-
-    transaction.on_commit(run)
 
 
 def _scope(user) -> Scope:
@@ -110,12 +99,9 @@ def build(job: ReportJob, *, progress=None) -> tuple[bytes, str]:
 def run_report(job_id: int) -> ReportJob | None:
     """Claim a queued job, build its file and store it; any exception fails the job with a
     reason. Safe to run twice: only a queued job is claimed."""
-    now = timezone.now()
-    claimed = ReportJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=now, lease_until=run_lease(now), done=0
-    )
+    claimed = jobs.claim(ReportJob, job_id)
     job = ReportJob.objects.select_related("created_by").filter(pk=job_id).first()
-    if not claimed or job is None:
+    if claimed is None or job is None:
         return job
     state = {"done": 0, "total": 0}
 
@@ -126,103 +112,61 @@ def run_report(job_id: int) -> ReportJob | None:
     with beat:
         try:
             content, filename = build(job, progress=progress)
-            return _succeed(job_id, content, filename, rows=state["total"])
+            return _succeed(job, content, filename, rows=state["total"])
+        except jobs.LeaseLost:  # taken from this worker meanwhile: its file is not kept
+            return ReportJob.objects.get(pk=job_id)
         except Exception:
             log.exception("report job %s failed", job_id)
-            return fail_report(job_id, reason=_("The report failed unexpectedly."))
+            return jobs.end_if_live(
+                ReportJob,
+                job_id,
+                lambda locked: _fail(
+                    locked, reason=_("The report failed unexpectedly."), now=timezone.now()
+                ),
+                attempts=job.attempts,
+            )
 
 
-def _succeed(job_id: int, content: bytes, filename: str, *, rows: int) -> ReportJob:
+def _succeed(job: ReportJob, content: bytes, filename: str, *, rows: int) -> ReportJob:
     with transaction.atomic():
-        job = ReportJob.objects.select_for_update().get(pk=job_id)
-        if job.status != JobStatus.RUNNING:  # taken from this worker meanwhile
-            return job
+        job = jobs.hold(ReportJob, job)
         job.file.save(filename, ContentFile(content), save=False)
         job.filename = filename
-        job.status = JobStatus.SUCCEEDED
-        job.finished_at = timezone.now()
-        job.lease_until = None
         job.done = job.total = rows
+        job.succeed(by=job.created_by, at=timezone.now())
         job.save()
-        audit.record(
-            action="certs.report_succeeded",
-            target=job,
-            actor=job.created_by,
-            after={"status": job.status, "rows": job.total, "file": job.file.name},
-        )
     return job
-
-
-def fail_report(job_id: int, *, reason: str, now: dt.datetime | None = None) -> ReportJob | None:
-    with transaction.atomic():
-        job = ReportJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status not in LIVE:
-            return job
-        return _fail(job, reason=reason, now=now or timezone.now())
 
 
 def _fail(job: ReportJob, *, reason: str, now: dt.datetime) -> ReportJob:
-    job.status = JobStatus.FAILED
-    job.finished_at = now
-    job.lease_until = None
-    job.message = reason
-    job.save(update_fields=["status", "finished_at", "lease_until", "message"])
-    audit.record(
-        action="certs.report_failed",
-        target=job,
-        actor=None,
-        after={"status": job.status, "message": reason},
-        at=now,
-    )
+    job.fail(at=now, message=reason)
+    job.save()
     return job
-
-
-def _stale_q(now: dt.datetime) -> Q:
-    from django.conf import settings
-
-    oldest = now - dt.timedelta(seconds=int(settings.JOB_QUEUE_TIMEOUT_SECONDS))
-    return Q(status__in=LIVE) & (
-        Q(lease_until__lt=now) | Q(lease_until__isnull=True, created_at__lt=oldest)
-    )
 
 
 def expire_stale_reports(*, now: dt.datetime | None = None) -> int:
     """Reports whose worker was lost: queued again (a report writes nothing but its own file) at
     most `MAX_ATTEMPTS` times, then failed with a reason."""
-    now = now or timezone.now()
-    handled = 0
-    for pk in ReportJob.objects.filter(_stale_q(now)).values_list("pk", flat=True)[:200]:
-        with transaction.atomic():
-            job = ReportJob.objects.select_for_update().filter(_stale_q(now), pk=pk).first()
-            if job is None:
-                continue
-            handled += 1
-            if job.attempts >= MAX_ATTEMPTS:
-                _fail(
-                    job,
-                    reason=_(
-                        "The process building this report stopped or never started %(n)s "
-                        "times; ask for the report again, or ask an administrator to look at "
-                        "the task worker."
-                    )
-                    % {"n": job.attempts},
-                    now=now,
-                )
-                continue
-            job.status = JobStatus.QUEUED
-            job.attempts += 1
-            job.lease_until = queue_lease(now)
-            job.message = _(
-                "The process building this report stopped or did not start; it was queued "
-                "again (attempt %(n)s of %(max)s)."
-            ) % {"n": job.attempts, "max": MAX_ATTEMPTS}
-            job.save(update_fields=["status", "attempts", "lease_until", "message"])
-            audit.record(
-                action="certs.report_requeued",
-                target=job,
-                actor=None,
-                after={"status": job.status, "attempts": job.attempts},
-                at=now,
-            )
-            _enqueue(job.pk)
-    return handled
+    return jobs.reap(
+        ReportJob,
+        max_attempts=MAX_ATTEMPTS,
+        requeue_message=_requeue_message,
+        give_up=_give_up,
+        now=now,
+    )
+
+
+def _requeue_message(was_running: bool, attempt: int) -> str:
+    return _(
+        "The process building this report stopped or did not start; it was queued "
+        "again (attempt %(n)s of %(max)s)."
+    ) % {"n": attempt, "max": MAX_ATTEMPTS}
+
+
+def _give_up(job: ReportJob, *, at: dt.datetime, was_running: bool) -> None:
+    reason = _(
+        "The process building this report stopped or never started %(n)s "
+        "times; ask for the report again, or ask an administrator to look at "
+        "the task worker."
+    ) % {"n": job.attempts}
+    _fail(job, reason=reason, now=at)

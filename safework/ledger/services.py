@@ -25,9 +25,9 @@ from django.utils.translation import gettext as _
 from safework.accounts.matrix import CERTIFICATES, WRITE
 from safework.accounts.scope import scope_for
 from safework.certs.signals import certificates_approved
-from safework.core import audit
+from safework.core import audit, jobs
 from safework.core.errors import FieldError, InvalidInput
-from safework.core.jobs import heartbeat, queue_lease, run_lease
+from safework.core.jobs import heartbeat, queue_lease
 from safework.core.refusals import Reason, Refused
 from safework.core.scope import Scope
 from safework.core.tabular import FileProblem, Table, check_upload, clip, iter_tables
@@ -55,7 +55,6 @@ from safework.people.services import checked_id_number
 log = logging.getLogger(__name__)
 
 PROGRESS_STEP = 2000
-AUDIT_CHUNK = 10_000  # the error file holds them all; the job keeps this many for the API
 
 
 def uploader_scope(user) -> Scope:
@@ -151,7 +150,6 @@ def start_import(
     with transaction.atomic():
         job = ImportJob(
             kind=kind,
-            status=JobStatus.QUEUED,
             original_name=original_name,
             file_sha256=digest.hexdigest(),
             valid_rows_only=valid_rows_only,
@@ -163,11 +161,8 @@ def start_import(
         job.file.save(f"{uuid.uuid4().hex}{ext}", File(file_obj), save=False)
         job.save()
         audit.record(action="certs.import_uploaded", target=job, actor=by, after=job_after(job))
-        job_id = job.pk
         if enqueue:
-            from safework.ledger.tasks import run_import_task
-
-            transaction.on_commit(lambda: run_import_task(job_id))
+            jobs.enqueue(job)
     return job
 
 
@@ -294,12 +289,9 @@ def run_import(job_id: int, *, progress=None) -> ImportJob:
     renews while the job runs (a worker killed meanwhile is detected by `leases`); any exception
     ends the job failed with a reason, never left running.
     """
-    now = timezone.now()
-    claimed = ImportJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=now, lease_until=run_lease(now)
-    )
+    claimed = jobs.claim(ImportJob, job_id)
     job = ImportJob.objects.select_related("contractor", "created_by").get(pk=job_id)
-    if not claimed:
+    if claimed is None:
         return job
     with heartbeat(ImportJob, job_id):
         try:
@@ -309,7 +301,7 @@ def run_import(job_id: int, *, progress=None) -> ImportJob:
         except Exception:
             log.exception("import job %s failed", job_id)
             leases.fail_import(
-                job_id, code="import.internal_error", reason=_("The import failed unexpectedly.")
+                job, code="import.internal_error", reason=_("The import failed unexpectedly.")
             )
     return ImportJob.objects.get(pk=job_id)
 
@@ -347,6 +339,8 @@ def _run_claimed(job: ImportJob, *, progress=None) -> ImportJob:
         return _finish_pending(job, plan)
     try:
         return _write(job, plan, by=job.created_by)
+    except leases.LeaseLost:
+        raise  # not this worker's job any more: nothing to record, run_import drops it
     except DatabaseError:
         # e.g. another import wrote the same certificate meanwhile: the transaction rolled back.
         log.exception("import job %s could not write", job_id)
@@ -381,46 +375,28 @@ def _store_issues(job: ImportJob, plan: Plan):
         )
 
 
-def _finish_failed(job: ImportJob, plan: Plan) -> ImportJob:
+def _finish_failed(job: ImportJob, plan: Plan, *, by=None) -> ImportJob:
+    """Nothing written: the findings are stored; `by` is the reviewer whose approval found them
+    (the uploader otherwise)."""
     with transaction.atomic():
-        leases.ensure_held(job.pk)
+        job = leases.held(job)
         _store_issues(job, plan)
         leases.drop_files(job)  # a failed job is never run again: its upload has no further use
-        job.status = JobStatus.FAILED
-        job.finished_at = timezone.now()
-        job.lease_until = None
-        job.created_count = job.updated_count = job.unchanged_count = 0
-        job.message = _("Nothing imported: %(rows)s rows have errors.") % {"rows": job.error_rows}
+        message = _("Nothing imported: %(rows)s rows have errors.") % {"rows": job.error_rows}
         if plan.total_rows == 0 and plan.issues:
-            job.message = _("Nothing imported: %(message)s") % {"message": plan.issues[0].message}
+            message = _("Nothing imported: %(message)s") % {"message": plan.issues[0].message}
+        job.fail(by=by or job.created_by, at=timezone.now(), message=message)
         job.save()
-        audit.record(
-            action="certs.import_failed",
-            target=job,
-            actor=job.created_by,
-            after={
-                "status": job.status,
-                "error_rows": job.error_rows,
-                "total_rows": job.total_rows,
-            },
-        )
     return job
 
 
 def _finish_pending(job: ImportJob, plan: Plan) -> ImportJob:
     with transaction.atomic():
-        leases.ensure_held(job.pk)
+        job = leases.held(job)
         _store_issues(job, plan)
-        job.status = JobStatus.PENDING_REVIEW
-        job.lease_until = None
         job.message = _summary_pending(plan)
+        job.hold_for_review(by=job.created_by, at=timezone.now())
         job.save()
-        audit.record(
-            action="certs.import_pending_review",
-            target=job,
-            actor=job.created_by,
-            after={"status": job.status, "total_rows": job.total_rows},
-        )
     return job
 
 
@@ -459,41 +435,20 @@ def _summary(counts: Counts, plan: Plan) -> str:
 
 
 def _write(job: ImportJob, plan: Plan, *, by, reviewed: bool = False) -> ImportJob:
-    """Write the plan in one transaction with the job's final state; audit last."""
+    """Write the plan in one transaction with the job's final state; the audit last (the rows'
+    records, then the job's move: `approve` after a review, `succeed` otherwise)."""
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job.pk)
-        if job.status not in leases.OWNED:
-            raise leases.LeaseLost(job.pk)
+        job = leases.held(job)
         entries: list = []
         counts = write_plan(plan, job=job, by=by, today=timezone.localdate(), entries=entries)
         _store_issues(job, plan)
-        job.status = JobStatus.SUCCEEDED
-        job.finished_at = timezone.now()
-        job.lease_until = None
         job.created_count = counts.created
         job.updated_count = counts.updated
         job.unchanged_count = counts.unchanged
         job.message = _summary(counts, plan)
-        job.save()
-        entries.append(
-            audit.entry(
-                action="certs.import_approved" if reviewed else "certs.import_succeeded",
-                target=job,
-                actor=by,
-                after={
-                    "status": job.status,
-                    "created": job.created_count,
-                    "updated": job.updated_count,
-                    "unchanged": job.unchanged_count,
-                    "error_rows": job.error_rows,
-                    "reviewed_by_id": job.reviewed_by_id,
-                },
-            )
-        )
-        # The audit is the transaction's last write; in chunks, so that a 100,000-row import
-        # does not hold every record's payload at once.
-        for start in range(0, len(entries), AUDIT_CHUNK):
-            audit.record_many(entries[start : start + AUDIT_CHUNK])
+        move = job.approve if reviewed else job.succeed
+        move(by=by, at=timezone.now())
+        job.save(audit_first=entries)
     job.counts = counts
     return job
 
@@ -560,9 +515,10 @@ def approve_import(*, job_id: int, by) -> ImportJob:
     try:
         plan = check_file(job)
     except (FileProblem, HeaderError) as exc:
-        return _finish_failed(job, Plan(issues=[Issue(0, "", "", "", exc.code, exc.message)]))
+        issues = [Issue(0, "", "", "", exc.code, exc.message)]
+        return _finish_failed(job, Plan(issues=issues), by=by)
     if plan.errors and not job.valid_rows_only:
-        return _finish_failed(job, plan)
+        return _finish_failed(job, plan, by=by)
     job = _write(job, plan, by=by, reviewed=True)
     ids = job.counts.certificate_ids
     if ids:
@@ -576,15 +532,9 @@ def reject_import(*, job_id: int, by, reason: str = "") -> ImportJob:
     job = ImportJob.objects.select_for_update().get(pk=job_id)
     if reasons := review_reasons(job, by):
         raise Refused(reasons)
-    before = audit.snapshot(job, ["status", "message"])
-    job.status = JobStatus.REJECTED
-    job.reviewed_by = by
-    job.reviewed_at = job.finished_at = timezone.now()
-    job.message = (reason or "").strip()[:2000] or _("Rejected by review.")
+    message = (reason or "").strip()[:2000] or _("Rejected by review.")
+    job.reject(by=by, at=timezone.now(), message=message)
     job.save()
-    audit.record(
-        action="certs.import_rejected", target=job, actor=by, before=before, after=job_after(job)
-    )
     return job
 
 

@@ -5,21 +5,15 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from safework.certs.models import Certificate
+from safework.registry.workflow import BatchStatus, BatchWorkflow
+
+__all__ = ["BatchStatus", "LookupOutcome", "VerificationBatch", "VerificationLookup"]
 
 
-class BatchStatus(models.TextChoices):
-    QUEUED = "queued", _("queued")
-    RUNNING = "running", _("running")
-    SUCCEEDED = "succeeded", _("succeeded")
-    FAILED = "failed", _("failed (nothing imported)")
+class VerificationBatch(BatchWorkflow):
+    """A batch of registry look-ups, run as background work; one failure never stops the batch.
+    Its status changes only through the transitions of `registry.workflow`."""
 
-
-class VerificationBatch(models.Model):
-    """A batch of registry look-ups, run as background work; one failure never stops the batch."""
-
-    status = models.CharField(
-        _("status"), max_length=20, choices=BatchStatus.choices, default=BatchStatus.QUEUED
-    )
     source = models.CharField(_("registry"), max_length=200, blank=True)
     total = models.PositiveIntegerField(_("look-ups"), default=0)
     done = models.PositiveIntegerField(_("done"), default=0)

@@ -1,26 +1,31 @@
-"""Background work of registry verification (huey tasks).
+"""Background work of registry verification: one Django task per batch (`django.tasks`, run by
+huey through settings.TASKS), and the per-minute reaper of batches whose worker was lost.
 
-One task per batch, queued by `verification.start_verification` / `retry_verification` when their
-transaction commits. Running it twice is safe: answered rows are skipped.
+`verification.start_verification` / `retry_verification` queue the task with
+`core.jobs.enqueue(batch)` when their transaction commits. Running it twice is safe: only a queued
+batch is claimed, and answered rows are skipped. The reaper stays a huey periodic task: Django's
+task API has no schedules.
 """
 
+from django.tasks import task
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_periodic_task
 
-from safework.registry.verification import run_verification_batch
+from safework.core import jobs
+from safework.registry import verification
+from safework.registry.models import VerificationBatch
 
 __all__ = ["expire_stale_batches_task", "verify_batch"]
 
 
-@db_task()
+@jobs.runner(VerificationBatch)
+@task
 def verify_batch(batch_id: int) -> None:
     """Look up the pending rows of one verification batch."""
-    run_verification_batch(batch_id)
+    verification.run_verification_batch(batch_id)
 
 
 @db_periodic_task(crontab(minute="*"))
 def expire_stale_batches_task():
     """Every minute: batches whose worker was lost (lease expired) are queued again or ended."""
-    from safework.registry.verification import expire_stale_batches
-
-    expire_stale_batches()
+    verification.expire_stale_batches()

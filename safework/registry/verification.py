@@ -30,9 +30,9 @@ from pypinyin import Style, pinyin
 
 from safework.certs.models import Certificate, CertificateEvent, EventKind, Verification
 from safework.certs.queries import certificates_visible_to
-from safework.core import audit
+from safework.core import audit, jobs
 from safework.core.errors import FieldError, InvalidInput
-from safework.core.jobs import heartbeat, queue_lease, run_lease
+from safework.core.jobs import heartbeat, queue_lease
 from safework.core.refusals import Reason, Refused
 from safework.core.scope import Scope
 from safework.people.rules import normalise_id_text
@@ -373,13 +373,6 @@ def _checked_ids(certificate_ids: Iterable[int], scope: Scope | None) -> list[in
     return wanted
 
 
-def _enqueue(batch_id: int) -> None:
-    # The task module imports this one; the task is looked up when the transaction commits.
-    from safework.registry.tasks import verify_batch
-
-    transaction.on_commit(lambda: verify_batch(batch_id))
-
-
 @transaction.atomic
 def start_verification(
     *,
@@ -433,7 +426,7 @@ def start_verification(
         batch_size=1000,
     )
     if enqueue:
-        _enqueue(batch.pk)
+        jobs.enqueue(batch)
     audit.record(action="cert.verification_started", target=batch, actor=by)
     return batch
 
@@ -451,7 +444,6 @@ def retry_verification(
     """Queue the batch's `retry_later` look-ups (those the scope sees) again; refused when none
     waits for a retry."""
     batch = VerificationBatch.objects.select_for_update().get(pk=batch.pk)
-    before = audit.snapshot(batch)
     rows = batch.lookups.all() if scope is None else lookups_visible_to(scope).filter(batch=batch)
     requeued = rows.filter(outcome=LookupOutcome.RETRY_LATER).update(outcome=LookupOutcome.PENDING)
     if not requeued:
@@ -464,18 +456,11 @@ def retry_verification(
                 )
             ]
         )
-    batch.status = BatchStatus.QUEUED
-    batch.finished_at = None
-    batch.lease_until = queue_lease()
-    batch.attempts = 1
-    batch.message = ""
     batch.done = batch.lookups.exclude(outcome=LookupOutcome.PENDING).count()
-    batch.save(
-        update_fields=["status", "finished_at", "lease_until", "attempts", "message", "done"]
-    )
+    batch.retry(by=by, at=timezone.now())
+    batch.save()
     if enqueue:
-        _enqueue(batch.pk)
-    audit.record(action="cert.verification_retried", target=batch, actor=by, before=before)
+        jobs.enqueue(batch)
     return batch
 
 
@@ -595,39 +580,33 @@ def run_verification_batch(
     chunk_size: int = CHUNK_SIZE,
     progress: Callable[[int, int], None] | None = None,
 ) -> VerificationBatch | None:
-    """Look up every pending row of a batch; safe to run twice (answered rows are skipped).
+    """Claim a queued batch and look up its pending rows; None when the batch was deleted.
 
-    A row the registry cannot answer becomes `retry_later` (attempts counted) and the batch goes
-    on. The batch ends `succeeded`, or `failed` when no row got an answer. `progress(done,
-    total)` is called after each chunk.
+    Safe to run twice: only a queued batch is claimed (a repeated task, or one for a batch another
+    worker runs, leaves it as it is), and a row answered meanwhile is not written again. A row the
+    registry cannot answer becomes `retry_later` (attempts counted) and the batch goes on. The
+    batch ends `succeeded`, or `failed` when no row got an answer. `progress(done, total)` is
+    called after each chunk.
     """
-    batch = VerificationBatch.objects.select_related("created_by").filter(pk=batch_id).first()
-    if batch is None:  # deleted while queued
-        return None
-    finished = (BatchStatus.SUCCEEDED, BatchStatus.FAILED)
-    if (
-        batch.status in finished
-        and not batch.lookups.filter(outcome=LookupOutcome.PENDING).exists()
-    ):
-        return batch  # a repeated task: nothing left to ask, nothing to change
+    batch = jobs.claim(VerificationBatch, batch_id)
+    if batch is None:  # not queued (a repeated task, another worker's), or deleted
+        return VerificationBatch.objects.select_related("created_by").filter(pk=batch_id).first()
     registry = registry or get_registry()
     source = registry.base_url
-    now = timezone.now()
-    with transaction.atomic():
-        VerificationBatch.objects.filter(pk=batch.pk).update(
-            status=BatchStatus.RUNNING,
-            source=source[:200],
-            finished_at=None,
-            started_at=now,
-            lease_until=run_lease(now),
-            message="",
-        )
+    VerificationBatch.objects.filter(pk=batch.pk).update(source=source[:200])
     with heartbeat(VerificationBatch, batch.pk):
         try:
             return _run(batch, registry, source, chunk_size=chunk_size, progress=progress)
         except Exception:
             logger.exception("verification batch %s failed", batch.pk)
-            return _fail(batch.pk, reason=_("The verification stopped unexpectedly."))
+            return jobs.end_if_live(
+                VerificationBatch,
+                batch.pk,
+                lambda locked: _fail_locked(
+                    locked, reason=_("The verification stopped unexpectedly."), now=timezone.now()
+                ),
+                attempts=batch.attempts,
+            )
 
 
 def _run(batch, registry, source, *, chunk_size, progress) -> VerificationBatch:
@@ -649,131 +628,81 @@ def _run(batch, registry, source, *, chunk_size, progress) -> VerificationBatch:
 
 
 def _finish(batch: VerificationBatch) -> VerificationBatch:
+    """End the run: succeeded when some look-up was answered (or none was asked), failed when
+    the registry answered none."""
     with transaction.atomic():
-        progress = batch_progress(batch)
-        if progress.counts[LookupOutcome.PENDING]:
-            # retry_verification queued rows again meanwhile: its task finishes the batch.
+        locked = VerificationBatch.objects.select_for_update().get(pk=batch.pk)
+        progress = batch_progress(locked)
+        ours = locked.status == BatchStatus.RUNNING and locked.attempts == batch.attempts
+        if progress.counts[LookupOutcome.PENDING] or not ours:
+            # retry_verification queued rows again meanwhile (its task finishes the batch), or
+            # the batch was given to another worker: only the count is this run's to write.
             VerificationBatch.objects.filter(pk=batch.pk).update(done=progress.done)
         else:
+            locked.done, locked.total = progress.done, progress.total
             answered = progress.total - progress.counts[LookupOutcome.RETRY_LATER]
-            status = BatchStatus.SUCCEEDED if answered or not progress.total else BatchStatus.FAILED
-            VerificationBatch.objects.filter(pk=batch.pk).update(
-                status=status,
-                done=progress.done,
-                total=progress.total,
-                finished_at=timezone.now(),
-                lease_until=None,
-            )
-    batch.refresh_from_db()
-    return batch
+            if answered or not progress.total:
+                locked.succeed(at=timezone.now())
+            else:
+                locked.fail(at=timezone.now(), message="")  # each look-up says why
+            locked.save()
+    return VerificationBatch.objects.select_related("created_by").get(pk=batch.pk)
 
 
 # --- lost workers --------------------------------------------------------------------------------
 MAX_ATTEMPTS = 3  # times a batch is queued (the first included) before a lost worker fails it
-LIVE = (BatchStatus.QUEUED, BatchStatus.RUNNING)
-
-
-def _stale_q(now) -> Q:
-    from datetime import timedelta
-
-    from django.conf import settings
-
-    oldest = now - timedelta(seconds=int(settings.JOB_QUEUE_TIMEOUT_SECONDS))
-    return Q(status__in=LIVE) & (
-        Q(lease_until__lt=now) | Q(lease_until__isnull=True, created_at__lt=oldest)
-    )
 
 
 def expire_stale_batches(*, now=None) -> int:
     """Batches whose worker was lost (lease expired): queued again, which is safe (answered rows
     are skipped), at most `MAX_ATTEMPTS` times; then failed with a reason, their unanswered rows
     left to retry. Runs every minute from the task worker and whenever batches are read."""
-    now = now or timezone.now()
-    handled = 0
-    for pk in VerificationBatch.objects.filter(_stale_q(now)).values_list("pk", flat=True)[:200]:
-        try:
-            handled += bool(_expire(pk, now))
-        except Exception:  # one batch never stops the others
-            logger.exception("could not expire verification batch %s", pk)
-    return handled
+    return jobs.reap(
+        VerificationBatch,
+        max_attempts=MAX_ATTEMPTS,
+        requeue_message=_requeue_message,
+        give_up=_give_up,
+        now=now,
+    )
 
 
-def _expire(pk: int, now) -> VerificationBatch | None:
-    with transaction.atomic():
-        batch = VerificationBatch.objects.select_for_update().filter(_stale_q(now), pk=pk).first()
-        if batch is None:
-            return None
-        was_running = batch.status == BatchStatus.RUNNING
-        if batch.attempts >= MAX_ATTEMPTS:
-            if was_running:
-                reason = _(
-                    "The process working on this verification stopped (killed or crashed) "
-                    "%(n)s times; the look-ups not answered can be retried."
-                ) % {"n": batch.attempts}
-            else:
-                reason = _(
-                    "No task worker started this verification in time; the look-ups can be "
-                    "retried. Is the task worker running?"
-                )
-            return _fail_locked(batch, reason=reason, now=now)
-        before = audit.snapshot(batch, ["status", "attempts", "message"])
-        batch.status = BatchStatus.QUEUED
-        batch.attempts += 1
-        batch.lease_until = queue_lease(now)
-        batch.message = (
-            _(
-                "The process working on this verification stopped (killed or crashed); it was "
-                "queued again (attempt %(n)s of %(max)s)."
-            )
-            if was_running
-            else _(
-                "No task worker started this verification in time; it was queued again "
-                "(attempt %(n)s of %(max)s)."
-            )
-        ) % {"n": batch.attempts, "max": MAX_ATTEMPTS}
-        batch.save(update_fields=["status", "attempts", "lease_until", "message"])
-        _enqueue(batch.pk)
-        audit.record(
-            action="cert.verification_requeued",
-            target=batch,
-            actor=None,
-            before=before,
-            after=audit.snapshot(batch, ["status", "attempts", "message"]),
-            at=now,
+def _requeue_message(was_running: bool, attempt: int) -> str:
+    if was_running:
+        text = _(
+            "The process working on this verification stopped (killed or crashed); it was "
+            "queued again (attempt %(n)s of %(max)s)."
         )
-        return batch
+    else:
+        text = _(
+            "No task worker started this verification in time; it was queued again "
+            "(attempt %(n)s of %(max)s)."
+        )
+    return text % {"n": attempt, "max": MAX_ATTEMPTS}
 
 
-def _fail(batch_id: int, *, reason: str) -> VerificationBatch | None:
-    """End a queued or running batch as failed (a crash in the worker)."""
-    with transaction.atomic():
-        batch = VerificationBatch.objects.select_for_update().filter(pk=batch_id).first()
-        if batch is None or batch.status not in LIVE:
-            return batch
-        return _fail_locked(batch, reason=reason, now=timezone.now())
+def _give_up(batch: VerificationBatch, *, at, was_running: bool) -> None:
+    if was_running:
+        reason = _(
+            "The process working on this verification stopped (killed or crashed) "
+            "%(n)s times; the look-ups not answered can be retried."
+        ) % {"n": batch.attempts}
+    else:
+        reason = _(
+            "No task worker started this verification in time; the look-ups can be "
+            "retried. Is the task worker running?"
+        )
+    _fail_locked(batch, reason=reason, now=at)
 
 
 def _fail_locked(batch: VerificationBatch, *, reason: str, now) -> VerificationBatch:
     """Failed, with the reason on the batch and on each look-up left unanswered (now
     `retry_later`, so that `retry_verification` can queue them again)."""
-    before = audit.snapshot(batch, ["status", "message"])
     batch.lookups.filter(outcome=LookupOutcome.PENDING).update(
         outcome=LookupOutcome.RETRY_LATER, message=reason[:500], checked_at=now
     )
-    batch.status = BatchStatus.FAILED
-    batch.finished_at = now
-    batch.lease_until = None
-    batch.message = reason
     batch.done = batch.lookups.exclude(outcome=LookupOutcome.PENDING).count()
-    batch.save(update_fields=["status", "finished_at", "lease_until", "message", "done"])
-    audit.record(
-        action="cert.verification_failed",
-        target=batch,
-        actor=None,
-        before=before,
-        after=audit.snapshot(batch, ["status", "message", "done"]),
-        at=now,
-    )
+    batch.fail(at=now, message=reason)
+    batch.save()
     return batch
 
 

@@ -103,11 +103,12 @@ def test_three_bad_rows_are_reported_and_nothing_is_imported(catalogue, clock, r
     assert Person.objects.count() == 0
     assert Certificate.objects.count() == 0
     assert job.error_file.name.endswith(".xlsx")
-    # the upload and the failure are audited; no domain record is
+    # the upload and the job's moves (claimed by the worker, failed) are audited; no domain
+    # record is
     actions = list(
         AuditRecord.objects.filter(seq__gt=audit_before).values_list("action", flat=True)
     )
-    assert actions == ["certs.import_uploaded", "certs.import_failed"]
+    assert actions == ["certs.import_uploaded", "certs.import_claimed", "certs.import_failed"]
 
 
 @pytest.mark.django_db

@@ -109,7 +109,14 @@ def test_a_batch_records_each_answer(fake, certs, django_capture_on_commit_callb
         .order_by("seq")
         .values_list("action", flat=True)
     )
-    assert actions == ["cert.verification_started"] + ["cert.verification_recorded"] * 9
+    # Each move of the batch is audited (created, claimed by the worker, succeeded), around
+    # one record per answer.
+    assert actions == [
+        "cert.verification_started",
+        "cert.verification_claimed",
+        *["cert.verification_recorded"] * 9,
+        "cert.verification_succeeded",
+    ]
     assert audit.verify_chain().ok
 
 
@@ -317,7 +324,7 @@ def test_the_task_runs_the_batch(fake, certs):
     batch = verification.start_verification(
         by=None, certificate_ids=[certs["valid"].pk], enqueue=False
     )
-    verify_batch(batch.pk)  # huey runs it inline in tests
+    verify_batch.enqueue(batch.pk)  # through django.tasks and huey, inline in tests
     batch.refresh_from_db()
     assert batch.status == JobStatus.SUCCEEDED
     assert verification.run_verification_batch(10**9) is None  # a deleted batch: nothing to do
