@@ -55,10 +55,10 @@ def child(file: Path, database: str) -> None:
     from django.core.files import File
     from django.core.management import call_command
 
-    from safework.ledger.services import run_import, start_import
-    from safework.certs.loader import load_catalogue
     from safework.certs.models import Certificate
+    from safework.core.catalogue import load_catalogue
     from safework.core.models import AuditRecord
+    from safework.ledger.services import run_import, start_import
     from safework.people.models import Person
 
     call_command("migrate", verbosity=0)

@@ -8,7 +8,6 @@ import datetime as dt
 import pytest
 from django.db import transaction
 
-from safework.certs.loader import load_catalogue
 from safework.certs.models import CertState, Verification
 from safework.certs.rules import (
     STATUS_TABLE,
@@ -24,6 +23,7 @@ from safework.certs.rules import (
     review_window,
 )
 from safework.certs.tests.factories import CertificateFactory, item
+from safework.core.catalogue import load_catalogue
 
 D = dt.date
 ORDER30 = "安监总局令第30号 第十九条、第二十一条、第二十二条"
