@@ -27,6 +27,7 @@ from safework.accounts.scope import scope_for
 from safework.core.audit_visibility import register_audit_visibility
 from safework.core.pagination import Page, PageParams, paginate
 from safework.core.scope import Scope
+from safework.core.validation import RowId
 
 router = Router(tags=["accounts"])
 
@@ -144,7 +145,7 @@ register_audit_visibility("accounts.apitoken", lambda scope: ApiToken.objects.no
 
 
 @router.get("/tokens", response=Page[TokenOut], **access(TOKENS, READ))
-def list_tokens(request, page: Query[PageParams], user_id: int | None = None):
+def list_tokens(request, page: Query[PageParams], user_id: RowId | None = None):
     qs = tokens_visible_to(request.user)
     if user_id is not None:
         qs = qs.filter(user_id=user_id)
