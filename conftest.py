@@ -19,7 +19,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def catalogue(db):
     """The shipped catalogues, loaded as `make run` loads them."""
-    from safework.certs.loader import load_catalogue
+    from safework.core.catalogue import load_catalogue
 
     load_catalogue()
 

@@ -304,11 +304,11 @@ def child(args) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from safework.qualification import engine as qualification
-    from safework.certs.loader import load_catalogue
     from safework.certs.models import Certificate
+    from safework.core.catalogue import load_catalogue
     from safework.org.models import Site
     from safework.people.models import Person
+    from safework.qualification import engine as qualification
 
     label = connection.vendor
     call_command("migrate", verbosity=0)

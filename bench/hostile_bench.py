@@ -74,7 +74,7 @@ MIGRATE = (
     + """
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
-from safework.certs.loader import load_catalogue
+from safework.core.catalogue import load_catalogue
 load_catalogue()
 """
 )

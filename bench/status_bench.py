@@ -292,10 +292,10 @@ def child(args) -> int:
     from django.db.models import Count
     from django.test.utils import CaptureQueriesContext
 
-    from safework.certs.loader import load_catalogue
     from safework.certs.models import Certificate
     from safework.certs.queries import status_settings, with_status
     from safework.certs.rules import RuleBook, certificate_status
+    from safework.core.catalogue import load_catalogue
 
     call_command("migrate", verbosity=0)
     load_catalogue()

@@ -24,6 +24,7 @@ from safework.accounts.schemas import (
     UserPatch,
 )
 from safework.core.pagination import Page, PageParams, paginate
+from safework.core.validation import RowId
 
 router = Router(tags=["accounts"])
 
@@ -115,7 +116,7 @@ def unlock_user(request, user_id: int, payload: UnlockIn):
 
 
 @router.get("/tokens", response=Page[TokenOut], **access(TOKENS, READ))
-def list_tokens(request, page: Query[PageParams], user_id: int | None = None):
+def list_tokens(request, page: Query[PageParams], user_id: RowId | None = None):
     qs = tokens_visible_to(request.user)
     if user_id is not None:
         qs = qs.filter(user_id=user_id)

@@ -18,6 +18,7 @@ from safework.core import audit
 from safework.core.models import AuditRecord
 from safework.core.pagination import Page, PageParams, paginate
 from safework.core.queries import audit_visible_to
+from safework.core.validation import RowId
 from safework.people.masking import masked
 
 router = Router(tags=["audit"])
@@ -27,7 +28,7 @@ class AuditFilter(FilterSchema):
     action: str | None = None
     object_type: str | None = None
     object_id: str | None = None
-    actor_id: int | None = None
+    actor_id: RowId | None = None
     from_: datetime | None = Field(None, alias="from", description="at or after (ISO 8601)")
     to: datetime | None = Field(None, description="before (ISO 8601)")
 

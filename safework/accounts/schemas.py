@@ -8,6 +8,7 @@ from ninja import Field, FilterLookup, FilterSchema, Schema
 from pydantic import AwareDatetime, ConfigDict
 
 from safework.accounts.models import Role
+from safework.core.validation import RowId
 
 Username = Annotated[str, Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")]
 
@@ -65,7 +66,7 @@ class UserFilter(FilterSchema):
     username: Annotated[str | None, FilterLookup("username__icontains")] = None
     is_active: bool | None = None
     is_staff: bool | None = None
-    person_id: int | None = None
+    person_id: RowId | None = None
     role: Role | None = None
 
     def filter_role(self, value) -> Q:
@@ -87,11 +88,11 @@ class GrantPatch(In):
 
 
 class GrantFilter(FilterSchema):
-    user_id: int | None = None
+    user_id: RowId | None = None
     role: Role | None = None
-    site_id: int | None = None
-    contractor_id: int | None = None
-    department_id: int | None = None
+    site_id: RowId | None = None
+    contractor_id: RowId | None = None
+    department_id: RowId | None = None
 
 
 class TokenIn(In):

@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class CertsConfig(AppConfig):
     name = "safework.certs"
     verbose_name = "证书与资格"
+
+    def ready(self):
+        from safework.certs import shipped
+        from safework.certs.models import CatalogueRule
+        from safework.core.catalogue import register_catalogue, register_catalogue_hook
+
+        register_catalogue(self.label, shipped.rows)
+        # Certificates store their next review due date: it follows the rules as shipped.
+        register_catalogue_hook(shipped.rules_written, models=[CatalogueRule])

@@ -4,6 +4,8 @@ Catalogue and rule rows are data with their clause and effective dates (loaded f
 `certs/catalogue/*.yaml`, editable in the admin); certificate records are facts about people.
 """
 
+from collections.abc import Iterable
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -162,8 +164,6 @@ class CatalogueRule(models.Model):
     def clean(self):
         """Two versions of one rule (same scheme and item) may not be in force on the same day:
         `RuleBook.rule_for` would pick one of them silently."""
-        from safework.certs.rules import overlap_errors  # rules imports this module
-
         if self.scheme_id is None or self.effective_from is None:
             return
         others = CatalogueRule.objects.filter(scheme_id=self.scheme_id, item_id=self.item_id)
@@ -171,6 +171,34 @@ class CatalogueRule(models.Model):
             others = others.exclude(pk=self.pk)
         if problems := overlap_errors(self, others):
             raise ValidationError({"effective_from": problems})
+
+
+def overlap_errors(rule: "CatalogueRule", others: Iterable["CatalogueRule"]) -> list[str]:
+    """Messages for each version of the same rule (`others`: same scheme and item) whose
+    effective range [from, to) shares a day with `rule`'s; empty when none does. (Here, not in
+    rules.py, because the model's own validation uses it and rules.py imports this module.)"""
+    out = []
+    for other in others:
+        starts_before_other_ends = other.effective_to is None or rule.effective_from < (
+            other.effective_to
+        )
+        other_starts_before_end = rule.effective_to is None or other.effective_from < (
+            rule.effective_to
+        )
+        if starts_before_other_ends and other_starts_before_end:
+            out.append(
+                _(
+                    "Overlaps rule %(code)s (in force %(start)s – %(end)s) of the same scheme "
+                    "and item: one version must end (effective to, exclusive) before the next "
+                    "starts."
+                )
+                % {
+                    "code": other.code,
+                    "start": other.effective_from,
+                    "end": other.effective_to or "…",
+                }
+            )
+    return out
 
 
 class RevocationGround(models.Model):

@@ -18,7 +18,14 @@ from dateutil.relativedelta import relativedelta
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from safework.certs.models import CatalogueRule, CertState, RevocationGround, Scheme, Verification
+from safework.certs.models import (  # noqa: F401  overlap_errors re-exported
+    CatalogueRule,
+    CertState,
+    RevocationGround,
+    Scheme,
+    Verification,
+    overlap_errors,
+)
 from safework.core.refusals import Reason
 from safework.core.settings_registry import DEFAULTS
 
@@ -226,33 +233,6 @@ class RuleBook:
         """Whether any row of this item or scheme, at any date, asks for periodic reviews."""
         rows = self._by_item.get(item_id, []) + self._by_scheme.get(scheme_id, [])
         return any(r.review_interval_months for r in rows)
-
-
-def overlap_errors(rule: CatalogueRule, others: Iterable[CatalogueRule]) -> list[str]:
-    """Messages for each version of the same rule (`others`: same scheme and item) whose
-    effective range [from, to) shares a day with `rule`'s; empty when none does."""
-    out = []
-    for other in others:
-        starts_before_other_ends = other.effective_to is None or rule.effective_from < (
-            other.effective_to
-        )
-        other_starts_before_end = rule.effective_to is None or other.effective_from < (
-            rule.effective_to
-        )
-        if starts_before_other_ends and other_starts_before_end:
-            out.append(
-                _(
-                    "Overlaps rule %(code)s (in force %(start)s – %(end)s) of the same scheme "
-                    "and item: one version must end (effective to, exclusive) before the next "
-                    "starts."
-                )
-                % {
-                    "code": other.code,
-                    "start": other.effective_from,
-                    "end": other.effective_to or "…",
-                }
-            )
-    return out
 
 
 def overlapping_rules(rules: Iterable[CatalogueRule]) -> list[tuple[CatalogueRule, str]]:

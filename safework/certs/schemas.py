@@ -15,6 +15,7 @@ from safework.certs.models import CertState, EventKind, Verification
 from safework.certs.rules import Colour, Status
 from safework.certs.services import normalise_number
 from safework.core.scope import Scope
+from safework.core.validation import RowId
 from safework.people.masking import mask_certificate_number
 from safework.people.queries import person_scope_q
 
@@ -36,23 +37,23 @@ class OnQuery(Schema):
 
 
 class CertificateFilter(FilterSchema):
-    person_id: int | None = None
+    person_id: RowId | None = None
     scheme: Annotated[str | None, FilterLookup("scheme__code")] = Field(
         None, description="scheme code, e.g. special_operation"
     )
     item: Annotated[str | None, FilterLookup("item__code")] = Field(
         None, description="item code, e.g. 2.1 or Q2"
     )
-    item_id: int | None = None
+    item_id: RowId | None = None
     number: str | None = None
     state: CertState | None = None
     verification: Verification | None = None
     status: Status | None = Field(None, description="status on `on`")
     colour: Colour | None = Field(None, description="colour on `on`")
     usable: bool | None = Field(None, description="usable on `on`")
-    site_id: int | None = Field(None, description="holders at this site (own staff or engaged)")
+    site_id: RowId | None = Field(None, description="holders at this site (own staff or engaged)")
     contractor_id: Annotated[
-        int | None, FilterLookup("person__current_employment__contractor_id")
+        RowId | None, FilterLookup("person__current_employment__contractor_id")
     ] = None
 
     def filter_site_id(self, value) -> Q:

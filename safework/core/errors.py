@@ -6,6 +6,9 @@
 
 from dataclasses import dataclass
 
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.db import models
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -33,3 +36,14 @@ class BadRequest(Exception):
     def __init__(self, message, code="bad_request", field=""):
         self.error = FieldError(field, code, message)
         super().__init__(message)
+
+
+def request_field_name(model: type[models.Model], name: str) -> str:
+    """A model field's name as the API spells it: foreign keys as `<name>_id`."""
+    if name == NON_FIELD_ERRORS:
+        return ""
+    try:
+        f = model._meta.get_field(name)
+    except Exception:
+        return name
+    return f.attname if isinstance(f, models.ForeignKey) else name

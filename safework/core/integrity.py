@@ -20,7 +20,7 @@ from django.apps import apps
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.utils.translation import gettext as _
 
-from safework.core.errors import FieldError, InvalidInput
+from safework.core.errors import FieldError, InvalidInput, request_field_name
 
 DUPLICATE = "duplicate"
 
@@ -80,8 +80,6 @@ def error_for(key: UniqueKey) -> FieldError:
 def _reported_field(model, fields) -> str:
     """The field a multi-field key reports on: its last field that is not a reference
     ((person, checked_on) → checked_on), as the API spells it."""
-    from safework.core.validation import request_field_name
-
     plain = [f for f in fields if f and not _is_relation(model, f)]
     return request_field_name(model, (plain or list(fields))[-1])
 

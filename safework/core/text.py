@@ -14,7 +14,7 @@ import re
 from django.db import models
 from django.utils.translation import gettext as _
 
-from safework.core.errors import FieldError
+from safework.core.errors import FieldError, request_field_name
 
 # C0 controls and DEL; a note (TextField) may hold tab, line feed and carriage return.
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -54,8 +54,6 @@ def text_errors(value, field: str, *, multiline: bool = False) -> list[FieldErro
 
 def model_text_errors(obj: models.Model, *, exclude=()) -> list[FieldError]:
     """Control characters in any text or JSON field of a model instance, per field."""
-    from safework.core.validation import request_field_name
-
     errors = []
     for f in obj._meta.concrete_fields:
         if f.name in exclude or not isinstance(

@@ -5,17 +5,26 @@
   `polygon.2.0`).
 - `JsonParser`: the API's body parser; a body that is not JSON, or not sent as JSON, is a 400.
 - `visible_ref` / `clean_model`: references and model validators as 422 field errors.
+- `RowId`: an id filter bounded to what the database can hold.
 """
 
 import json
+from typing import Annotated
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext as _
 from ninja.parser import Parser
+from pydantic import Field
 
-from safework.core.errors import BadRequest, FieldError, InvalidInput
-from safework.core.text import control_character_error
+from safework.core.errors import BadRequest, FieldError, InvalidInput, request_field_name
+from safework.core.text import control_character_error, model_text_errors
+
+BIGINT_MAX = 2**63 - 1
+# A row id as the database holds it (bigint). A number past that is the caller's error, 422
+# too_large/too_small on every backend: unbounded, PostgreSQL answers "no such row" (200, empty)
+# where SQLite cannot bind it (422), and a plain integer column finds nothing on both.
+RowId = Annotated[int, Field(ge=-BIGINT_MAX - 1, le=BIGINT_MAX)]
 
 # pydantic error type → (our code, message template)
 _MESSAGES = {
@@ -254,25 +263,12 @@ def visible_ref(qs: models.QuerySet, pk, field: str):
     return obj
 
 
-def request_field_name(model: type[models.Model], name: str) -> str:
-    """A model field's name as the API spells it: foreign keys as `<name>_id`."""
-    if name == NON_FIELD_ERRORS:
-        return ""
-    try:
-        f = model._meta.get_field(name)
-    except Exception:
-        return name
-    return f.attname if isinstance(f, models.ForeignKey) else name
-
-
 def clean_model(obj: models.Model, *, exclude=()) -> None:
     """The model's own field validators (ranges, slugs, choices) as a 422 with request names.
 
     Uniqueness and constraints are the services' explicit checks, which give clearer messages.
     Control characters in any text field are refused first (`core.text`).
     """
-    from safework.core.text import model_text_errors
-
     errors = model_text_errors(obj, exclude=exclude)
     try:
         obj.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)

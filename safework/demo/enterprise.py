@@ -27,7 +27,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from safework.accounts.models import Role, RoleGrant, User
-from safework.certs.loader import load_catalogue
 from safework.certs.models import (
     CatalogueRule,
     Certificate,
@@ -39,6 +38,7 @@ from safework.certs.models import (
 )
 from safework.certs.rules import RuleBook
 from safework.core import audit
+from safework.core.catalogue import load_catalogue
 from safework.demo import plans
 from safework.demo.identities import demo_identity, random_name
 from safework.demo.logins import default_path, new_password, read_logins, write_logins

@@ -169,7 +169,7 @@ def seed_scale(
         raise ValueError("the bench needs at least one person")
     if not 0 <= certs_per_person <= MAX_CERTS:
         raise ValueError(f"certificates per person: 0 to {MAX_CERTS}")
-    from safework.certs.loader import load_catalogue
+    from safework.core.catalogue import load_catalogue
 
     load_catalogue()
     started = time.monotonic()

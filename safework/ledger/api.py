@@ -23,7 +23,7 @@ from safework.core import xlsx
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.pagination import Page, PageParams, paginate
 from safework.core.refusals import Reason, Refused
-from safework.core.validation import visible_ref
+from safework.core.validation import RowId, visible_ref
 from safework.ledger import errorfile, leases, queries, report_jobs, services, template
 from safework.ledger.models import ImportJob, JobStatus, ReportJob
 from safework.org.queries import departments_visible_to
@@ -73,8 +73,8 @@ class ImportJobOut(Schema):
 class JobFilters(Schema):
     status: str | None = None
     kind: str | None = None
-    contractor_id: int | None = None
-    site_id: int | None = None
+    contractor_id: RowId | None = None
+    site_id: RowId | None = None
 
 
 class RejectIn(Schema):

@@ -11,6 +11,7 @@ from django.db.models import Q
 from ninja import Field, FilterLookup, FilterSchema, Schema
 from pydantic import ConfigDict
 
+from safework.core.validation import RowId
 from safework.org.models import DepartmentKind, HazardClass
 
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
@@ -86,7 +87,7 @@ class SiteOut(Schema):
 
 
 class SiteFilter(FilterSchema):
-    group_id: int | None = None
+    group_id: RowId | None = None
     name: Annotated[str | None, FilterLookup("name__icontains")] = None
     code: str | None = None
     is_active: bool | None = None
@@ -134,7 +135,7 @@ class AreaOut(Schema):
 
 
 class AreaFilter(FilterSchema):
-    site_id: int | None = None
+    site_id: RowId | None = None
     name: Annotated[str | None, FilterLookup("name__icontains")] = None
     code: str | None = None
     hazard_class: HazardClass | None = None
@@ -177,11 +178,11 @@ class DepartmentOut(Schema):
 
 
 class DepartmentFilter(FilterSchema):
-    group_id: int | None = None
-    parent_id: int | None = None
-    site_id: int | None = None
-    effective_site_id: int | None = None
-    within: int | None = Field(None, description="the subtree of this department (itself too)")
+    group_id: RowId | None = None
+    parent_id: RowId | None = None
+    site_id: RowId | None = None
+    effective_site_id: RowId | None = None
+    within: RowId | None = Field(None, description="the subtree of this department (itself too)")
     kind: DepartmentKind | None = None
     name: Annotated[str | None, FilterLookup("name__icontains")] = None
     code: str | None = None

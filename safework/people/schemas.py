@@ -14,6 +14,7 @@ from django.db.models import Q
 from ninja import Field, FilterLookup, FilterSchema, Schema
 from pydantic import ConfigDict
 
+from safework.core.validation import RowId
 from safework.people.models import (
     ContractorStatus,
     Education,
@@ -165,13 +166,13 @@ class PersonFilter(FilterSchema):
     name: str | None = Field(None, description="part of the name or of a former name")
     id_number: str | None = Field(None, description="the full number (normalised)")
     is_active: bool | None = None
-    position_id: int | None = None
+    position_id: RowId | None = None
     employer_kind: Annotated[
         EmployerKind | None, FilterLookup("current_employment__employer_kind")
     ] = None
-    contractor_id: Annotated[int | None, FilterLookup("current_employment__contractor_id")] = None
-    department_id: Annotated[int | None, FilterLookup("current_employment__department_id")] = None
-    site_id: Annotated[int | None, FilterLookup("current_employment__site_id")] = None
+    contractor_id: Annotated[RowId | None, FilterLookup("current_employment__contractor_id")] = None
+    department_id: Annotated[RowId | None, FilterLookup("current_employment__department_id")] = None
+    site_id: Annotated[RowId | None, FilterLookup("current_employment__site_id")] = None
     is_synthetic: bool | None = None
 
     def filter_id_number(self, value) -> Q:
@@ -203,11 +204,11 @@ class EndIn(In):
 
 
 class EmploymentFilter(FilterSchema):
-    person_id: int | None = None
+    person_id: RowId | None = None
     employer_kind: EmployerKind | None = None
-    contractor_id: int | None = None
-    department_id: int | None = None
-    site_id: int | None = None
+    contractor_id: RowId | None = None
+    department_id: RowId | None = None
+    site_id: RowId | None = None
     status: EmploymentStatus | None = None
 
 
@@ -260,7 +261,7 @@ class ContractorFilter(FilterSchema):
     name: Annotated[str | None, FilterLookup("name__icontains")] = None
     uscc: str | None = None
     status: ContractorStatus | None = None
-    site_id: Annotated[int | None, FilterLookup("engagements__site_id")] = None
+    site_id: Annotated[RowId | None, FilterLookup("engagements__site_id")] = None
 
     def filter_uscc(self, value) -> Q:
         return Q(uscc="".join(str(value).split()).upper())
@@ -293,8 +294,8 @@ class EngagementOut(Schema):
 
 
 class EngagementFilter(FilterSchema):
-    contractor_id: int | None = None
-    site_id: int | None = None
+    contractor_id: RowId | None = None
+    site_id: RowId | None = None
     status: EngagementStatus | None = None
 
 
@@ -334,7 +335,7 @@ class HealthCheckOut(Schema):
 
 
 class HealthCheckFilter(FilterSchema):
-    person_id: int | None = None
+    person_id: RowId | None = None
     conclusion: HealthConclusion | None = None
     checked_on: date | None = None
     checked_from: Annotated[date | None, FilterLookup("checked_on__gte")] = None

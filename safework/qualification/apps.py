@@ -6,8 +6,11 @@ class QualificationConfig(AppConfig):
     verbose_name = "资格审查"
 
     def ready(self):
+        from safework.core.catalogue import register_catalogue
         from safework.ledger.models import ReportKind
         from safework.ledger.report_jobs import register_report
+        from safework.qualification import shipped
         from safework.qualification.coverage import build_report
 
+        register_catalogue(self.label, shipped.rows)
         register_report(ReportKind.COVERAGE, build_report)

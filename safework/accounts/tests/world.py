@@ -210,7 +210,7 @@ def world_fixture(*, catalogue: bool = False):
             outer.__enter__()
             try:
                 if catalogue:
-                    from safework.certs.loader import load_catalogue
+                    from safework.core.catalogue import load_catalogue
 
                     load_catalogue()
                 yield build_world()

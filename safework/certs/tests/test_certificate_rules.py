@@ -12,7 +12,6 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from safework.certs import services
-from safework.certs.loader import apply_catalogue_update, load_catalogue
 from safework.certs.models import (
     CatalogueRule,
     Certificate,
@@ -23,6 +22,7 @@ from safework.certs.models import (
 from safework.certs.queries import status_of, status_settings, with_status
 from safework.certs.rules import Status, StatusSettings
 from safework.certs.tests.factories import CertificateFactory, item
+from safework.core.catalogue import apply_catalogue_update, load_catalogue
 from safework.core.errors import InvalidInput
 from safework.core.models import Setting
 from safework.core.refusals import Refused

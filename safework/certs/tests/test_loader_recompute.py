@@ -9,9 +9,9 @@ from django.urls import reverse
 
 from safework.accounts.tests.test_admin import FAST_HASHERS, build_world
 from safework.certs import services
-from safework.certs.loader import load_catalogue
 from safework.certs.models import CatalogueRule, Certificate
 from safework.certs.tests.factories import CertificateFactory, item
+from safework.core.catalogue import load_catalogue
 from safework.core.models import AuditRecord
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,6 @@ import datetime as dt
 import pytest
 from django.db import transaction
 
-from safework.certs.loader import load_catalogue
 from safework.certs.models import CertState, Verification
 from safework.certs.rules import (
     STATUS_TABLE,
@@ -24,6 +23,7 @@ from safework.certs.rules import (
     review_window,
 )
 from safework.certs.tests.factories import CertificateFactory, item
+from safework.core.catalogue import load_catalogue
 
 D = dt.date
 ORDER30 = "安监总局令第30号 第十九条、第二十一条、第二十二条"
@@ -303,7 +303,10 @@ def test_precedence_of_the_status_list(book, fields, status, usable):
     cert = order30(D(2024, 1, 10), **fields)
     result = certificate_status(cert, on=D(2026, 1, 5), book=book)
     assert (result.status, result.usable) == (status, usable)
-    assert result.colour == (Colour.RED if not usable else result.colour)
+    # decisions.md's table: every unusable status is red; unverified is usable with a warning,
+    # yellow; valid is green (the expiry, in 2030, is far beyond the yellow threshold).
+    usable_colours = {Status.UNVERIFIED: Colour.YELLOW, Status.VALID: Colour.GREEN}
+    assert result.colour == (usable_colours[status] if usable else Colour.RED)
 
 
 def test_unverified_is_usable_with_a_warning_unless_blocking(book):

@@ -410,8 +410,8 @@ def test_certificates_visible_to_a_scope(catalogue):
 
 @pytest.mark.django_db
 def test_catalogue_update_recomputes_review_due_dates(catalogue):
-    from safework.certs.loader import apply_catalogue_update
     from safework.certs.models import CatalogueRule
+    from safework.core.catalogue import apply_catalogue_update
     from safework.core.models import AuditRecord
 
     p = PersonFactory()

@@ -2,7 +2,7 @@ from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from safework.certs import loader
+from safework.core import catalogue
 from safework.core.cli import TranslatedCommand
 from safework.core.errors import InvalidInput
 
@@ -24,11 +24,13 @@ class Command(TranslatedCommand):
 
     def _run(self, action):
         if action == "load":
-            n = loader.load_catalogue()
+            n = catalogue.load_catalogue()
             self.stdout.write(_("catalogue: %(n)s missing rows added") % {"n": n})
             return
         diffs = (
-            loader.catalogue_differences() if action == "diff" else loader.apply_catalogue_update()
+            catalogue.catalogue_differences()
+            if action == "diff"
+            else catalogue.apply_catalogue_update()
         )
         for d in diffs:
             self.stdout.write(d.describe())
