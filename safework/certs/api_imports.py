@@ -135,8 +135,8 @@ def _site(scope, site_id, field="site_id"):
     qs = Site.objects.all()
     if not scope.group_wide:
         q = Q(pk__in=scope.site_ids)
-        if scope.contractor_id:
-            q |= Q(engagements__contractor_id=scope.contractor_id)
+        if scope.contractor_ids:
+            q |= Q(engagements__contractor_id__in=scope.contractor_ids)
         qs = qs.filter(q).distinct()
     return visible_ref(qs, site_id, field)
 
