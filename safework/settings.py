@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "ninja",  # serves Swagger UI from local static files, so /api/v1/docs works offline
     "pgtrigger",
     "huey.contrib.djhuey",
+    "rules",  # the plain app (template tags); each app imports its permissions.py in ready()
     "safework.core",
     "safework.org",
     "safework.work",

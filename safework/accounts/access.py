@@ -6,10 +6,12 @@
 
 `access()` gives the operation an auth callable that logs the user in (session, HTTP Basic or an
 API token sent as `Authorization: Bearer …`; a token narrows its owner's permissions),
-answers 401 without a login and 403 when the permission matrix says no, **before** the body is
-validated (so an inspector's write is 403, not 422), and leaves the user's `Scope` on
-`request.scope`. It also writes `x-safework-permission` into the OpenAPI operation; the
-role × endpoint test reads it from /api/v1/openapi.json, so a new endpoint cannot skip the matrix.
+answers 401 without a login and 403 when the policy says no, **before** the body is validated
+(so an inspector's write is 403, not 422), and leaves the user's `Scope` on `request.scope`:
+the check is `guard.require(request, "<resource>.<action>")`, the same as the admin's and the
+pages'. An endpoint acting on one object may call `require(request, perm, obj)` again for its
+object rules. `access()` also writes `x-safework-permission` into the OpenAPI operation; the
+role × endpoint test reads it from /api/v1/openapi.json, so a new endpoint cannot skip it.
 """
 
 from django.contrib.auth import authenticate
@@ -18,10 +20,11 @@ from django.utils import timezone
 from ninja.security import HttpBasicAuth, HttpBearer, SessionAuth
 
 from safework.accounts import services, tokens
+from safework.accounts.guard import require  # noqa: F401  re-exported for endpoints
 from safework.accounts.lockout import LoginLockedOut
 from safework.accounts.matrix import READ, WRITE  # noqa: F401  re-exported for endpoints
-from safework.accounts.scope import scope_for, sees_full_id_numbers
-from safework.core.scope import Scope
+from safework.accounts.scope import sees_full_id_numbers
+from safework.core.policy import perm_name
 from safework.people.masking import (
     mask_birth_date,
     mask_certificate_number,
@@ -68,16 +71,12 @@ _basic = BasicAuth()
 _token = TokenAuth()
 
 
-def _token_allows(request, resource: str, action: str) -> bool:
-    api_token = getattr(request, "api_token", None)
-    return api_token is None or tokens.allows(api_token, resource, action)
-
-
 class Permission:
-    """Ninja auth callable: logged in, and the matrix allows (resource, action)."""
+    """Ninja auth callable: logged in, and the policy allows (resource, action)."""
 
     def __init__(self, resource: str, action: str, *, group_wide: bool = False):
-        self.resource, self.action, self.group_wide = resource, action, group_wide
+        self.perm = perm_name(resource, action)
+        self.group_wide = group_wide
 
     def __call__(self, request):
         # A script sending HTTP Basic or a token has no CSRF token to give; the session path (a
@@ -91,12 +90,9 @@ class Permission:
             user = _session(request)
         if not user:
             return None  # → 401
-        scope = scope_for(user, self.resource, self.action)
-        if scope is None or (self.group_wide and not scope.group_wide):
-            raise PermissionDenied(f"{self.resource}.{self.action}")
-        if not _token_allows(request, self.resource, self.action):
-            raise PermissionDenied(f"{self.resource}.{self.action}")
-        request.scope = scope
+        scope = require(request, self.perm)  # 403, and request.scope
+        if self.group_wide and not scope.group_wide:
+            raise PermissionDenied(self.perm)
         return user
 
 
@@ -114,14 +110,6 @@ def access(resource: str, action: str, *, group_wide: bool = False) -> dict:
     if group_wide:
         extra[GROUP_WIDE_KEY] = True
     return {"auth": [Permission(resource, action, group_wide=group_wide)], "openapi_extra": extra}
-
-
-def require(request, resource: str, action: str) -> Scope:
-    """The user's scope for another (resource, action) inside a view, or PermissionDenied."""
-    scope = scope_for(request.user, resource, action)
-    if scope is None or not _token_allows(request, resource, action):
-        raise PermissionDenied(f"{resource}.{action}")
-    return scope
 
 
 def shown_id_number(user, id_number: str) -> str:

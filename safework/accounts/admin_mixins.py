@@ -1,12 +1,14 @@
 """The admin's access rules: each role sees its scope, ID numbers masked, every change audited.
 
-Every model admin of the project is a `ScopedAdmin` naming its permission-matrix `resource`:
+Every model admin of the project is a `ScopedAdmin` naming its policy `resource`:
 
-- `get_queryset` is filtered by the user's READ scope (`accounts.scope.scope_for`): a row outside
+- `get_queryset` is filtered by the user's READ scope (`accounts.guard.scope_in`): a row outside
   it does not exist for the user (the admin says "not found", like the API's 404).
-  `has_*_permission` come from the matrix, and a change or delete also needs the object inside
-  the user's WRITE scope (a group-wide inspector who is also the safety officer of site A views
-  site B but changes only site A). Superusers see and change everything.
+  `has_*_permission` ask `accounts.guard.may(request, "<resource>.<action>", obj)`, the check the
+  API and the pages make, and a change or delete also needs the object inside the user's WRITE
+  scope (a group-wide inspector who is also the safety officer of site A views site B but
+  changes only site A), by this admin's own rule for its rows. Superusers see and change
+  everything. The model views leave the resource's READ scope on `request.scope`.
 - `visible(request, scope)` names the resource's one visibility query (`<app>.queries`, the
   `…_visible_to` that the API, exports and views use too); the admin builds no visibility of its
   own. The changelist reads that query; `scope_queryset` narrows any other queryset (inlines,
@@ -43,11 +45,13 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from safework.accounts.guard import may, scope_in
 from safework.accounts.matrix import READ, WRITE
-from safework.accounts.scope import scope_for, sees_full_id_numbers
+from safework.accounts.scope import sees_full_id_numbers
 from safework.core import audit
 from safework.core.errors import InvalidInput
 from safework.core.integrity import save_unique, unique_or_422
+from safework.core.policy import perm_name
 from safework.core.refusals import Refused
 from safework.core.scope import Scope
 from safework.core.text import model_text_errors
@@ -147,14 +151,14 @@ class _ScopedBase:
 
     def scope(self, request, action: str) -> Scope | None:
         """The user's scope for (resource, action), cached on the request."""
-        cache = request.__dict__.setdefault("_sw_scopes", {})
-        key = (self.resource_name(), action)
-        if key not in cache:
-            cache[key] = scope_for(request.user, key[0], action)
-        return cache[key]
+        return scope_in(request, self.resource_name(), action)
 
     def resource_name(self) -> str:
         return self.resource
+
+    def perm(self, action: str) -> str:
+        """The permission this admin checks for `action`: "people.write"."""
+        return perm_name(self.resource_name(), action)
 
     def related_admin(self, model):
         related = self.admin_site._registry.get(model)
@@ -220,23 +224,25 @@ class ScopedAdmin(_ScopedBase, admin.ModelAdmin):
         ordering = self.get_ordering(request)
         return qs.order_by(*ordering) if ordering else qs
 
-    # -- permissions from the matrix --------------------------------------------------------
+    # -- permissions: accounts.guard, as the API and the pages ------------------------------
+    def within(self, request):
+        """This admin's rule for "is the object inside the scope" (its `scope_queryset`)."""
+        return lambda scope, obj: self.in_scope(request, obj, scope)
+
     def has_module_permission(self, request):
-        return self.scope(request, READ) is not None
+        return may(request, self.perm(READ))
 
     def has_view_permission(self, request, obj=None):
-        return self.scope(request, READ) is not None
+        # No object check: get_queryset already hides what lies outside the READ scope.
+        return may(request, self.perm(READ))
 
     def has_add_permission(self, request):
-        return not self.read_only and self.scope(request, WRITE) is not None
+        return not self.read_only and may(request, self.perm(WRITE))
 
     def has_change_permission(self, request, obj=None):
         if self.read_only:
             return False
-        scope = self.scope(request, WRITE)
-        if scope is None:
-            return False
-        return obj is None or self.in_scope(request, obj, scope)
+        return may(request, self.perm(WRITE), obj, within=self.within(request))
 
     def has_delete_permission(self, request, obj=None):
         return self.deletable and self.has_change_permission(request, obj)
@@ -331,10 +337,16 @@ class ScopedAdmin(_ScopedBase, admin.ModelAdmin):
         response.add_post_render_callback(mask)
         return response
 
+    def _set_scope(self, request) -> None:
+        # As the API and the pages leave the scope of what they show on the request.
+        request.scope = self.scope(request, READ) or Scope.nothing()
+
     def changelist_view(self, request, extra_context=None):
+        self._set_scope(request)
         return self._mask_page(request, super().changelist_view(request, extra_context))
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        self._set_scope(request)
         try:
             response = super().changeform_view(request, object_id, form_url, extra_context)
         except (InvalidInput, Refused) as exc:
@@ -346,9 +358,11 @@ class ScopedAdmin(_ScopedBase, admin.ModelAdmin):
         return self._mask_page(request, response)
 
     def history_view(self, request, object_id, extra_context=None):
+        self._set_scope(request)
         return self._mask_page(request, super().history_view(request, object_id, extra_context))
 
     def delete_view(self, request, object_id, extra_context=None):
+        self._set_scope(request)
         return self._mask_page(request, super().delete_view(request, object_id, extra_context))
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -493,13 +507,11 @@ class ScopedInline(_ScopedBase, InlineModelAdmin):
     def _may_write(self, request, obj) -> bool:
         if not self.editable:
             return False
-        scope = self.scope(request, WRITE)
-        if scope is None:
-            return False
-        return obj is None or self.parent_admin().in_scope(request, obj, scope)
+        # `obj` is the parent's object: inside the parent admin's scope for it.
+        return may(request, self.perm(WRITE), obj, within=self.parent_admin().within(request))
 
     def has_view_permission(self, request, obj=None):
-        return self.scope(request, READ) is not None
+        return may(request, self.perm(READ))
 
     def has_add_permission(self, request, obj):
         return self._may_write(request, obj)

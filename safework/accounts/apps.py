@@ -6,5 +6,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "账号与角色"
 
     def ready(self):
-        # The rules predicates, and the audit of login lockouts (an axes signal receiver).
-        from safework.accounts import lockout, permissions  # noqa: F401
+        # Accounts' resources; the permission checks (guard: every declared permission becomes a
+        # rules permission); the policy's system check; the audit of login lockouts (axes).
+        from safework.accounts import checks, guard, lockout, permissions  # noqa: F401

@@ -1,84 +1,28 @@
-"""The permission matrix: role × resource × action → allowed, as data in one place.
+"""Names of the resources of the first issues, and who sees full ID numbers.
 
-Read by the permission predicates (`accounts.permissions`), the API, the admin and by the
-role × endpoint test, which expects every cell. *Where* a permitted role may act is its grant's
-scope (`accounts.scope.scope_for`): group-wide or a site for managers, a department subtree for
-workshop heads and team leaders, their own person for workers, their contractor's staff for a
-contractor manager. Defaults from decisions.md "People, roles and visibility".
+The permission matrix itself is no longer here: each app declares its resources, their actions
+and the default cells in its own `permissions.py` (the registry is `core.policy`; enforcement is
+`accounts.guard.require`). These names stay importable from one module because apps below certs
+use certs' names (org's admin shows positions under the catalogue); each owner's permissions.py
+declares its resources under these names. A new app names its resources in its own
+permissions.py.
 """
 
 from safework.accounts.models import Role
+from safework.core.permissions import AUDIT, SETTINGS  # noqa: F401  core names its own
+from safework.core.policy import READ, WRITE  # noqa: F401  re-exported for doors
+from safework.core.policy import allows as _allows
 
-READ, WRITE = "read", "write"
-
-# Resources, as the API and admin name them.
-ORG = "org"  # group, sites, areas, departments, positions
-PEOPLE = "people"  # persons, employment
+ORG = "org"  # group, sites, areas, departments, positions (org/permissions.py)
+PEOPLE = "people"  # persons, employment (people/permissions.py, as the next three)
 CONTRACTORS = "contractors"  # contractors, engagements
 HEALTH = "health"  # health checks
 BLACKLIST = "blacklist"
-CERTIFICATES = "certificates"  # certificate records, events, verification, imports
-CATALOGUE = "catalogue"  # schemes, items, rules, requirements, position matrix
-ROSTER = "roster"  # roster uploads and their checks
-AUDIT = "audit"
-ACCOUNTS = "accounts"  # users and role grants
-SETTINGS = "settings"
+CERTIFICATES = "certificates"  # certificate records, events, verification, imports (certs)
+CATALOGUE = "catalogue"  # schemes, items, rules, requirements, position matrix (certs)
+ROSTER = "roster"  # roster uploads and their checks (certs)
+ACCOUNTS = "accounts"  # users and role grants (accounts/permissions.py)
 TOKENS = "tokens"  # API tokens: every role manages its own (administrators everyone's)
-
-RESOURCES = (
-    ORG,
-    PEOPLE,
-    CONTRACTORS,
-    HEALTH,
-    BLACKLIST,
-    CERTIFICATES,
-    CATALOGUE,
-    ROSTER,
-    AUDIT,
-    ACCOUNTS,
-    SETTINGS,
-    TOKENS,
-)
-
-_ALL = frozenset(RESOURCES)
-_STAFF_RECORDS = frozenset({PEOPLE, CONTRACTORS, HEALTH, CERTIFICATES})
-
-MATRIX: dict[str, dict[str, frozenset[str]]] = {
-    Role.ADMINISTRATOR: {READ: _ALL, WRITE: _ALL},
-    Role.PRINCIPAL: {
-        READ: _ALL - {ACCOUNTS},
-        WRITE: frozenset({ORG, PEOPLE, CONTRACTORS, HEALTH, CERTIFICATES}),
-    },
-    Role.SAFETY_HEAD: {
-        READ: _ALL - {ACCOUNTS},
-        WRITE: frozenset(
-            {ORG, PEOPLE, CONTRACTORS, HEALTH, CERTIFICATES, BLACKLIST, CATALOGUE, ROSTER, SETTINGS}
-        ),
-    },
-    Role.SAFETY_OFFICER: {
-        READ: _STAFF_RECORDS | {ORG, AUDIT, CATALOGUE, ROSTER, BLACKLIST},
-        WRITE: _STAFF_RECORDS | {ROSTER},
-    },
-    Role.WORKSHOP_HEAD: {
-        READ: frozenset({ORG, PEOPLE, HEALTH, CERTIFICATES, CATALOGUE, ROSTER}),
-        WRITE: frozenset({ROSTER}),
-    },
-    Role.TEAM_LEADER: {
-        READ: frozenset({ORG, PEOPLE, HEALTH, CERTIFICATES, CATALOGUE, ROSTER}),
-        WRITE: frozenset({ROSTER}),
-    },
-    Role.WORKER: {READ: frozenset({PEOPLE, HEALTH, CERTIFICATES, CATALOGUE}), WRITE: frozenset()},
-    Role.GUARDIAN: {READ: frozenset({PEOPLE, HEALTH, CERTIFICATES, CATALOGUE}), WRITE: frozenset()},
-    Role.GAS_TESTER: {
-        READ: frozenset({PEOPLE, HEALTH, CERTIFICATES, CATALOGUE}),
-        WRITE: frozenset(),
-    },
-    Role.CONTRACTOR_MANAGER: {
-        READ: frozenset({PEOPLE, CONTRACTORS, HEALTH, CERTIFICATES, CATALOGUE}),
-        WRITE: frozenset({PEOPLE, HEALTH, CERTIFICATES}),
-    },
-    Role.INSPECTOR: {READ: _ALL - {ACCOUNTS, SETTINGS}, WRITE: frozenset()},
-}
 
 # Who sees full ID numbers. Workers and contractor managers see full numbers only of the persons
 # in their scope (themselves, their own staff), which their scope already guarantees.
@@ -97,6 +41,5 @@ FULL_ID_NUMBERS = frozenset(
 
 
 def allows(role: str, resource: str, action: str) -> bool:
-    if resource == TOKENS:  # any role may give its scripts a token of its own
-        return role in MATRIX
-    return resource in MATRIX.get(role, {}).get(action, frozenset())
+    """The default cell (role × resource × action), as declared by the resource's app."""
+    return _allows(role, resource, action)

@@ -1,19 +1,19 @@
-"""rules predicates built from the permission matrix: `user.has_perm("safework.read_people")`."""
+"""Accounts' resources: users and their role grants, and API tokens."""
 
-import rules
+from safework.accounts.matrix import ACCOUNTS, TOKENS
+from safework.accounts.models import Role
+from safework.core.policy import EVERY_ROLE, READ, WRITE, declare
 
-from safework.accounts import matrix
-from safework.accounts.scope import scope_for
+declare(
+    ACCOUNTS,
+    app="accounts",
+    cells={READ: {Role.ADMINISTRATOR}, WRITE: {Role.ADMINISTRATOR}},
+    objects={
+        "accounts.user": "safework.accounts.api.users_visible_to",
+        "accounts.rolegrant": "safework.accounts.api.grants_visible_to",
+    },
+)
 
-
-def _predicate(resource: str, action: str):
-    @rules.predicate(name=f"may_{action}_{resource}")
-    def allowed(user) -> bool:
-        return scope_for(user, resource, action) is not None
-
-    return allowed
-
-
-for _resource in matrix.RESOURCES:
-    for _action in (matrix.READ, matrix.WRITE):
-        rules.add_perm(f"safework.{_action}_{_resource}", _predicate(_resource, _action))
+# Any role may give its scripts a token of its own (a credential, not a record); which tokens a
+# user sees is theirs, or everyone's for an administrator (accounts.api.tokens_visible_to).
+declare(TOKENS, app="accounts", cells={READ: {EVERY_ROLE}, WRITE: {EVERY_ROLE}})

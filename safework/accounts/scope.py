@@ -2,6 +2,7 @@
 
 from safework.accounts import matrix
 from safework.accounts.models import Role, RoleGrant
+from safework.core import policy
 from safework.core.scope import Scope
 
 _PERSONAL = {Role.WORKER, Role.GUARDIAN, Role.GAS_TESTER}
@@ -12,7 +13,7 @@ def grant_scope(grant: RoleGrant, user) -> Scope:
     if grant.role == Role.ADMINISTRATOR:
         return Scope.everything()
     if grant.role == Role.CONTRACTOR_MANAGER:
-        return Scope(contractor_id=grant.contractor_id)
+        return Scope(contractor_ids=frozenset({grant.contractor_id}))
     if grant.role in _PERSONAL:
         return Scope(person_id=user.person_id) if user.person_id else Scope.nothing()
     if grant.role in _DEPARTMENT:
@@ -25,7 +26,8 @@ def grant_scope(grant: RoleGrant, user) -> Scope:
     return Scope(site_ids=frozenset({grant.site_id}))
 
 
-def _grants(user) -> list[RoleGrant]:
+def grants_of(user) -> list[RoleGrant]:
+    """The user's role grants, read once per user object."""
     cache = getattr(user, "_safework_grants", None)
     if cache is None:
         cache = list(user.grants.all()) if user.pk else []
@@ -36,7 +38,7 @@ def _grants(user) -> list[RoleGrant]:
 def roles_of(user) -> set[str]:
     if not user.is_authenticated:
         return set()
-    return {g.role for g in _grants(user)}
+    return {g.role for g in grants_of(user)}
 
 
 def scope_for(user, resource: str, action: str = matrix.READ) -> Scope | None:
@@ -46,8 +48,8 @@ def scope_for(user, resource: str, action: str = matrix.READ) -> Scope | None:
     if user.is_superuser:
         return Scope.everything()
     scope = None
-    for grant in _grants(user):
-        if not matrix.allows(grant.role, resource, action):
+    for grant in grants_of(user):
+        if not policy.allows(grant.role, resource, action):
             continue
         s = grant_scope(grant, user)
         scope = s if scope is None else scope.union(s)
@@ -57,7 +59,7 @@ def scope_for(user, resource: str, action: str = matrix.READ) -> Scope | None:
 def scope_of(user) -> Scope:
     """Everything the user may read anything of (used where no single resource applies)."""
     scope = Scope.nothing()
-    for resource in matrix.RESOURCES:
+    for resource in policy.resources():
         s = scope_for(user, resource)
         if s is not None:
             scope = scope.union(s)
@@ -72,5 +74,5 @@ def sees_full_id_numbers(user) -> bool:
     """
     if user.is_superuser:
         return True
-    showing = [g for g in _grants(user) if matrix.allows(g.role, matrix.PEOPLE, matrix.READ)]
+    showing = [g for g in grants_of(user) if policy.allows(g.role, matrix.PEOPLE, matrix.READ)]
     return bool(showing) and all(g.role in matrix.FULL_ID_NUMBERS for g in showing)

@@ -11,9 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from safework.accounts import matrix, tokens
+from safework.accounts import tokens
 from safework.accounts.models import ApiToken, Role, RoleGrant, User
-from safework.core import audit
+from safework.core import audit, policy
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.integrity import describe_unique, save_unique
 from safework.core.refusals import Reason, Refused
@@ -422,7 +422,7 @@ def create_token(
     if not name:
         errors.append(FieldError("name", "required", _("Name the token (what uses it).")))
     resources = sorted(set(resources or []))
-    unknown = [r for r in resources if r not in matrix.RESOURCES]
+    unknown = [r for r in resources if r not in policy.resources()]
     if unknown:
         message = _("Unknown resources: %(names)s.") % {"names": ", ".join(unknown)}
         errors.append(FieldError("resources", "invalid", message))

@@ -13,3 +13,4 @@ class CertsConfig(AppConfig):
         register_catalogue(self.label, shipped.rows)
         # Certificates store their next review due date: it follows the rules as shipped.
         register_catalogue_hook(shipped.rules_written, models=[CatalogueRule])
+        from safework.certs import permissions  # noqa: F401  declares certs's resources

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class CoreConfig(AppConfig):
     name = "safework.core"
     verbose_name = "核心"
+
+    def ready(self):
+        from safework.core import permissions  # noqa: F401  declares core's resources

@@ -12,7 +12,8 @@ class Scope:
     group_wide: bool = False
     site_ids: frozenset[int] = field(default_factory=frozenset)
     department_ids: frozenset[int] = field(default_factory=frozenset)  # roots of subtrees
-    contractor_id: int | None = None
+    # A user may manage several contractors (one contractor-manager grant each).
+    contractor_ids: frozenset[int] = field(default_factory=frozenset)
     person_id: int | None = None
 
     @classmethod
@@ -29,20 +30,20 @@ class Scope:
             self.group_wide
             or self.site_ids
             or self.department_ids
-            or self.contractor_id
+            or self.contractor_ids
             or self.person_id
         )
 
     def union(self, other: "Scope") -> "Scope":
-        """The scope of a user who holds both grants.
+        """The scope of a user who holds both grants: everything either one sees.
 
-        A contractor or a person scope is exclusive (a contractor manager sees only their own
-        staff); mixing it with a site grant keeps the wider site grant.
+        Two contractor-manager grants see both contractors' staff; a contractor or person scope
+        mixed with a site grant keeps the wider site grant beside it.
         """
         return Scope(
             group_wide=self.group_wide or other.group_wide,
             site_ids=self.site_ids | other.site_ids,
             department_ids=self.department_ids | other.department_ids,
-            contractor_id=self.contractor_id or other.contractor_id,
+            contractor_ids=self.contractor_ids | other.contractor_ids,
             person_id=self.person_id or other.person_id,
         )

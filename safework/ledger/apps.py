@@ -8,4 +8,7 @@ class LedgerConfig(AppConfig):
     def ready(self):
         # The tasks register themselves for their models (core.jobs.runner): services queue
         # them by model, without importing the tasks module that imports them.
-        from safework.ledger import tasks  # noqa: F401
+        from safework.ledger import (
+            permissions,  # noqa: F401  (its models under certificates)
+            tasks,  # noqa: F401
+        )

@@ -19,8 +19,8 @@ def imports_visible_to(scope: Scope, user=None) -> QuerySet[ImportJob]:
     q = Q(pk__in=[])
     if user is not None and user.pk:
         q |= Q(created_by=user)
-    if scope.contractor_id:
-        q |= Q(kind=KIND_CONTRACTOR, contractor_id=scope.contractor_id)
+    if scope.contractor_ids:
+        q |= Q(kind=KIND_CONTRACTOR, contractor_id__in=scope.contractor_ids)
     if scope.site_ids:
         engaged = ContractorEngagement.objects.filter(site_id__in=scope.site_ids).values(
             "contractor_id"
@@ -42,6 +42,6 @@ def sites_for_imports(scope: Scope) -> QuerySet[Site]:
     if scope.group_wide:
         return Site.objects.all()
     q = Q(pk__in=scope.site_ids)
-    if scope.contractor_id:
-        q |= Q(engagements__contractor_id=scope.contractor_id)
+    if scope.contractor_ids:
+        q |= Q(engagements__contractor_id__in=scope.contractor_ids)
     return Site.objects.filter(q).distinct()

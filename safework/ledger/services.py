@@ -131,8 +131,7 @@ def start_import(
     kind = KIND_LEDGER
     if by is not None and is_contractor_only(scope):
         kind = KIND_CONTRACTOR
-        own = Contractor.objects.get(pk=scope.contractor_id)
-        if contractor is not None and contractor.pk != own.pk:
+        if contractor is not None and contractor.pk not in scope.contractor_ids:
             raise InvalidInput(
                 FieldError(
                     "contractor_id",
@@ -140,7 +139,17 @@ def start_import(
                     _("You may upload only for your company."),
                 )
             )
-        contractor = own
+        if contractor is None and len(scope.contractor_ids) > 1:
+            # A manager of several contractors names the one the upload is for.
+            raise InvalidInput(
+                FieldError(
+                    "contractor_id",
+                    "required",
+                    _("You manage several companies: choose the one you upload for."),
+                )
+            )
+        if contractor is None:
+            contractor = Contractor.objects.get(pk=next(iter(scope.contractor_ids)))
     if site is None and len(scope.site_ids) == 1 and not scope.group_wide:
         site = Site.objects.get(pk=next(iter(scope.site_ids)))
     digest = hashlib.sha256()
@@ -232,7 +241,15 @@ def submit_registration(
     writer.writerow([name, number, "、".join(former_names or []), phone or ""])
     data = out.getvalue().encode("utf-8")
     job = start_import(
-        by=by, file_obj=ContentFile(data, name="registration.csv"), original_name="registration.csv"
+        by=by,
+        file_obj=ContentFile(data, name="registration.csv"),
+        original_name="registration.csv",
+        # Checked above to be one of the manager's own contractors.
+        contractor=(
+            Contractor.objects.get(pk=employment.contractor_id)
+            if employment is not None and employment.contractor_id
+            else None
+        ),
     )
     return {
         "status": JobStatus.PENDING_REVIEW.value,

@@ -406,7 +406,7 @@ class EngagementFormSet(forms.BaseInlineFormSet):
             for f in self.forms
             if f.cleaned_data.get("site") and not f.cleaned_data.get("DELETE")
         }
-        own = self.scope.contractor_id is not None and self.scope.contractor_id == self.instance.pk
+        own = self.instance.pk in self.scope.contractor_ids
         if own or sites & set(self.scope.site_ids):
             return
         raise ValidationError(_("Add the contractor's engagement at your site."))

@@ -7,6 +7,7 @@ class PeopleConfig(AppConfig):
 
     def ready(self):
         from safework.org.services import department_sites_changed
+        from safework.people import permissions  # noqa: F401  declares people's resources
         from safework.people.services import sync_employment_sites
 
         # Employment.site follows its department when the tree moves.

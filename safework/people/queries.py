@@ -18,7 +18,7 @@ from safework.people.models import (
 def is_contractor_only(scope: Scope) -> bool:
     """A contractor manager's scope alone: their company's staff, nothing of any site."""
     return bool(
-        scope.contractor_id
+        scope.contractor_ids
         and not (scope.group_wide or scope.site_ids or scope.department_ids or scope.person_id)
     )
 
@@ -29,8 +29,8 @@ def person_scope_q(scope: Scope, prefix: str = "") -> Q:
         return Q()
     q = Q(pk__in=[])
     emp = f"{prefix}current_employment__"
-    if scope.contractor_id:
-        q |= Q(**{f"{emp}contractor_id": scope.contractor_id})
+    if scope.contractor_ids:
+        q |= Q(**{f"{emp}contractor_id__in": scope.contractor_ids})
     if scope.person_id:
         q |= Q(**{f"{prefix}pk" if prefix else "pk": scope.person_id})
     if scope.site_ids:
@@ -52,8 +52,8 @@ def contractors_visible_to(scope: Scope) -> QuerySet[Contractor]:
     if scope.group_wide:
         return Contractor.objects.all()
     q = Q(pk__in=[])
-    if scope.contractor_id:
-        q |= Q(pk=scope.contractor_id)
+    if scope.contractor_ids:
+        q |= Q(pk__in=scope.contractor_ids)
     if scope.site_ids:
         q |= Q(
             pk__in=ContractorEngagement.objects.filter(site_id__in=scope.site_ids).values(
@@ -69,8 +69,8 @@ def engagements_visible_to(scope: Scope) -> QuerySet[ContractorEngagement]:
     if scope.group_wide:
         return qs
     q = Q(pk__in=[])
-    if scope.contractor_id:
-        q |= Q(contractor_id=scope.contractor_id)
+    if scope.contractor_ids:
+        q |= Q(contractor_id__in=scope.contractor_ids)
     if scope.site_ids:
         q |= Q(site_id__in=scope.site_ids)
     return qs.filter(q)

@@ -7,6 +7,9 @@ class WorkConfig(AppConfig):
 
     def ready(self):
         from safework.core.catalogue import register_catalogue
-        from safework.work import shipped
+        from safework.work import (
+            permissions,  # noqa: F401  declares the catalogue resource
+            shipped,
+        )
 
         register_catalogue(self.label, shipped.rows)

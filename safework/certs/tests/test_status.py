@@ -399,7 +399,7 @@ def test_certificates_visible_to_a_scope(catalogue):
     assert visible(Scope.everything()) == {c.pk for c in certs.values()}
     site_a = Scope(site_ids=frozenset({dept_a.site_id}))
     assert visible(site_a) == {certs[own_a].pk, certs[staff].pk}
-    assert visible(Scope(contractor_id=contractor.pk)) == {certs[staff].pk}
+    assert visible(Scope(contractor_ids=frozenset({contractor.pk}))) == {certs[staff].pk}
     assert visible(Scope(person_id=own_b.pk)) == {certs[own_b].pk}
     assert visible(Scope(department_ids=frozenset({dept_b.pk}))) == {certs[own_b].pk}
     assert visible(Scope.nothing()) == set()

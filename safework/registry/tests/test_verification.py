@@ -303,7 +303,7 @@ def test_the_scope_limits_what_can_be_verified(fake, catalogue):
     ours, theirs = ContractorFactory(), ContractorFactory()
     mine = _contractor_staff(ours)
     other = _contractor_staff(theirs)
-    scope = Scope(contractor_id=ours.pk)
+    scope = Scope(contractor_ids=frozenset({ours.pk}))
     with pytest.raises(Http404):
         verification.start_verification(by=None, certificate_ids=[mine.pk, other.pk], scope=scope)
     with pytest.raises(InvalidInput):
@@ -315,7 +315,7 @@ def test_the_scope_limits_what_can_be_verified(fake, catalogue):
     )
     assert list(batch.lookups.values_list("certificate_id", flat=True)) == [mine.pk]
     assert queries.batches_visible_to(scope).filter(pk=batch.pk).exists()
-    assert not queries.batches_visible_to(Scope(contractor_id=theirs.pk)).exists()
+    assert not queries.batches_visible_to(Scope(contractor_ids=frozenset({theirs.pk}))).exists()
 
 
 def test_the_task_runs_the_batch(fake, certs):
