@@ -21,6 +21,7 @@ from safework.certs.tests.factories import item
 from safework.people import services as people_services
 from safework.people.models import Person
 from safework.people.services import EmploymentIn
+from safework.qualification.tests.test_coverage_report import staff  # noqa: F401 (a fixture)
 
 api_world = world_fixture(catalogue=True)
 MASKED_ROLES = (Role.INSPECTOR, Role.WORKSHOP_HEAD, Role.TEAM_LEADER)
