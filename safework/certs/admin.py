@@ -8,7 +8,7 @@ by the one status rule (`rules.certificate_status`).
 from pathlib import Path
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminDateWidget
 from django.db import transaction
 from django.db.models import F
@@ -43,7 +43,7 @@ from safework.certs.models import (
     Scheme,
 )
 from safework.certs.queries import reapply_bars, status_of, status_settings
-from safework.certs.rules import RuleBook, certificate_status
+from safework.certs.rules import RuleBook, capped_message, certificate_status, validity_limit
 
 
 @admin.register(Scheme)
@@ -361,6 +361,16 @@ class CertificateAdmin(ScopedAdmin):
         return self.masked_certificate_number(obj)
 
     def save_with_service(self, request, obj, form, change):
+        saved = self._save_with_service(request, obj, form, change)
+        given = form.cleaned_data.get("valid_until")
+        if given and given > saved.valid_until:
+            # The service capped the end at the item's rule (internal qualifications): say so.
+            limit = validity_limit(RuleBook.load(), saved.item, saved.issued_on)
+            if limit is not None:
+                messages.warning(request, capped_message(given, saved.valid_until, limit))
+        return saved
+
+    def _save_with_service(self, request, obj, form, change):
         data = form.cleaned_data
         if not change:
             return services.create_certificate(

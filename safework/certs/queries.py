@@ -1,9 +1,12 @@
 """Reads of certificates: visibility, status per object from the database, and its SQL twin.
 
-`status_of` / `statuses_of` compute everything from the database (passed reviews, the
-predecessor's end, the settings) and call `rules.certificate_status`. `with_status` annotates a
-queryset with the same answer in one SQL statement, from the stored fields (state, verification,
-valid_from/valid_until, next_review_due, predecessor's valid_until); a test holds them equal.
+The status of a record is a function of its stored fields (state, verification, valid_from /
+valid_until, next_review_due), its predecessor's end and the reapplication bars of its holder:
+`status_of` / `statuses_of` read those and call `rules.certificate_status`; `with_status`
+annotates a queryset with the same answer in one SQL statement. Both read what is stored: the
+write paths keep `next_review_due` equal to `rules.first_unpassed_review` and bound an internal
+qualification's end at its rule (`rules.bounded_valid_until`), so the engine, lists, admin,
+exports and the coverage report give one answer. Tests hold the two implementations equal.
 """
 
 from __future__ import annotations
@@ -46,7 +49,6 @@ from safework.certs.rules import (
     StatusSettings,
     bar_of,
     certificate_status,
-    first_unpassed_review,
 )
 from safework.core.audit_visibility import register_audit_visibility
 from safework.core.scope import Scope
@@ -112,21 +114,13 @@ def statuses_of(
     book: RuleBook | None = None,
     settings: StatusSettings | None = None,
 ) -> dict[int, CertStatus]:
-    """The status of many certificates on a date, keyed by id, in a fixed number of queries.
-
-    The review due date is computed afresh from the rule book and the passed reviews (not read
-    from the stored `next_review_due`), so this is the reference the stored field is held to.
-    Pass a few thousand certificates at a time (their ids go into one IN list).
-    """
+    """The status of many certificates on a date, keyed by id, in one query (predecessors'
+    ends and the holders' reapplication bars). Pass a few thousand certificates at a time
+    (their ids go into one IN list)."""
     certs = list(certs)
     on = local_day(on, at)
     book = book if book is not None else RuleBook.load()
     settings = settings if settings is not None else status_settings()
-    reviews = (
-        passed_reviews_of(c.pk for c in certs if book.has_reviews(c.scheme_id, c.item_id))
-        if certs
-        else {}
-    )
     predecessor_ids = [c.predecessor_id for c in certs if c.predecessor_id]
     # Predecessors' ends and the reapplication bars of the same persons: one query.
     related = Certificate.objects.filter(
@@ -159,13 +153,10 @@ def statuses_of(
             bars[person_id, item_id].append(bar)
     out = {}
     for cert in certs:
-        due = first_unpassed_review(cert, book, reviews.get(cert.pk, ()))
         out[cert.pk] = certificate_status(
             cert,
             on=on,
             book=book,
-            next_review_due=due[0] if due else None,
-            review_clause=due[1].clause if due else "",
             predecessor_valid_until=ends.get(cert.predecessor_id),
             bars=bars.get((cert.person_id, cert.item_id), ()),
             settings=settings,

@@ -1,10 +1,15 @@
 """Pure certificate rules: which catalogue rule applies on a date, when reviews fall due, the
-windows for reviews and extensions, and the one status function used everywhere (API, admin,
-reports, the qualification engine, later permits and gates). No queries here: callers pass the
-certificate, its passed reviews and a `RuleBook` (`certs.queries.status_of` does that for you).
+windows for reviews and extensions, the end an item's own rule allows, and the one status
+function used everywhere (API lists and details, admin, exports, the coverage report, the
+qualification engine, later permits and gates). No queries here: callers pass the certificate,
+its neighbours' facts and a `RuleBook` (`certs.queries.status_of` does that for you).
 
-The SQL twin of `certificate_status` is `certs.queries.with_status`; both walk `STATUS_TABLE` in
-the same order, and a test holds them equal on the boundary days.
+The status reads the stored record as it is. What could make a stored field disagree with the
+rules is settled when the record is written: the services, the ledger import and the demo seeds
+keep `next_review_due` equal to `first_unpassed_review` and store an internal qualification's
+end at most its rule's months (`bounded_valid_until`). The SQL twin of `certificate_status` is
+`certs.queries.with_status`; both walk `STATUS_TABLE` in the same order, and tests hold them
+equal on the boundary days and equal to the engine's answer.
 """
 
 from __future__ import annotations
@@ -315,6 +320,68 @@ def expiry_by_rule(
     the ledger import (which names the rule in its note)."""
     rule = book.rule_for(item.scheme_id, item.pk, valid_from)
     return default_valid_until(valid_from, rule, calendar_year=item.calendar_year), rule
+
+
+@dataclass(frozen=True)
+class ValidityLimit:
+    """The last day a record may be valid under its item's own rule, and that rule."""
+
+    last_day: dt.date
+    rule: CatalogueRule | None
+
+    @property
+    def clause(self) -> str:
+        return self.rule.clause if self.rule is not None else ""
+
+
+def validity_limit(book: RuleBook, item, issued_on: dt.date) -> ValidityLimit | None:
+    """The end the catalogue sets for a record of `item` completed on `issued_on`, where the
+    catalogue bounds it; None where the date printed on the certificate governs.
+
+    The enterprise's own qualifications (a scheme that no public registry keeps: annual plant
+    training, guardian, gas tester) are what the enterprise's rule says they are: valid for the
+    rule row's months from completion, through the day before the anniversary, or to 31
+    December of that year for a `calendar_year` item. A certificate issued by an authority
+    (Order No. 30, TSG Z6001, construction) is valid until the date the authority printed; its
+    rule only supplies a default. `item` is a CertificateItem (scheme_id, pk, calendar_year).
+    """
+    if book.in_registry(item.scheme_id):
+        return None
+    rule = book.rule_for(item.scheme_id, item.pk, issued_on)
+    if item.calendar_year:
+        return ValidityLimit(dt.date(issued_on.year, 12, 31), rule)
+    if rule is None or not rule.validity_months:
+        return None  # CONTRACTOR-ENTRY: valid with the contract, as entered
+    return ValidityLimit(add_months(issued_on, rule.validity_months) - dt.timedelta(days=1), rule)
+
+
+def bounded_valid_until(
+    book: RuleBook, item, *, issued_on: dt.date, valid_from: dt.date, valid_until: dt.date
+) -> tuple[dt.date, ValidityLimit | None]:
+    """The `valid_until` to store: the given one, or the item's limit when that is earlier (never
+    before `valid_from`), with the limit when it shortened the date (None: kept as given).
+
+    Every write path (the certificate services, the ledger import, the demo seeds) stores this,
+    so the status read from the stored fields (`certificate_status`, `queries.with_status`) is
+    the one the qualification engine uses.
+    """
+    limit = validity_limit(book, item, issued_on)
+    if limit is None or valid_until <= limit.last_day:
+        return valid_until, None
+    return max(limit.last_day, valid_from), limit
+
+
+def capped_message(given: dt.date, stored: dt.date, limit: ValidityLimit) -> str:
+    """What a user is told when the end they gave was capped by the item's rule."""
+    return _(
+        "The given end of validity %(given)s is later than the rule %(rule)s allows "
+        "(%(clause)s): stored as %(stored)s."
+    ) % {
+        "given": given.isoformat(),
+        "stored": stored.isoformat(),
+        "rule": limit.rule.code if limit.rule else "",
+        "clause": limit.clause,
+    }
 
 
 def review_interval(cert: CertificateDates, rule: CatalogueRule) -> int | None:

@@ -6,6 +6,12 @@ changes the record, writes a `CertificateEvent` where the domain speaks of one (
 extension, renewal, revocation, cancellation), and ends with its audit record. The stored
 `next_review_due` is kept equal to `rules.first_unpassed_review` by each of them and, after a
 catalogue update, by `recompute_review_dues()`.
+
+An internal qualification given an end later than its rule allows (annual plant training: one
+year from completion) is stored with the rule's end, not refused: the ledger import does the same
+with a note, so a record reads the same whichever door it came through, and a re-import of the
+ledger finds it unchanged. The end as given, with the rule and its clause, stays in the audit
+record (`valid_until_given`).
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ from safework.certs.numbers import normalise_number, number_problem
 from safework.certs.queries import passed_reviews_of
 from safework.certs.rules import (
     RuleBook,
+    ValidityLimit,
     add_months,
+    bounded_valid_until,
     expiry_by_rule,
     extension_window,
     first_unpassed_review,
@@ -105,6 +113,19 @@ class _Fields:
     valid_until: dt.date | None
     first_issued_on: dt.date | None
     restriction: str
+    # Set by _validated when the item's rule shortened the given end (`rules.validity_limit`).
+    given_valid_until: dt.date | None = None
+    limit: ValidityLimit | None = None
+
+    def audit_after(self, cert: Certificate) -> dict | None:
+        """The audit record's `after`: the record, plus the end as given when it was capped."""
+        if self.limit is None:
+            return None
+        return audit.snapshot(cert) | {
+            "valid_until_given": self.given_valid_until.isoformat(),
+            "validity_rule": self.limit.rule.code if self.limit.rule else "",
+            "validity_clause": self.limit.clause,
+        }
 
 
 def _validated(f: _Fields, *, book: RuleBook, exclude_pk: int | None = None) -> _Fields:
@@ -190,6 +211,18 @@ def _validated(f: _Fields, *, book: RuleBook, exclude_pk: int | None = None) -> 
         errors.append(
             FieldError("valid_until", "date.order", _("The end of validity is before its start."))
         )
+    if not errors and f.valid_until is not None:
+        # The enterprise's own qualifications are valid as long as their rule says, whatever end
+        # a ledger or a form gives: capped here, so that what is stored is what is used.
+        capped, f.limit = bounded_valid_until(
+            book,
+            f.item,
+            issued_on=f.issued_on,
+            valid_from=f.valid_from,
+            valid_until=f.valid_until,
+        )
+        if f.limit is not None:
+            f.given_valid_until, f.valid_until = f.valid_until, capped
     if not errors and _natural_key_taken(f, exclude_pk):
         errors.append(_duplicate_error())
     if errors:
@@ -295,7 +328,9 @@ def create_certificate(
     )
     _refresh_review_due(cert, book)
     _save(cert)
-    audit.record(action="certs.certificate_created", target=cert, actor=by)
+    audit.record(
+        action="certs.certificate_created", target=cert, actor=by, after=f.audit_after(cert)
+    )
     return cert
 
 
@@ -340,7 +375,13 @@ def update_certificate(*, by=None, cert: Certificate, book: RuleBook | None = No
     cert.last_practised_on = values["last_practised_on"]
     _refresh_review_due(cert, book)
     _save(cert)
-    audit.record(action="certs.certificate_updated", target=cert, actor=by, before=before)
+    audit.record(
+        action="certs.certificate_updated",
+        target=cert,
+        actor=by,
+        before=before,
+        after=f.audit_after(cert),
+    )
     return cert
 
 
@@ -601,7 +642,7 @@ def renew_certificate(
         % {"number": new.number, "start": new.valid_from},
         actor_label=_actor_label(by),
     )
-    audit.record(action="certs.certificate_renewed", target=new, actor=by)
+    audit.record(action="certs.certificate_renewed", target=new, actor=by, after=f.audit_after(new))
     return new
 
 

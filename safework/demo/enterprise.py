@@ -1057,7 +1057,10 @@ def _renewal(s, person, item, old: plans.CertPlan, today, book: _Book, rng) -> C
     """The renewed record of a lapsed certificate: issued, but valid only from a later day."""
     issued = today - dt.timedelta(days=3)
     starts = today + dt.timedelta(days=6)
-    plan = plans.CertPlan(issued, starts, book.planner.expiry(item, starts), old.first_issued_on)
+    plan = book.planner.bounded(
+        item,
+        plans.CertPlan(issued, starts, book.planner.expiry(item, starts), old.first_issued_on),
+    )
     cert = _certificate(s, person, item, plan, today, rng)
     cert.verification, cert.verified_at, cert.verification_source = (
         Verification.UNVERIFIED,

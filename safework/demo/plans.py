@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from dateutil.relativedelta import relativedelta
 
 from safework.certs.models import Certificate, CertificateItem, EventKind
-from safework.certs.rules import RuleBook, first_unpassed_review, review_due_dates
+from safework.certs.rules import (
+    RuleBook,
+    bounded_valid_until,
+    first_unpassed_review,
+    review_due_dates,
+)
 
 DAY = dt.timedelta(days=1)
 
@@ -126,6 +131,18 @@ class Planner:
         )
 
     # -- plans ---------------------------------------------------------------------------------
+    def bounded(self, item: CertificateItem, plan: CertPlan) -> CertPlan:
+        """The plan with the end every write path stores (`rules.bounded_valid_until`): an
+        internal qualification's end at most its rule's months from completion."""
+        plan.valid_until, _limit = bounded_valid_until(
+            self.book,
+            item,
+            issued_on=plan.issued_on,
+            valid_from=plan.valid_from,
+            valid_until=plan.valid_until,
+        )
+        return plan
+
     def plan(
         self,
         item: CertificateItem,
@@ -138,6 +155,26 @@ class Planner:
     ) -> CertPlan | None:
         """Dates for a record of `item` that is in state `story` on `on`; None if the item
         cannot tell that story (e.g. a review story for an item without reviews)."""
+        found = self._plan(
+            item,
+            on=on,
+            story=story,
+            rng=rng,
+            valid_until=valid_until,
+            long_review_interval=long_review_interval,
+        )
+        return self.bounded(item, found) if found is not None else None
+
+    def _plan(
+        self,
+        item: CertificateItem,
+        *,
+        on: dt.date,
+        story: str,
+        rng: random.Random,
+        valid_until: dt.date | None = None,
+        long_review_interval: bool = False,
+    ) -> CertPlan | None:
         if story in (REVIEW_OVERDUE, REVIEW_LATE):
             return self._review_story(item, on=on, late=story == REVIEW_LATE, rng=rng)
         if story == EXTENDED:
@@ -181,7 +218,7 @@ class Planner:
         issued = self.issued_for_expiry(item, until)
         first = issued - dt.timedelta(days=365 * rng.choice((0, 0, 0, 6, 12)))
         plan = CertPlan(issued, issued, until, first, long_review_interval=long_review_interval)
-        return self.with_reviews(item, plan, on=on, rng=rng)
+        return self.bounded(item, self.with_reviews(item, plan, on=on, rng=rng))
 
     def with_reviews(self, item, plan: CertPlan, *, on: dt.date, rng) -> CertPlan:
         """Every review due before `on` passed in its window; the next one (if any) pending."""

@@ -23,6 +23,8 @@ from django.utils.translation import gettext as _
 from safework.certs.models import Certificate, CertificateEvent, EventKind
 from safework.certs.rules import (
     RuleBook,
+    bounded_valid_until,
+    capped_message,
     expiry_by_rule,
     first_unpassed_review,
     review_due_dates,
@@ -479,6 +481,8 @@ class LedgerCheck:
             )
         if len(r.errors) == errors_before and match is not None and valid_until is None:
             valid_until = self._computed_expiry(r, match.item, valid_from or issued_on)
+        if len(r.errors) == errors_before and match is not None and valid_until is not None:
+            valid_until = self._bounded_expiry(r, match.item, issued_on, valid_from, valid_until)
         if len(r.errors) == errors_before and match is not None:
             r.cert = CertIn(
                 item=match.item,
@@ -492,6 +496,23 @@ class LedgerCheck:
                 issuing_authority=val.text(get("issuing_authority"))[:200],
                 last_review=last_review,
             )
+
+    def _bounded_expiry(self, r: RowIn, item, issued_on, valid_from, valid_until) -> dt.date:
+        """The expiry the certificate services would store (rules.bounded_valid_until): an
+        internal qualification's end capped at its rule, with a note naming the rule and clause.
+        Capped here, before the row is compared with the stored record, so that re-importing the
+        same ledger finds the record unchanged."""
+        capped, limit = bounded_valid_until(
+            self.ctx.book,
+            item,
+            issued_on=issued_on,
+            valid_from=valid_from or issued_on,
+            valid_until=valid_until,
+        )
+        if limit is not None:
+            message = capped_message(valid_until, capped, limit)
+            self._issue(r, "valid_until", valid_until, "valid_until.capped", message, level=NOTE)
+        return capped
 
     def _computed_expiry(self, r: RowIn, item, start: dt.date) -> dt.date | None:
         """The expiry the certificate API would give (rules.expiry_by_rule), with a note naming

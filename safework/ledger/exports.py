@@ -1,9 +1,10 @@
 """Export of the certificates a user may see, with their status on a date, as xlsx.
 
-The status is the one status function's (`certs.queries.statuses_of`, the reference of the
-stored review dates), read in chunks so that a large export keeps a fixed number of queries per
-chunk. ID numbers, and certificate numbers (often the holder's ID number), are shown as the user
-may see them. Every text cell is escaped against formula injection (`xlsx.safe`).
+The status is the one status function's (`certs.queries.statuses_of`: `rules.certificate_status`
+of the stored record, as the lists, the admin and the engine read it), read in chunks so that a
+large export keeps a fixed number of queries per chunk. ID numbers, and certificate numbers
+(often the holder's ID number), are shown as the user may see them. Every text cell is escaped
+against formula injection (`xlsx.safe`).
 """
 
 from __future__ import annotations

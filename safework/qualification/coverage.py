@@ -1,45 +1,69 @@
 """Certificate coverage (CERT-10): who needs which certificate, and who holds a usable one.
 
-"Needs" come from data: a person's position gives (work type, crew role) pairs through the
-position permission matrix; a requirement row in force on the date applies to a pair when its
-work type and crew role are empty or equal (a permission for every work type takes every work
-type's rows). A row with a condition (welding method, height, forklift area …) applies only to
-some work, so it is reported separately as "needed when …" and left out of the coverage rate.
-Rows whose items depend on an attribute of the work ("special_operation:{process}") cannot be
-judged per person and are left out.
+"Needs" come from data: a person's position gives (work type, crew role, maximum level) through
+the position permission matrix (a row without work type: every work type); a requirement row
+in force on the date applies to that work when the engine's filters let it through
+(`requirements.in_scope`: work type, crew role, minimum level, effective dates). A row with a
+condition (welding method, height, forklift area …) applies only to some work, so it is
+reported separately as "needed when …" and left out of the coverage rate. Rows whose items
+depend on an attribute of the work ("special_operation:{process}") are left out unless the
+report is given that attribute.
 
-"Holds": a certificate of a listed item ("scheme:code" or "scheme:prefix*") that is usable on the
-date by the one status function; for a MEDICAL row, the latest medical check not unfit whose
-validity (its own, else the MEDICAL item's rule) covers the date.
+"Holds" is the qualification engine's own answer (`requirements.judge_requirement`, as `check`
+asks it): the row's items with their equivalents where the site counts construction
+certificates, the crane kind the work needs, the one status function, the absence rule; for a
+MEDICAL row the latest check with its validity, conclusion and restrictions and, for contractor
+staff, its age. A need is held when it is met for every work of the position the row applies
+to. `attrs` are the attributes of the work asked about (as a check takes them); where the
+matching needs one the report was not given, a listed value (crane kind) is held when any
+allowed value is met, and anything else is not held (the engine cannot decide it either).
 
 Grouped per site, department and contractor: own staff by their employment's site; contractor
-staff by the sites where their contractor is engaged (or the site asked for).
+staff by the sites where their contractor is engaged (or the site asked for). The settings in
+force are the site's asked for, else the own staff's site's, else the enterprise's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dateutil.relativedelta import relativedelta
 from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from safework.accounts.shown import shown_id_number, shown_text
-from safework.certs.models import Certificate, CertificateItem
-from safework.certs.queries import status_settings, statuses_of
-from safework.certs.rules import RuleBook
+from safework.certs.models import Certificate
 from safework.core import xlsx
 from safework.core.scope import Scope
 from safework.org.models import Department
-from safework.people.models import ContractorEngagement, HealthCheck, HealthConclusion, Person
+from safework.people.models import (
+    ContractorEngagement,
+    EmployerKind,
+    HealthCheck,
+    Person,
+)
 from safework.people.queries import persons_visible_to
+from safework.qualification import engine
 from safework.qualification.models import Requirement, RequirementKind
-from safework.work.models import PositionPermission
+from safework.qualification.requirements import (
+    ATTRIBUTES,
+    MissingAttribute,
+    RuleSettings,
+    Subject,
+    Work,
+    attribute_table,
+    in_scope,
+    judge_requirement,
+    listed_choices,
+    medical_valid_until,
+    parse_attrs,
+    placeholders,
+)
 
-MEDICAL = ("internal", "MEDICAL")
+CHUNK = 2000
 
 
 @dataclass
@@ -90,42 +114,58 @@ class Coverage:
         return t
 
 
-def _in_force(req: Requirement, on: dt.date) -> bool:
-    return req.effective_from <= on and (req.effective_to is None or on < req.effective_to)
+@dataclass(frozen=True)
+class Need:
+    """A requirement row a position asks for, with the distinct works it is judged for."""
+
+    requirement: Requirement
+    works: tuple[Work, ...]
 
 
-def needs_by_position(on: dt.date) -> dict[int, list[Requirement]]:
-    """Position id → the requirement rows that apply to some (work type, role) it may take."""
-    reqs = [
-        r
-        for r in Requirement.objects.filter(is_active=True).order_by("code")
-        if _in_force(r, on) and not any("{" in str(i) for i in r.items)
-    ]
-    perms: dict[int, list[tuple[int | None, int]]] = defaultdict(list)
-    for p in PositionPermission.objects.values("position_id", "work_type_id", "crew_role_id"):
-        perms[p["position_id"]].append((p["work_type_id"], p["crew_role_id"]))
-    out = {}
-    for position_id, pairs in perms.items():
-        out[position_id] = [
-            r
-            for r in reqs
-            if any(
-                (r.crew_role_id is None or r.crew_role_id == role)
-                and (r.work_type_id is None or wt is None or r.work_type_id == wt)
-                for wt, role in pairs
-            )
-        ]
+def _position_works(cat: engine.Catalogue, on: dt.date, attrs: Mapping) -> dict[int, list[Work]]:
+    """Position id → the works it may take: (work type, crew role, its maximum level)."""
+    out: dict[int, list[Work]] = defaultdict(list)
+    for position_id, rows in cat.permissions.items():
+        for row in rows:
+            role = cat.roles[row.crew_role_id]
+            if row.work_type_id is None:
+                types, level = list(cat.work_types.values()), None
+            else:
+                types, level = [cat.work_types[row.work_type_id]], row.max_level
+            out[position_id] += [Work(wt, level, role, on, attrs) for wt in types]
     return out
 
 
-def _matches(patterns, scheme_code: str, item_code: str) -> bool:
-    for pattern in patterns:
-        scheme, _sep, code = str(pattern).partition(":")
-        if scheme != scheme_code:
-            continue
-        if code.endswith("*") and item_code.startswith(code[:-1]) or code == item_code:
-            return True
-    return False
+def _judged_by(req: Requirement, work: Work) -> tuple:
+    """What of the work the engine's answer to this row depends on: two works with the same
+    key get the same answer, so each is judged once."""
+    if req.kind == RequirementKind.MEDICAL:
+        return (work.work_type.code,)  # restrictions name work types
+    names = sorted(placeholders(req.items))
+    if req.match_restriction:
+        names.append(req.match_restriction)
+    return tuple(work.symbols.get(n) for n in names)
+
+
+def needs_by_position(
+    cat: engine.Catalogue, on: dt.date, attrs: Mapping | None = None
+) -> dict[int, list[Need]]:
+    """Position id → the requirement rows that apply to some work it may take, each with the
+    works it applies to (one per distinct answer)."""
+    attrs = attrs or {}
+    out = {}
+    for position_id, works in _position_works(cat, on, attrs).items():
+        needs = []
+        for req in cat.requirements:
+            applicable = {}
+            for w in works:
+                filled = all(w.symbols.get(n) is not None for n in placeholders(req.items))
+                if filled and in_scope(req, w):
+                    applicable.setdefault(_judged_by(req, w), w)
+            if applicable:
+                needs.append(Need(req, tuple(applicable.values())))
+        out[position_id] = needs
+    return out
 
 
 def _persons(scope: Scope, site_id, department_id, contractor_id):
@@ -149,6 +189,123 @@ def _persons(scope: Scope, site_id, department_id, contractor_id):
     ).order_by("name", "pk")
 
 
+@dataclass
+class _Held:
+    """One person's facts as the engine reads them."""
+
+    certificates: list[Certificate] = field(default_factory=list)
+    checks: list[HealthCheck] = field(default_factory=list)  # the latest on or before the date
+
+
+def _facts(person_ids: Sequence[int], on: dt.date) -> tuple[dict[int, _Held], dict]:
+    """Certificates (with predecessors held elsewhere) and the latest medical check of these
+    persons: three queries at most."""
+    held: dict[int, _Held] = defaultdict(_Held)
+    by_id: dict[int, Certificate] = {}
+    for c in Certificate.objects.filter(person_id__in=person_ids).order_by():
+        by_id[c.pk] = c
+        held[c.person_id].certificates.append(c)
+    missing = {c.predecessor_id for c in by_id.values() if c.predecessor_id} - set(by_id)
+    if missing:
+        by_id.update((c.pk, c) for c in Certificate.objects.filter(pk__in=missing).order_by())
+    latest: dict[int, HealthCheck] = {}
+    for h in HealthCheck.objects.filter(person_id__in=person_ids, checked_on__lte=on).order_by(
+        "person_id", "checked_on", "pk"
+    ):
+        latest[h.person_id] = h
+    for person_id, h in latest.items():
+        held[person_id].checks.append(h)
+    return held, by_id
+
+
+class _Judge:
+    """The engine's answer to each need of each person, as `held` and a line of evidence."""
+
+    def __init__(self, cat: engine.Catalogue, site_id: int | None):
+        self.cat = cat
+        self.site_id = site_id
+        self._settings: dict[int | None, RuleSettings] = {}
+
+    def settings(self, person: Person) -> RuleSettings:
+        emp = person.current_employment
+        site_id = self.site_id or (emp.site_id if emp and not emp.contractor_id else None)
+        found = self._settings.get(site_id)
+        if found is None:
+            found = self._settings[site_id] = engine.rule_settings(site_id)
+        return found
+
+    def need(self, person: Person, need: Need, held: _Held, by_id: Mapping) -> tuple[bool, str]:
+        """Held when met for every work the row applies to; else the first failure's words."""
+        emp = person.current_employment
+        facts = {
+            "who": Subject(person.pk, person.name),
+            "held": held,
+            "by_id": by_id,
+            "settings": self.settings(person),
+            "contractor": emp is not None and emp.employer_kind == EmployerKind.CONTRACTOR,
+        }
+        evidence = ""
+        for work in need.works:
+            ok, evidence = self.work(need.requirement, work, **facts)
+            if not ok:
+                return False, evidence
+        return True, evidence
+
+    def work(self, req, work: Work, **facts) -> tuple[bool, str]:
+        try:
+            return self._judge(req, work, **facts)
+        except MissingAttribute as exc:
+            return self._for_each_value(req, work, exc.name, **facts)
+
+    def _for_each_value(self, req, work: Work, name: str, **facts) -> tuple[bool, str]:
+        """The work does not say `name` (the crane kind): held for any of its listed values."""
+        listed = ATTRIBUTES.get(name) is not None and "values" in attribute_table().get(name, {})
+        if not listed or name in work.attrs:
+            return False, _("Depends on the work's %(name)s, which the report was not given.") % {
+                "name": name
+            }
+        failures = []
+        for value in listed_choices(name).codes:
+            attrs = {**work.attrs, name: value}
+            ok, evidence = self.work(
+                req, Work(work.work_type, work.level, work.role, work.on, attrs), **facts
+            )
+            if ok:
+                return True, evidence
+            failures.append(evidence)
+        return False, failures[0]
+
+    def _judge(self, req, work: Work, *, who, held, by_id, settings, contractor):
+        cat = self.cat
+        judgement = judge_requirement(
+            req,
+            work,
+            who,
+            certs=held.certificates,
+            certs_by_id=by_id,
+            checks=held.checks,
+            items=cat.items,
+            medical_item=cat.medical_item,
+            book=cat.book,
+            settings=settings,
+            is_contractor_staff=contractor,
+            work_types=cat.work_types_by_code,
+        )
+        if not judgement.met:
+            return False, "；".join(r.message for r in judgement.reasons if r.blocking)
+        if req.kind == RequirementKind.MEDICAL:
+            check = held.checks[-1]
+            until, _clause = medical_valid_until(check, cat.medical_item, cat.book)
+            return (
+                True,
+                f"{check.checked_on.isoformat()} {check.get_conclusion_display()} → {until}",
+            )
+        cert = judgement.certificate
+        item = cat.items.by_id[cert.item_id]
+        restriction = f" ({cert.restriction})" if cert.restriction else ""
+        return True, f"{item.code} {cert.number}{restriction} → {cert.valid_until.isoformat()}"
+
+
 def coverage(
     *,
     scope: Scope,
@@ -156,69 +313,63 @@ def coverage(
     site_id: int | None = None,
     department_id: int | None = None,
     contractor_id: int | None = None,
+    attrs: Mapping | None = None,
     progress=None,
 ) -> Coverage:
-    """`progress(done, total)`: persons whose certificates have been read, of all persons."""
+    """`progress(done, total)`: persons whose certificates have been read, of all persons.
+    `attrs`: the attributes of the work asked about, as a qualification check takes them."""
+    cat = engine.catalogue()
+    attrs = parse_attrs(attrs, processes=cat.items.process_choices())
     persons = list(_persons(scope, site_id, department_id, contractor_id))
-    needs = needs_by_position(on)
-    ids = [p.pk for p in persons]
-    book = RuleBook.load()
-    certs: dict[int, list[Certificate]] = defaultdict(list)
-    for i in range(0, len(ids), 2000):
-        chunk = list(
-            Certificate.objects.filter(person_id__in=ids[i : i + 2000]).select_related(
-                "item", "scheme"
-            )
-        )
-        statuses = statuses_of(chunk, on=on, book=book, settings=status_settings())
-        for c in chunk:
-            c.usable_on = statuses[c.pk].usable
-            c.status_on = statuses[c.pk].status
-            certs[c.person_id].append(c)
-        if progress:
-            progress(min(i + 2000, len(ids)), len(ids))
-    medical = _medical(ids, on, book)
+    needs = needs_by_position(cat, on, attrs)
+    judge = _Judge(cat, site_id)
     engaged = _engaged_sites({p.current_employment.contractor_id for p in persons if _emp(p)})
     own = _("own enterprise")
     rows, groups, group_of = [], {}, {}
     requirements: dict[str, Requirement] = {}
-    for p in persons:
-        emp = _emp(p)
-        contractor = emp.contractor.name if emp and emp.contractor else own
-        if emp and emp.contractor_id:
-            sites = engaged.get(emp.contractor_id, [])
-            if site_id:
-                sites = [n for sid, n in sites if sid == site_id]
+    for i in range(0, len(persons), CHUNK):
+        chunk = persons[i : i + CHUNK]
+        held, by_id = _facts([p.pk for p in chunk], on)
+        for p in chunk:
+            emp = _emp(p)
+            contractor = emp.contractor.name if emp and emp.contractor else own
+            if emp and emp.contractor_id:
+                sites = engaged.get(emp.contractor_id, [])
+                if site_id:
+                    sites = [n for sid, n in sites if sid == site_id]
+                else:
+                    sites = [n for _sid, n in sites]
+                site = "、".join(sorted(set(sites)))
             else:
-                sites = [n for _sid, n in sites]
-            site = "、".join(sorted(set(sites)))
-        else:
-            site = emp.site.name if emp and emp.site else ""
-        department = emp.department.name if emp and emp.department else ""
-        key = (site, department, contractor)
-        group_of[p.pk] = key
-        g = groups.setdefault(key, GroupTotals())
-        g.persons += 1
-        if p.position_id is None:
-            g.without_position += 1
-            continue
-        person_needs = needs.get(p.position_id, [])
-        if any(not r.condition for r in person_needs):
-            g.persons_with_needs += 1
-        for r in person_needs:
-            requirements[r.code] = r
-            held, evidence = _held(r, certs.get(p.pk, []), medical.get(p.pk))
-            conditional = bool(r.condition)
-            rows.append(NeedRow(p, r, conditional, held, evidence))
-            if conditional:
-                g.conditional += 1
-                g.conditional_held += held
-            else:
-                g.needs += 1
-                g.covered += held
-                counts = g.by_requirement.setdefault(r.code, [0, 0])
-                counts[0] += 1
-                counts[1] += held
+                site = emp.site.name if emp and emp.site else ""
+            department = emp.department.name if emp and emp.department else ""
+            key = (site, department, contractor)
+            group_of[p.pk] = key
+            g = groups.setdefault(key, GroupTotals())
+            g.persons += 1
+            if p.position_id is None:
+                g.without_position += 1
+                continue
+            person_needs = needs.get(p.position_id, [])
+            if any(not n.requirement.condition for n in person_needs):
+                g.persons_with_needs += 1
+            for n in person_needs:
+                r = n.requirement
+                requirements[r.code] = r
+                is_held, evidence = judge.need(p, n, held[p.pk], by_id)
+                conditional = bool(r.condition)
+                rows.append(NeedRow(p, r, conditional, is_held, evidence))
+                if conditional:
+                    g.conditional += 1
+                    g.conditional_held += is_held
+                else:
+                    g.needs += 1
+                    g.covered += is_held
+                    counts = g.by_requirement.setdefault(r.code, [0, 0])
+                    counts[0] += 1
+                    counts[1] += is_held
+        if progress:
+            progress(min(i + CHUNK, len(persons)), len(persons))
     return Coverage(on, rows, groups, group_of, requirements)
 
 
@@ -234,45 +385,6 @@ def _engaged_sites(contractor_ids) -> dict[int, list[tuple[int, str]]]:
     for contractor_id, site_id, name in rows:
         out[contractor_id].append((site_id, name))
     return out
-
-
-def _medical(person_ids: list[int], on: dt.date, book: RuleBook) -> dict[int, str]:
-    """Person id → description of the medical check that covers `on` (absent: none does)."""
-    item = (
-        CertificateItem.objects.filter(scheme__code=MEDICAL[0], code=MEDICAL[1])
-        .values_list("pk", "scheme_id")
-        .first()
-    )
-    out: dict[int, str] = {}
-    latest: dict[int, HealthCheck] = {}
-    for i in range(0, len(person_ids), 2000):
-        for h in HealthCheck.objects.filter(
-            person_id__in=person_ids[i : i + 2000], checked_on__lte=on
-        ).order_by("person_id", "checked_on"):
-            latest[h.person_id] = h
-    for person_id, h in latest.items():
-        until = h.valid_until
-        if until is None and item is not None:
-            rule = book.rule_for(item[1], item[0], h.checked_on)
-            if rule is not None and rule.validity_months:
-                until = h.checked_on + relativedelta(months=rule.validity_months) - dt.timedelta(1)
-        if h.conclusion != HealthConclusion.UNFIT and until is not None and on <= until:
-            out[person_id] = f"{h.checked_on.isoformat()} {h.get_conclusion_display()} → {until}"
-    return out
-
-
-def _held(r: Requirement, certs: list[Certificate], medical: str | None) -> tuple[bool, str]:
-    if r.kind == RequirementKind.MEDICAL:
-        return medical is not None, medical or ""
-    usable = [c for c in certs if c.usable_on and _matches(r.items, c.scheme.code, c.item.code)]
-    if usable:
-        best = max(usable, key=lambda c: c.valid_until)
-        return True, f"{best.item.code} {best.number} → {best.valid_until.isoformat()}"
-    held = [c for c in certs if _matches(r.items, c.scheme.code, c.item.code)]
-    if held:
-        c = max(held, key=lambda c: c.valid_until)
-        return False, f"{c.item.code} {c.number} ({c.status_on})"
-    return False, ""
 
 
 def coverage_bytes(

@@ -60,7 +60,8 @@ from safework.certs.models import (
     RevocationGround,
     Scheme,
 )
-from safework.certs.rules import RuleBook, StatusSettings
+from safework.certs.queries import status_settings
+from safework.certs.rules import RuleBook
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.models import Setting
 from safework.core.refusals import Decision, Reason
@@ -258,10 +259,7 @@ def _load_settings(site_id: int | None) -> RuleSettings:
         return get_setting(key, site_id=site_id)
 
     return RuleSettings(
-        status=StatusSettings(
-            yellow_days=int(value("cert.yellow_days")),
-            unverified_blocking=bool(value("cert.unverified_blocking")),
-        ),
+        status=status_settings(site_id=site_id),  # the thresholds every status reader uses
         construction_counts_as_order30=bool(value("cert.construction_counts_as_order30")),
         contractor_medical_max_age_months=int(value("people.contractor_medical_max_age_months")),
         absence_rule_enabled=bool(value("cert.absence_rule_enabled")),

@@ -11,12 +11,16 @@ person's certificates and health checks and the date `on`; each function answers
   does not give raises `MissingAttribute`: the engine then refuses ("cannot decide"), it never
   passes silently. rule-engine evaluates `and`/`or` lazily, so only attributes actually needed
   for the answer are required (`forklift_area and height_m > 2` needs no height when false).
-- `certificate_reasons` / `medical_reasons` say whether the person meets a row.
+  `in_scope` is the same without the condition (the coverage report's "needs").
+- `judge_certificates` / `medical_reasons` say whether the person meets a row;
+  `judge_requirement` answers for either kind, with the record it was judged by, for the engine
+  (`requirement_reasons`) and the coverage report alike. A certificate's usability is
+  `certs.rules.certificate_status` of the stored record (`status_of_held`), as every list,
+  export and report shows it.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import math
 import re
@@ -334,6 +338,12 @@ def applies(req: Requirement, work: Work) -> bool:
 
     Raises MissingAttribute or ConditionError when the condition cannot be decided.
     """
+    return in_scope(req, work) and condition_holds(req.condition, work.symbols)
+
+
+def in_scope(req: Requirement, work: Work) -> bool:
+    """`applies` without the condition: the row is active and in force on `work.on`, and its
+    work type, crew role and minimum level let this work through."""
     if not req.is_active or req.effective_from > work.on:
         return False
     if req.effective_to is not None and work.on >= req.effective_to:
@@ -350,7 +360,7 @@ def applies(req: Requirement, work: Work) -> bool:
         # did, the row applies: the stricter reading.
         if work.level is not None and work.level.rank < minimum.rank:
             return False
-    return condition_holds(req.condition, work.symbols)
+    return True
 
 
 # --- catalogue items -----------------------------------------------------------------------------
@@ -399,6 +409,11 @@ def _name_forms(name: str) -> list[str]:
 _UNSAFE = re.compile(r"[*:{}]")
 
 
+def placeholders(patterns: Iterable[str]) -> set[str]:
+    """The attribute names item patterns fill in ("special_operation:{process}" → process)."""
+    return {n for p in patterns for n in _PLACEHOLDER.findall(str(p))}
+
+
 def filled_values_unsafe(pattern: str, symbols: Mapping) -> bool:
     """Whether a value filled into the pattern's placeholders would act as pattern syntax."""
     return any(
@@ -437,7 +452,7 @@ class ItemIndex:
     def resolve(self, patterns: Iterable[str], symbols: Mapping) -> frozenset[int]:
         """Item ids matching "scheme:code", "scheme:prefix*" or "scheme:{attribute}" patterns."""
         patterns = tuple(patterns)
-        names = sorted({n for p in patterns for n in _PLACEHOLDER.findall(str(p))})
+        names = sorted(placeholders(patterns))
         key = (patterns, tuple(symbols.get(n) for n in names))
         hit = self._resolved.get(key)
         if hit is None:
@@ -538,56 +553,26 @@ def _clauses(*parts: str) -> str:
 # --- certificate rows ----------------------------------------------------------------------------
 
 
-def effective_certificate(cert: Certificate, item: ItemRef, book: RuleBook) -> Certificate:
-    """The record with the validity its internal rule allows.
-
-    Internal qualifications (annual plant training, guardian, gas tester) are valid for the rule
-    row's months from completion (`issued_on`), through the day before the anniversary, or to
-    31 December of that year when the item is `calendar_year`. The stored `valid_until` can only
-    shorten that, never lengthen it.
-    """
-    if item.scheme != INTERNAL:
-        return cert
-    rule = book.rule_for(item.scheme_id, item.id, cert.issued_on)
-    if item.calendar_year:
-        end = dt.date(cert.issued_on.year, 12, 31)
-    elif rule is not None and rule.validity_months:
-        end = add_months(cert.issued_on, rule.validity_months) - dt.timedelta(days=1)
-    else:
-        return cert
-    if end >= cert.valid_until:
-        return cert
-    shortened = copy.copy(cert)
-    shortened.valid_until = max(end, cert.valid_from)
-    return shortened
-
-
-def status_on(
+def status_of_held(
     cert: Certificate,
     on: dt.date,
     *,
-    items: ItemIndex,
     book: RuleBook,
     certs_by_id: Mapping[int, Certificate],
     settings: StatusSettings,
     held: Sequence[Certificate] = (),
 ) -> CertStatus:
-    """`rules.certificate_status` with the facts the engine holds: the stored next review due,
-    the clause of the rule that required that review, the predecessor's end, and the
-    reapplication bars set by revocations among the holder's records (`held`)."""
-    item = items.by_id[cert.item_id]
-    effective = effective_certificate(cert, item, book)
-    review_clause = ""
-    if cert.next_review_due is not None:
-        rule = book.rule_for(cert.scheme_id, cert.item_id, cert.next_review_due)
-        review_clause = rule.clause if rule else ""
+    """`rules.certificate_status` of one record, its facts taken from the records in memory:
+    the predecessor's end (`certs_by_id`) and the reapplication bars set by revocations among
+    the holder's records of the same item (`held`). The stored fields are used as they are:
+    every write path bounds an internal qualification's end at its rule (`rules.validity_limit`),
+    so the engine, the lists (`certs.queries.with_status`), the admin, the exports and the
+    coverage report answer alike."""
     predecessor = certs_by_id.get(cert.predecessor_id) if cert.predecessor_id else None
     return certificate_status(
-        effective,
+        cert,
         on=on,
         book=book,
-        next_review_due=cert.next_review_due,
-        review_clause=review_clause,
         predecessor_valid_until=predecessor.valid_until if predecessor else None,
         bars=[
             bar
@@ -612,7 +597,6 @@ def _absent_too_long(cert: Certificate, item: ItemRef, on: dt.date, settings: Ru
 def _failing_reason(
     req: Requirement,
     cert: Certificate,
-    effective: Certificate,
     status: CertStatus,
     on: dt.date,
     item: ItemRef,
@@ -624,11 +608,11 @@ def _failing_reason(
     subject = cert.number
     extra = {}
     if status.status == Status.EXPIRED:
-        if on <= effective.valid_until:  # the registry says so before the printed expiry
+        if on <= cert.valid_until:  # the registry says so before the printed expiry
             message = _("Certificate %(number)s (%(item)s): the registry says it has expired.")
         else:
             message = _("Certificate %(number)s (%(item)s) expired on %(date)s.")
-        params["date"] = effective.valid_until
+        params["date"] = cert.valid_until
     elif status.status == Status.REVIEW_OVERDUE:
         message = _("Certificate %(number)s (%(item)s): the review due on %(date)s was not passed.")
         params["date"] = cert.next_review_due
@@ -662,7 +646,7 @@ def _failing_reason(
             certificate_id=cert.pk,
             item=item.key,
             status=str(status.status),
-            valid_until=effective.valid_until.isoformat(),
+            valid_until=cert.valid_until.isoformat(),
             requirement_clause=req.clause,
             rule_clause=status.clause,
             **extra,
@@ -670,7 +654,22 @@ def _failing_reason(
     )
 
 
-def certificate_reasons(
+@dataclass(frozen=True)
+class Judgement:
+    """A requirement row judged for one crew member: the reasons (none blocking: met) and, for
+    a certificate row, the record that meets it or came nearest (None: no record of its items)
+    with its status."""
+
+    reasons: list[Reason]
+    certificate: Certificate | None = None
+    status: CertStatus | None = None
+
+    @property
+    def met(self) -> bool:
+        return not any(r.blocking for r in self.reasons)
+
+
+def judge_certificates(
     req: Requirement,
     work: Work,
     who: Subject,
@@ -680,36 +679,45 @@ def certificate_reasons(
     items: ItemIndex,
     book: RuleBook,
     settings: RuleSettings,
-) -> list[Reason]:
+) -> Judgement:
     """Met by any one usable certificate of the row's items on `work.on`; otherwise the best
-    failing record with its status reason and the clauses of the row and the catalogue rule."""
+    failing record with its status reason and the clauses of the row and the catalogue rule.
+    The judgement names the record it was judged by (the coverage report shows it).
+
+    The matching: the row's items (patterns, placeholders), their equivalents where the site
+    counts construction certificates, the restriction the work needs (crane kind), the one
+    status function, the absence rule."""
     symbols = work.symbols
     wanted = items.resolve(req.items, symbols)
     if not wanted:
-        return [
-            Reason(
-                "requirement.unknown_item",
-                _("Requirement %(code)s names no catalogue item for this work (%(items)s).")
-                % {"code": req.code, "items": ", ".join(req.items)},
-                req.clause,
-                who.label,
-                data=who.data(requirement=req.code, items=list(req.items)),
-            )
-        ]
+        return Judgement(
+            [
+                Reason(
+                    "requirement.unknown_item",
+                    _("Requirement %(code)s names no catalogue item for this work (%(items)s).")
+                    % {"code": req.code, "items": ", ".join(req.items)},
+                    req.clause,
+                    who.label,
+                    data=who.data(requirement=req.code, items=list(req.items)),
+                )
+            ]
+        )
     equivalent = (
         items.equivalents_of(wanted) - wanted if settings.construction_counts_as_order30 else set()
     )
     candidates = [c for c in certs if c.item_id in wanted or c.item_id in equivalent]
     if not candidates:
-        return [
-            Reason(
-                "cert.missing",
-                _("No certificate for: %(requirement)s") % {"requirement": req.description},
-                req.clause,
-                who.label,
-                data=who.data(requirement=req.code, items=list(req.items)),
-            )
-        ]
+        return Judgement(
+            [
+                Reason(
+                    "cert.missing",
+                    _("No certificate for: %(requirement)s") % {"requirement": req.description},
+                    req.clause,
+                    who.label,
+                    data=who.data(requirement=req.code, items=list(req.items)),
+                )
+            ]
+        )
     reasons: list[Reason] = []
     if req.match_restriction:
         needed = symbols.get(req.match_restriction)
@@ -728,39 +736,37 @@ def certificate_reasons(
         if not matching:
             best = max(candidates, key=lambda c: c.valid_until)
             item = items.by_id[best.item_id]
-            return [
-                Reason(
-                    "cert.restriction_mismatch",
-                    _(
-                        "Certificate %(number)s (%(item)s) is restricted to %(restriction)s; "
-                        "this work needs %(wanted)s."
-                    )
-                    % {
-                        "number": best.number,
-                        "item": item.label,
-                        "restriction": best.restriction or "—",
-                        "wanted": needed,
-                    },
-                    req.clause,
-                    best.number,
-                    data=who.data(
-                        requirement=req.code,
-                        certificate_id=best.pk,
-                        item=item.key,
-                        restriction=best.restriction,
-                        wanted=needed,
-                    ),
+            reason = Reason(
+                "cert.restriction_mismatch",
+                _(
+                    "Certificate %(number)s (%(item)s) is restricted to %(restriction)s; "
+                    "this work needs %(wanted)s."
                 )
-            ]
+                % {
+                    "number": best.number,
+                    "item": item.label,
+                    "restriction": best.restriction or "—",
+                    "wanted": needed,
+                },
+                req.clause,
+                best.number,
+                data=who.data(
+                    requirement=req.code,
+                    certificate_id=best.pk,
+                    item=item.key,
+                    restriction=best.restriction,
+                    wanted=needed,
+                ),
+            )
+            return Judgement([reason], best)
         candidates = matching
 
     judged = [
         (
             c,
-            status_on(
+            status_of_held(
                 c,
                 work.on,
-                items=items,
                 book=book,
                 certs_by_id=certs_by_id,
                 settings=settings.status,
@@ -836,14 +842,15 @@ def certificate_reasons(
                     data=who.data(requirement=req.code, certificate_id=cert.pk, item=item.key),
                 )
             )
-        return reasons
+        return Judgement(reasons, cert, status)
 
     # None usable: the record that came nearest (latest in STATUS_TABLE precedence), then the
     # latest expiry; a renewal in its vacuum period therefore wins over its ended predecessor.
     cert, status = max(judged, key=lambda p: (p[1].spec.precedence, p[0].valid_until))
     item = items.by_id[cert.item_id]
-    effective = effective_certificate(cert, item, book)
-    return [_failing_reason(req, cert, effective, status, work.on, item, who, certs_by_id)]
+    return Judgement(
+        [_failing_reason(req, cert, status, work.on, item, who, certs_by_id)], cert, status
+    )
 
 
 # --- medical rows --------------------------------------------------------------------------------
@@ -1035,20 +1042,55 @@ def requirement_reasons(
     work_types: Mapping[str, WorkType] | None = None,
 ) -> list[Reason]:
     """Reasons one applicable row gives (certificate or medical kind)."""
+    return judge_requirement(
+        req,
+        work,
+        who,
+        certs=certs,
+        certs_by_id=certs_by_id,
+        checks=checks,
+        items=items,
+        medical_item=medical_item,
+        book=book,
+        settings=settings,
+        is_contractor_staff=is_contractor_staff,
+        work_types=work_types,
+    ).reasons
+
+
+def judge_requirement(
+    req: Requirement,
+    work: Work,
+    who: Subject,
+    *,
+    certs: Sequence[Certificate],
+    certs_by_id: Mapping[int, Certificate],
+    checks: Sequence[HealthCheck],
+    items: ItemIndex,
+    medical_item: ItemRef | None,
+    book: RuleBook,
+    settings: RuleSettings,
+    is_contractor_staff: bool,
+    work_types: Mapping[str, WorkType] | None = None,
+) -> Judgement:
+    """One applicable row judged for one crew member: the engine's answer (`check`) and the
+    coverage report's. Raises MissingAttribute when the work lacks an attribute it needs."""
     if req.kind == RequirementKind.MEDICAL:
-        return medical_reasons(
-            req,
-            work,
-            who,
-            checks=checks,
-            medical_item=medical_item,
-            book=book,
-            work_types=work_types,
-            contractor_max_age_months=(
-                settings.contractor_medical_max_age_months if is_contractor_staff else None
-            ),
+        return Judgement(
+            medical_reasons(
+                req,
+                work,
+                who,
+                checks=checks,
+                medical_item=medical_item,
+                book=book,
+                work_types=work_types,
+                contractor_max_age_months=(
+                    settings.contractor_medical_max_age_months if is_contractor_staff else None
+                ),
+            )
         )
-    return certificate_reasons(
+    return judge_certificates(
         req,
         work,
         who,

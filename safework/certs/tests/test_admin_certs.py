@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.contrib.messages import get_messages
 from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -155,6 +156,23 @@ def test_adding_a_certificate_goes_through_the_service(client, world):
     assert cert.valid_until == dt.date(2031, 2, 28)  # six years, from the rule in force
     assert cert.catalogue_version == cert.item.catalogue_version
     assert AuditRecord.objects.filter(action="certs.certificate_created").count() == 1
+
+
+def test_an_internal_end_beyond_its_rule_is_stored_capped_with_a_warning(client, world):
+    plant = item("internal", "PLANT-ANNUAL")
+    data = cert_data(
+        world,
+        scheme=plant.scheme_id,
+        item=plant.pk,
+        number="PA-9",
+        issued_on="2025-03-10",
+        valid_until="2027-12-31",
+    )
+    response = post_form(client, world.officer_a, "certs_certificate_add", data)
+    assert response.status_code == 302, form_errors(response)
+    assert Certificate.objects.get(number="PA-9").valid_until == dt.date(2026, 3, 9)
+    shown = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any("2027-12-31" in m and "stored as 2026-03-09" in m for m in shown), shown
 
 
 def test_a_services_refusal_comes_back_as_a_form_error_with_the_input_kept(client, world):

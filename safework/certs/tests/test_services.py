@@ -420,8 +420,10 @@ def test_a_revoked_record_takes_no_review_extension_or_renewal(person):
         services.renew_certificate(cert=cert, number="N", issued_on=D(2029, 5, 1))
 
 
-def test_factory_records_have_no_stored_due_until_recomputed(person):
-    cert = CertificateFactory(item=item("special_operation", "2.1"), issued_on=D(2023, 5, 31))
+def test_a_record_stored_without_its_due_gets_it_when_recomputed(person):
+    cert = CertificateFactory(
+        item=item("special_operation", "2.1"), issued_on=D(2023, 5, 31), next_review_due=None
+    )
     assert cert.next_review_due is None
     assert services.recompute_review_dues() == 1
     cert.refresh_from_db()

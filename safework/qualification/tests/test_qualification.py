@@ -7,6 +7,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from safework.certs import services
 from safework.certs.models import CertificateItem
 from safework.certs.rules import RuleBook, first_unpassed_review
 from safework.core.errors import InvalidInput
@@ -541,9 +542,14 @@ def test_construction_electrician_never_counts_for_high_voltage(here):
 def test_plant_training_is_valid_one_year_from_completion(here):
     welder = member(here)
     training = welder.certificates.get(item__code="PLANT-ANNUAL")
-    training.issued_on = training.valid_from = dt.date(2025, 3, 10)
-    training.valid_until = dt.date(2027, 12, 31)  # a stored end beyond the rule's year
-    training.save()
+    # Recorded with an end beyond the rule's year: the record keeps the rule's year.
+    training = services.update_certificate(
+        cert=training,
+        issued_on=dt.date(2025, 3, 10),
+        valid_from=dt.date(2025, 3, 10),
+        valid_until=dt.date(2027, 12, 31),
+    )
+    assert training.valid_until == dt.date(2026, 3, 9)
 
     assert welder_check(welder, here, on=dt.date(2026, 3, 9)).allowed
     refused = welder_check(welder, here, on=dt.date(2026, 3, 10))
@@ -558,9 +564,13 @@ def test_plant_training_of_a_calendar_year_item_ends_on_31_december(here):
     qualification.clear_caches()
     welder = member(here, medical_on=dt.date(2025, 11, 1))
     training = welder.certificates.get(item__code="PLANT-ANNUAL")
-    training.issued_on = training.valid_from = dt.date(2025, 3, 10)
-    training.valid_until = dt.date(2026, 3, 9)
-    training.save()
+    training = services.update_certificate(
+        cert=training,
+        issued_on=dt.date(2025, 3, 10),
+        valid_from=dt.date(2025, 3, 10),
+        valid_until=dt.date(2026, 3, 9),
+    )
+    assert training.valid_until == dt.date(2025, 12, 31)
     assert welder_check(welder, here, on=dt.date(2025, 12, 31)).allowed
     assert codes(welder_check(welder, here, on=dt.date(2026, 1, 1))) == ["cert.expired"]
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from safework.certs.models import CatalogueRule, Certificate
+from safework.certs.models import CatalogueRule
 from safework.certs.rules import RuleBook
 from safework.core.errors import InvalidInput
 from safework.people.models import HealthCheck
@@ -259,34 +259,6 @@ BOOK = RuleBook(
         ),
     ]
 )
-
-
-def cert(item_id, issued, until, **kwargs):
-    return Certificate(
-        pk=1,
-        scheme_id=3,
-        item_id=item_id,
-        number="N",
-        issued_on=issued,
-        valid_from=issued,
-        valid_until=until,
-        **kwargs,
-    )
-
-
-def test_internal_training_lasts_the_rule_months_from_completion():
-    training = cert(301, dt.date(2025, 3, 10), dt.date(2030, 1, 1))
-    effective = rq.effective_certificate(training, ITEMS.by_id[301], BOOK)
-    assert effective.valid_until == dt.date(2026, 3, 9)
-    assert training.valid_until == dt.date(2030, 1, 1)  # the record itself is untouched
-    shorter = cert(301, dt.date(2025, 3, 10), dt.date(2025, 6, 30))
-    assert rq.effective_certificate(shorter, ITEMS.by_id[301], BOOK) is shorter
-
-
-def test_calendar_year_items_end_on_31_december():
-    guardian = cert(302, dt.date(2025, 3, 10), dt.date(2028, 3, 9))
-    effective = rq.effective_certificate(guardian, ITEMS.by_id[302], BOOK)
-    assert effective.valid_until == dt.date(2025, 12, 31)
 
 
 def test_medical_validity_default_only_without_valid_until():
