@@ -29,7 +29,7 @@ from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
 from safework.org.models import Position
 from safework.qualification.models import Requirement
-from safework.work.models import CrewRole, PositionPermission, WorkLevel, WorkType
+from safework.work.models import CrewRole, HouseRule, PositionPermission, WorkLevel, WorkType
 
 CATALOGUE_DIR = Path(__file__).parent / "catalogue"
 # Each app ships its own catalogue files; the name says whose.
@@ -263,7 +263,27 @@ def shipped_rows() -> list[ShippedRow]:
                 },
             )
         )
+    rows += house_rule_rows()
     return rows
+
+
+# --- work: house rules (issue 13 #6; belongs with the work app's shipped rows) --------------------
+
+
+def house_rule_rows() -> list[ShippedRow]:
+    """work/catalogue/house_rules.yaml: one row per version of a house rule."""
+    return [
+        ShippedRow(
+            HouseRule,
+            {"code": rule["code"], "effective_from": _date(rule["effective_from"])},
+            {
+                "name": rule["name"],
+                "clause": rule["clause"],
+                "effective_to": _date(rule.get("effective_to")),
+            },
+        )
+        for rule in _read("house_rules")["house_rules"]
+    ]
 
 
 def _decimal(value) -> Decimal | None:
