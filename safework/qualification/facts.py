@@ -8,12 +8,13 @@ entry or check counts is decided per question by the engine, at the date asked: 
 history, not "current" pointers.
 
 Cost: seven SELECTs, each over one table through an index (the persons' ids, or a subquery on
-them), written here once per crew size from the models' metadata rather than compiled by the ORM
-on every check. On PostgreSQL they go as one statement list in one round trip (psycopg's
+them), written once per database from the models' metadata rather than compiled by the ORM on
+every check. On PostgreSQL they go as one statement list in one round trip (psycopg's
 client-side binding, Django's default, takes several statements; each result is read in turn),
-on SQLite one after another in the process. Rows become model instances through the fields' own
-converters (what the ORM applies) and `from_db`, with lazy loading refused (FETCH_RAISE): a fact
-not read is an error, never a hidden query per person. Facts are never cached.
+on SQLite one after another in the process. Rows become model instances as `from_db` makes them,
+through the fields' own converters (what the ORM applies), with lazy loading refused
+(FETCH_RAISE): a fact not read is an error, never a hidden query per person. Facts are never
+cached.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ from safework.people.models import (
     Person,
 )
 
-# Ids per batch of statements: a roster may name thousands of persons, and SQLite takes at most
-# 32,766 parameters in one statement.
+# Ids per statement list: a roster may name thousands of persons, and each statement names the
+# ids (up to three times); batches keep a statement list to a bounded size.
 BATCH = 2000
 
 
@@ -88,15 +89,34 @@ class Facts:
         return self.engagements.get(contractor_id, [])
 
 
+# Columns no rule reads: bookkeeping timestamps, free text, JSON that would be parsed for nothing.
+# Left unread (deferred), so a rule that starts reading one fails loudly (FETCH_RAISE → "cannot
+# decide" and a failing test), never with a hidden query; everything else, including any column
+# added later, is read.
+_UNREAD = {
+    Person: {"former_names", "phone", "created_at", "updated_at", "is_synthetic"},
+    Certificate: {
+        "verified_at",
+        "verification_source",
+        "import_job",
+        "created_at",
+        "updated_at",
+        "is_synthetic",
+    },
+    HealthCheck: {"institution", "created_at", "is_synthetic"},
+}
+
+
 class _Table:
-    """A model's table as the facts are selected from it: every concrete column, and the
-    converters the ORM would apply to each (dates on SQLite, JSON, booleans)."""
+    """A model's table as the facts are selected from it: its columns (all but `_UNREAD`), and
+    the converters the ORM would apply to each (dates on SQLite, JSON, booleans)."""
 
     def __init__(self, model: type[models.Model]):
         ops = connection.ops
         self.model = model
         self.name = ops.quote_name(model._meta.db_table)
-        fields = model._meta.concrete_fields
+        unread = _UNREAD.get(model, set())
+        fields = [f for f in model._meta.concrete_fields if f.name not in unread]
         self.attnames = [f.attname for f in fields]
         self.columns = ", ".join(self.column(f.name) for f in fields)
         self.converters = []
@@ -240,7 +260,8 @@ def fetch_facts(person_ids: Iterable[int], *, until: dt.date) -> Facts:
     """
     ids = sorted({operator.index(i) for i in person_ids})
     facts = Facts({}, {}, {}, {})
-    engagements: dict[int, ContractorEngagement] = {}  # a contractor may employ several batches
+    # The same engagement comes back with each batch that names its contractor.
+    engagements: dict[int, ContractorEngagement] = {}
     tables = _tables(connection.vendor, connection.alias)
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]

@@ -14,6 +14,7 @@ from safework.people.models import Employment, EmploymentStatus
 from safework.people.services import EmploymentIn, change_employment, end_employment
 from safework.people.tests.factories import ContractorFactory, EmploymentFactory, EngagementFactory
 from safework.qualification import engine as qualification
+from safework.qualification import facts
 from safework.qualification.engine import CrewMember
 from safework.qualification.tests.qualification_fixtures import (
     HOT_WORK_ATTRS,
@@ -297,3 +298,34 @@ def test_the_facts_of_a_crew_are_one_round_trip_on_postgresql(here):
     assert decision.allowed, decision.reasons
     reads = [q["sql"] for q in captured if "SAVEPOINT" not in q["sql"]]
     assert len(reads) == 1
+
+
+def test_facts_in_batches_equal_facts_at_once(here, monkeypatch):
+    # A roster names thousands of persons: they are read 2,000 at a time. Three persons of one
+    # contractor read two at a time give the same facts, the engagement once; a predecessor
+    # held under another person record is read, but is not the asker's certificate.
+    contractor = contractor_at(here)
+    people = [member(here, contractor=contractor) for _ in range(3)]
+    other = member(here)
+    old = other.certificates.get(item__code="2.1")
+    new = CertificateFactory(person=people[0], item=old.item, predecessor=old)
+    ids = [p.pk for p in people]
+
+    def summary(f):
+        return {
+            pk: (
+                sorted(c.pk for c in pf.certificates),
+                [e.pk for e in pf.employments],
+                [h.pk for h in pf.health_checks],
+            )
+            for pk, pf in f.persons.items()
+        }
+
+    whole = facts.fetch_facts(ids, until=D)
+    monkeypatch.setattr(facts, "BATCH", 2)
+    batched = facts.fetch_facts(ids, until=D)
+    assert summary(batched) == summary(whole)
+    assert [g.site_id for g in batched.engagements_of(contractor.pk)] == [here.pk]
+    assert batched.certificates[old.pk].person_id == other.pk
+    assert new.pk in {c.pk for c in batched.persons[people[0].pk].certificates}
+    assert old.pk not in {c.pk for c in batched.persons[people[0].pk].certificates}
