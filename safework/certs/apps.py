@@ -6,11 +6,17 @@ class CertsConfig(AppConfig):
     verbose_name = "证书与资格"
 
     def ready(self):
-        from safework.certs import shipped
+        from safework.certs import (
+            permissions,  # noqa: F401  declares certs's resources
+            shipped,
+        )
+        from safework.certs.conf import SETTINGS
         from safework.certs.models import CatalogueRule
         from safework.core.catalogue import register_catalogue, register_catalogue_hook
+        from safework.core.settings_registry import register_setting
 
+        for spec in SETTINGS:
+            register_setting(spec)
         register_catalogue(self.label, shipped.rows)
         # Certificates store their next review due date: it follows the rules as shipped.
         register_catalogue_hook(shipped.rules_written, models=[CatalogueRule])
-        from safework.certs import permissions  # noqa: F401  declares certs's resources

@@ -23,6 +23,7 @@ from dateutil.relativedelta import relativedelta
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from safework.certs.conf import UNVERIFIED_BLOCKING, YELLOW_DAYS
 from safework.certs.models import (  # noqa: F401  overlap_errors re-exported
     CatalogueRule,
     CertState,
@@ -32,7 +33,6 @@ from safework.certs.models import (  # noqa: F401  overlap_errors re-exported
     overlap_errors,
 )
 from safework.core.refusals import Reason
-from safework.core.settings_registry import DEFAULTS
 
 
 class Status(models.TextChoices):
@@ -137,11 +137,11 @@ class StatusSettings:
     """Administrators' thresholds (core.settings_registry), passed in so the rule stays pure.
 
     `certs.queries.status_settings()` reads the values in force; the defaults here are the
-    registry's defaults.
+    registered defaults (`certs.conf`).
     """
 
-    yellow_days: int = DEFAULTS["cert.yellow_days"].default
-    unverified_blocking: bool = DEFAULTS["cert.unverified_blocking"].default
+    yellow_days: int = YELLOW_DAYS.default
+    unverified_blocking: bool = UNVERIFIED_BLOCKING.default
 
     def usable(self, status: str) -> bool:
         """Whether a record in `status` may be used under these settings."""

@@ -46,8 +46,8 @@ class AuditRecord(models.Model):
 class Setting(models.Model):
     """An administrator's setting (thresholds, switches), with an optional per-site override.
 
-    Defaults live in `core.settings_registry.DEFAULTS`; a row here overrides them. `site_id` is a
-    plain id because core sits below org.
+    Each app registers its keys and defaults (`core.settings_registry.register_setting`); a row
+    here overrides them. `site_id` is a plain id because core sits below org.
     """
 
     key = models.CharField(_("key"), max_length=100)

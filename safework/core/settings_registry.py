@@ -1,47 +1,57 @@
-"""Settings that administrators change, with their defaults and meaning.
+"""Settings that administrators change: each app registers its own, with default and meaning.
 
-A `core.models.Setting` row overrides a default, per site where `site_id` is set. Deployment limits
+An app declares its settings as `SettingSpec` values in its `conf.py` and registers them in its
+`AppConfig.ready()` with `register_setting`; core keeps no list of other apps' keys. A
+`core.models.Setting` row overrides a default, per site where `site_id` is set. Deployment limits
 (upload size, URLs) are environment settings instead (safework/settings.py).
 """
 
-from dataclasses import dataclass
+from __future__ import annotations
 
-from django.utils.translation import gettext_lazy as _
+import threading
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from django.core.exceptions import ImproperlyConfigured
 
 
 @dataclass(frozen=True)
 class SettingSpec:
+    key: str  # "<app>.<name>", never renamed: stored rows and site overrides use it
     default: object
     help: object  # a lazy translated string
     clause: object = ""  # the regulation that sets the default, where one does
 
 
-DEFAULTS: dict[str, SettingSpec] = {
-    "cert.yellow_days": SettingSpec(
-        60, _("Usable certificates with this many days or fewer left are yellow.")
-    ),
-    "cert.unverified_blocking": SettingSpec(
-        False, _("Unverified certificates refuse work instead of warning.")
-    ),
-    "cert.construction_counts_as_order30": SettingSpec(
-        False, _("Construction electrical/height items count as Order-30 electrical/height items.")
-    ),
-    "people.contractor_medical_max_age_months": SettingSpec(
-        3,
-        _("Contractor staff need a medical check dated at most this many months before the date."),
-    ),
-    "cert.absence_rule_enabled": SettingSpec(
-        True, _("Away from the operation for 6 months or more needs a practical re-examination.")
-    ),
-    "cert.absence_months": SettingSpec(
-        6, _("Months away that trigger the re-examination (Art. 32).")
-    ),
-    "people.minimum_working_age": SettingSpec(
-        16,
-        _("No employment may start before the person is this many years old."),
-        clause=_("Labour Law of the PRC, Art. 15: employers may not recruit minors under 16"),
-    ),
-}
+_registry: dict[str, SettingSpec] = {}
+_lock = threading.Lock()
+
+# Every registered setting by key (read-only; filled as apps become ready).
+DEFAULTS = MappingProxyType(_registry)
+
+
+def register_setting(spec: SettingSpec) -> SettingSpec:
+    """Make a setting known: the admin lists it, `get_setting` answers its default.
+
+    Registering the same spec again is harmless (ready() may run twice in tests); a second,
+    different spec for a key is a configuration error, since the two apps would disagree on
+    what a stored value means.
+    """
+    with _lock:
+        known = _registry.get(spec.key)
+        if known is not None and known != spec:
+            raise ImproperlyConfigured(f"setting {spec.key!r} is registered twice, differently")
+        _registry[spec.key] = spec
+    return spec
+
+
+def setting_spec(key: str) -> SettingSpec:
+    try:
+        return _registry[key]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"setting {key!r} is not registered: is its app installed and ready?"
+        ) from None
 
 
 def get_setting(key: str, *, site_id: int | None = None):
@@ -50,7 +60,7 @@ def get_setting(key: str, *, site_id: int | None = None):
 
     from safework.core.models import Setting
 
-    spec = DEFAULTS[key]
+    spec = setting_spec(key)
     wanted = (
         Q(site_id__isnull=True) if site_id is None else Q(site_id__isnull=True) | Q(site_id=site_id)
     )

@@ -22,11 +22,12 @@ from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.integrity import describe_unique, save_unique
 from safework.core.scope import Scope
-from safework.core.settings_registry import DEFAULTS, get_setting
+from safework.core.settings_registry import get_setting
 from safework.core.validation import clean_model, visible_ref
 from safework.org.models import Department, Position
 from safework.org.queries import departments_visible_to, sites_visible_to
 from safework.people import queries
+from safework.people.conf import MINIMUM_WORKING_AGE
 from safework.people.models import (
     BlacklistEntry,
     Contractor,
@@ -218,8 +219,8 @@ def minimum_age_errors(birth: date | None, started_on: date | None, field: str):
     setting with its clause: Labour Law art. 15, 16 years), not the day before."""
     if birth is None or started_on is None:
         return []
-    spec = DEFAULTS["people.minimum_working_age"]
-    age = int(get_setting("people.minimum_working_age"))
+    spec = MINIMUM_WORKING_AGE
+    age = int(get_setting(spec.key))
     if started_on >= birthday(birth, age):
         return []
     return [

@@ -137,13 +137,13 @@ def _shown(reason: Reason, persons: dict, user) -> dict:
     return out
 
 
-def _members(body: CheckIn) -> list[tuple]:
+def _members(body: CheckIn) -> list[qualification.CrewMember]:
     if body.crew and (body.person_id is not None or body.role):
         raise InvalidInput(
             FieldError("crew", "ambiguous", _("Give either person_id and role, or crew."))
         )
     if body.crew:
-        return [(m.person_id, m.role, m.attrs) for m in body.crew]
+        return [qualification.CrewMember(m.person_id, m.role, m.attrs) for m in body.crew]
     errors = []
     if body.person_id is None:
         errors.append(FieldError("person_id", "required", _("Give person_id and role, or crew.")))
@@ -151,21 +151,21 @@ def _members(body: CheckIn) -> list[tuple]:
         errors.append(FieldError("role", "required", _("This field is required.")))
     if errors:
         raise InvalidInput(errors)
-    return [(body.person_id, body.role)]
+    return [qualification.CrewMember(body.person_id, body.role)]
 
 
 @router.post("/qualifications/check", response=CheckOut, **access(CERTIFICATES, READ))
 def check_qualification(request, body: CheckIn):
     """May this person (or every member of this crew) do this work at this site at `at`?"""
     members = _members(body)
-    ids = {m[0] for m in members}
+    ids = {m.person_id for m in members}
     persons = {p.pk: p for p in persons_visible_to(request.scope).filter(pk__in=ids)}
     if len(persons) != len(ids):
         raise Http404  # someone the caller may not see, or no one
     site = Site.objects.filter(pk=body.site_id).first()
     if site is None:
         raise InvalidInput(FieldError("site_id", "unknown_site", _("No such site.")))
-    at = body.at or timezone.now()
+    at = body.at or timezone.now()  # the API's documented default; the engine has none
     result = qualification.assess_crew(
         members,
         body.work_type,

@@ -288,6 +288,7 @@ class _Judge:
             medical_item=cat.medical_item,
             book=cat.book,
             settings=settings,
+            house_rules=cat.house_rules_on(work.on),
             is_contractor_staff=contractor,
             work_types=cat.work_types_by_code,
         )

@@ -1,21 +1,28 @@
 """The qualification engine: may this person, or this crew, do this work here at this instant?
 
     check(person, work_type, level, role, site, at, attrs=None) -> Decision
-    check_crew(members, work_type, level, site, at, attrs=None) -> Decision
+    check_crew(members: [CrewMember], work_type, level, site, at, attrs=None) -> Decision
     assess_crew(...) -> CrewDecision        the same, with one decision per member (the API)
     answer(questions) -> list[Decision]     many questions, one fetch (the roster forward check)
 
-A rule "on a date" uses the local date of `at` (`on = timezone.localdate(at)`): 23:30 UTC is the
-next day in Shanghai. Every reason is reported, for every member, each with its clause and
-subject (the person, or the certificate number), never just the first.
+`at` is required: the engine never reads the clock. A door that means "now" passes
+`timezone.now()` itself. A rule "on a date" uses the local date of `at` (`on =
+timezone.localdate(at)`): 23:30 UTC is the next day in Shanghai. Every reason is reported, for
+every member, each with its clause and subject (the person, or the certificate number), never
+just the first.
 
 What is checked for each member (certificates.md "Requirements", decisions.md "The qualification
-engine"): the person is active and employed on `on`; contractor staff's contractor is active and
-engaged at the site on `on`; no blacklist entry for their ID number is in force; their position
-may take the crew role in this work type up to this level (`PositionPermission`); and every
-`Requirement` row that applies (work type, minimum level, crew role, effective dates, condition
-over the check's attributes) is met: a usable certificate of one of its items
-(`rules.certificate_status`), or a valid medical check without a restriction for this work.
+engine"), each under the house rule (`work.HouseRule`) in force on `on`, whose clause a refusal
+names: the person is active and has an employment in force on `on` (history, not today's
+employer: a roster for next month sees the employment of next month); contractor staff's
+contractor (of that employment) is active and engaged at the site on `on`; no blacklist entry
+for their ID number is in force; their position may take the crew role in this work type up to
+this level (`PositionPermission`; the person's recorded position, which keeps no history); and
+every `Requirement` row that applies (work type, minimum level, crew role, effective dates,
+condition over the check's attributes) is met: a usable certificate of one of its items
+(`rules.certificate_status`), or a valid medical check without a restriction for this work. A
+house rule with no row in force on `on` is not applied; one the engine knows with no row at all
+means an incomplete catalogue, and the answer is "cannot decide".
 
 Input errors (an unknown work type, a level the work type does not have, an unknown crew role,
 a bad attribute) raise `InvalidInput` (422 in the API): they are not refusals.
@@ -24,15 +31,12 @@ Fail-closed: an exception while reading facts or settings (database, settings re
 `allowed=False` with `check.cannot_decide`, never "allowed"; so does a condition that needs an
 attribute the check lacks (`check.attribute_missing`, naming it).
 
-Cost: the facts of all persons asked about are read in a fixed handful of queries, whatever the
-crew size or the number of requirement rows: persons with employment, contractor and whether any
-blacklist entry names them; their certificates (plus, rarely, predecessors held under another
-record set); health checks; and only when needed the blacklist entries of those named and the
-engagements of contractor staff's contractors: three queries for a crew of own staff. The
-catalogue (requirement rows, items, rule book, position matrix, work types) and the settings are
-cached per process: a save or delete of any of those rows in this process clears the cache at once
-(signals), and a change made by another process is seen after at most `CACHE_SECONDS`. Facts about
-persons (certificates, health checks, blacklist, employment) are never cached.
+Cost: the facts of all persons asked about are read in one round trip whatever the crew size or
+the number of requirement rows (`qualification.facts`). The catalogue (requirement rows, items,
+rule book, position matrix, work types, house rules) and the settings are cached per process: a
+save or delete of any of those rows in this process clears the cache at once (signals), and a
+change made by another process is seen after at most `CACHE_SECONDS`. Facts about persons
+(certificates, health checks, blacklist, employment) are never cached.
 """
 
 from __future__ import annotations
@@ -48,14 +52,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from django.db import connection, models, transaction
-from django.db.models import Exists, OuterRef
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from safework.certs.models import (
     CatalogueRule,
-    Certificate,
     CertificateItem,
     RevocationGround,
     Scheme,
@@ -68,17 +70,17 @@ from safework.core.refusals import Decision, Reason
 from safework.core.settings_registry import get_setting
 from safework.org.models import Position
 from safework.people.models import (
-    BlacklistEntry,
-    ContractorEngagement,
     ContractorStatus,
     EmployerKind,
     EmploymentStatus,
     EngagementStatus,
-    HealthCheck,
     Person,
 )
+from safework.qualification.facts import Facts, PersonFacts, fetch_facts
 from safework.qualification.models import Requirement
 from safework.qualification.requirements import (
+    ABSENCE_RULE,
+    CONTRACTOR_MEDICAL_RULE,
     INTERNAL,
     ConditionError,
     ItemIndex,
@@ -87,23 +89,34 @@ from safework.qualification.requirements import (
     RuleSettings,
     Subject,
     Work,
-    applies,
+    condition_holds,
+    in_scope,
     parse_attrs,
     requirement_reasons,
     shipped_equivalents,
 )
-from safework.work.models import CrewRole, PositionPermission, WorkLevel, WorkType
+from safework.work.models import CrewRole, HouseRule, PositionPermission, WorkLevel, WorkType
 
 logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 30.0
 MEDICAL_ITEM = "MEDICAL"
 
-# Facts that no catalogue row holds get these clauses (enterprise rules, not law).
-PERSON_CLAUSE = "企业规定：在册且在岗人员方可作业"
-CONTRACTOR_CLAUSE = "企业规定：承包商资格有效且在本厂区有有效合同"
-BLACKLIST_CLAUSE = "企业规定：相关方黑名单"
-POSITION_CLAUSE = "企业规定：岗位作业权限矩阵"
+# House rules the engine applies itself (`work.HouseRule` codes; the clauses are the rows').
+EMPLOYED_RULE = "person.employed"
+CONTRACTOR_RULE = "contractor.engaged"
+BLACKLIST_RULE = "person.blacklist"
+POSITION_RULE = "position.permission"
+HOUSE_RULES = (
+    EMPLOYED_RULE,
+    CONTRACTOR_RULE,
+    BLACKLIST_RULE,
+    POSITION_RULE,
+    ABSENCE_RULE,
+    CONTRACTOR_MEDICAL_RULE,
+)
+# The one clause that stays in code: it is given exactly when the catalogue (where clauses live)
+# or another fact could not be read.
 CANNOT_DECIDE_CLAUSE = "SafeWork：无法确认时不予放行"
 
 
@@ -130,24 +143,43 @@ class Catalogue:
     items: ItemIndex
     book: RuleBook
     medical_item: ItemRef | None
+    house_rules: dict[str, tuple[HouseRule, ...]] = field(default_factory=dict)  # by code
     _rows_for: dict = field(default_factory=dict, repr=False, compare=False)
+    _house_on: dict = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def work_types_by_code(self) -> dict[str, WorkType]:
         return {wt.code: wt for wt in self.work_types.values()}
 
-    def requirements_for(self, work_type: WorkType, role: CrewRole) -> tuple[Requirement, ...]:
-        """The rows whose work type and crew role filters let this work through (memoised);
-        `requirements.applies` still checks levels, dates and conditions."""
-        key = (work_type.pk, role.pk)
+    def requirements_for(self, work: Work) -> tuple[Requirement, ...]:
+        """The rows whose filters (`requirements.in_scope`: active, dates, work type, crew role,
+        level) let this work through, memoised per work and day; each row's condition over the
+        member's attributes is still to be evaluated."""
+        key = (work.work_type.pk, work.level.pk if work.level else None, work.role.pk, work.on)
         rows = self._rows_for.get(key)
         if rows is None:
-            rows = self._rows_for[key] = tuple(
-                r
-                for r in self.requirements
-                if r.work_type_id in (None, work_type.pk) and r.crew_role_id in (None, role.pk)
-            )
+            if len(self._rows_for) > 4096:  # roster dates come from users: stay bounded
+                self._rows_for.clear()
+            rows = self._rows_for[key] = tuple(r for r in self.requirements if in_scope(r, work))
         return rows
+
+    def house_rules_on(self, on: dt.date) -> dict[str, str]:
+        """The clause of each house rule in force on `on`, by code (memoised per day); a rule
+        with no row in force then is absent. Raises MissingHouseRule when a rule the engine
+        applies has no row at any date: the catalogue is incomplete."""
+        clauses = self._house_on.get(on)
+        if clauses is None:
+            missing = [code for code in HOUSE_RULES if code not in self.house_rules]
+            if missing:
+                raise MissingHouseRule(missing)
+            if len(self._house_on) > 4096:  # roster dates come from users: stay bounded
+                self._house_on.clear()
+            clauses = self._house_on[on] = {
+                code: row.clause
+                for code, rows in self.house_rules.items()
+                if (row := _in_force_row(rows, on)) is not None
+            }
+        return clauses
 
     def work_type(self, value, *, field_name: str = "work_type") -> WorkType:
         """A WorkType by instance, code or name (动火作业 → hot_work)."""
@@ -196,14 +228,24 @@ class Catalogue:
             }
         raise InvalidInput(FieldError(field_name, "invalid_level", message))
 
+    @cached_property
+    def _role_index(self) -> dict[int | str, CrewRole]:
+        """Each role by id, code and normalised name (the first role wins a clash, as a scan
+        in order would): every member of every check names one."""
+        index: dict[int | str, CrewRole] = {}
+        for r in self.roles.values():
+            for key in (r.pk, r.code, _text(r.name)):
+                index.setdefault(key, r)
+        return index
+
     def role(self, value, *, field_name: str = "role") -> CrewRole:
         """A crew role by instance, code or name (作业人 → worker)."""
         if isinstance(value, CrewRole):
             value = value.pk
         value = _text(value)
-        for r in self.roles.values():
-            if value in (r.pk, r.code, _text(r.name)):
-                return r
+        found = self._role_index.get(value) if isinstance(value, int | str) else None
+        if found is not None:
+            return found
         known = ", ".join(r.code for r in self.roles.values())
         raise InvalidInput(
             FieldError(
@@ -213,6 +255,24 @@ class Catalogue:
                 % {"value": value, "known": known},
             )
         )
+
+
+class MissingHouseRule(Exception):
+    """A house rule the engine applies has no catalogue row at all (not loaded, or deleted)."""
+
+    def __init__(self, codes: Sequence[str]):
+        self.codes = tuple(codes)
+        super().__init__(", ".join(codes))
+
+
+def _in_force_row(rows: Iterable[HouseRule], on: dt.date) -> HouseRule | None:
+    """The row in force on `on` (from inclusive, to exclusive), the latest started if several."""
+    covering = [
+        r
+        for r in rows
+        if r.effective_from <= on and (r.effective_to is None or on < r.effective_to)
+    ]
+    return max(covering, key=lambda r: r.effective_from, default=None)
 
 
 def _load_catalogue() -> Catalogue:
@@ -241,6 +301,9 @@ def _load_catalogue() -> Catalogue:
     ]
     clause, mapping = shipped_equivalents()
     items = ItemIndex(refs, mapping, clause)
+    house_rules: dict[str, list[HouseRule]] = {}
+    for rule in HouseRule.objects.order_by("code", "effective_from"):
+        house_rules.setdefault(rule.code, []).append(rule)
     return Catalogue(
         work_types=work_types,
         levels=levels,
@@ -251,6 +314,7 @@ def _load_catalogue() -> Catalogue:
         items=items,
         book=RuleBook.load(),
         medical_item=items.by_key.get(f"{INTERNAL}:{MEDICAL_ITEM}"),
+        house_rules={code: tuple(rows) for code, rows in house_rules.items()},
     )
 
 
@@ -325,91 +389,13 @@ _CATALOGUE_MODELS = (
     Requirement,
     RevocationGround,
     Position,
+    HouseRule,
 )
 for _model in (*_CATALOGUE_MODELS, Setting):
     for _signal in (post_save, post_delete):
         _signal.connect(
             clear_caches, sender=_model, dispatch_uid=f"qualification-{_model.__name__}"
         )
-
-
-# --- facts about persons --------------------------------------------------------------------------
-
-
-@dataclass
-class PersonFacts:
-    person: Person
-    certificates: list[Certificate] = field(default_factory=list)
-    health_checks: list[HealthCheck] = field(default_factory=list)
-    blacklist: list[BlacklistEntry] = field(default_factory=list)
-    engagements: list[ContractorEngagement] = field(default_factory=list)
-
-
-@dataclass
-class Facts:
-    persons: dict[int, PersonFacts]
-    certificates: dict[int, Certificate]  # by id, incl. predecessors
-
-
-# The hot queries, built once (each call only adds its filter). No lazy loads: FETCH_RAISE makes
-# a forgotten select_related an error in tests rather than a query per person. order_by(): the
-# models' default orderings would join persons, schemes and items just to sort.
-_PERSONS = (
-    Person.objects.fetch_mode(models.FETCH_RAISE)
-    .select_related("current_employment__contractor")
-    # Blacklist entries are rare: the person row says whether any names them, and only those
-    # entries are read (one round trip less in the common case).
-    .annotate(on_blacklist=Exists(BlacklistEntry.objects.filter(id_number=OuterRef("id_number"))))
-    .order_by()
-)
-_CERTIFICATES = Certificate.objects.fetch_mode(models.FETCH_RAISE).order_by()
-_HEALTH_CHECKS = HealthCheck.objects.fetch_mode(models.FETCH_RAISE).order_by()
-
-
-def fetch_facts(person_ids: Iterable[int], *, until: dt.date | None = None) -> Facts:
-    """Every fact the engine reads about these persons, in a fixed handful of queries.
-
-    `until` bounds the health checks read (the latest on or before the date asked is used).
-    """
-    ids = sorted(set(person_ids))
-    persons = {p.pk: PersonFacts(p) for p in _PERSONS.filter(pk__in=ids)}
-    certificates: dict[int, Certificate] = {}
-    for c in _CERTIFICATES.filter(person_id__in=ids):
-        certificates[c.pk] = c
-        persons[c.person_id].certificates.append(c)
-    missing = {c.predecessor_id for c in certificates.values() if c.predecessor_id} - set(
-        certificates
-    )
-    if missing:
-        for c in _CERTIFICATES.filter(pk__in=missing):
-            certificates[c.pk] = c
-    checks = _HEALTH_CHECKS.filter(person_id__in=ids)
-    if until is not None:
-        checks = checks.filter(checked_on__lte=until)
-    for h in checks:
-        persons[h.person_id].health_checks.append(h)
-    by_number = {pf.person.id_number: pf for pf in persons.values() if pf.person.on_blacklist}
-    if by_number:
-        for b in (
-            BlacklistEntry.objects.fetch_mode(models.FETCH_RAISE)
-            .filter(id_number__in=list(by_number))
-            .order_by()
-        ):
-            by_number[b.id_number].blacklist.append(b)
-    by_contractor: dict[int, list[PersonFacts]] = {}
-    for pf in persons.values():
-        emp = pf.person.current_employment
-        if emp is not None and emp.employer_kind == EmployerKind.CONTRACTOR:
-            by_contractor.setdefault(emp.contractor_id, []).append(pf)
-    if by_contractor:
-        for e in (
-            ContractorEngagement.objects.fetch_mode(models.FETCH_RAISE)
-            .filter(contractor_id__in=list(by_contractor))
-            .order_by()
-        ):
-            for pf in by_contractor[e.contractor_id]:
-                pf.engagements.append(e)
-    return Facts(persons, certificates)
 
 
 # --- one member -----------------------------------------------------------------------------------
@@ -429,104 +415,122 @@ def _in_force(starts_on: dt.date, ends_on: dt.date | None, on: dt.date) -> bool:
     return starts_on <= on and (ends_on is None or on <= ends_on)
 
 
-def _person_reasons(pf: PersonFacts, q: Question, who: Subject) -> list[Reason]:
-    person, on = pf.person, q.work.on
+def _employment_reasons(pf: PersonFacts, on: dt.date, who: Subject, clause: str) -> list[Reason]:
+    """Active, and an employment in force on `on` that is not suspended (an ended one counts
+    through its last day)."""
+    person = pf.person
     reasons = []
     if not person.is_active:
         reasons.append(
             Reason(
                 "person.inactive",
                 _("The person's record is inactive."),
-                PERSON_CLAUSE,
+                clause,
                 who.label,
                 data=who.data(),
             )
         )
-    emp = person.current_employment
-    if emp is None:
+    emp = pf.employment_on(on)
+    if emp is not None and emp.status != EmploymentStatus.SUSPENDED:
+        return reasons
+    shown = emp or pf.nearest_employment(on)  # the one that does not cover `on`, for the message
+    if shown is None:
         reasons.append(
             Reason(
                 "person.not_employed",
-                _("The person has no current employment."),
-                PERSON_CLAUSE,
+                _("The person has no employment on record."),
+                clause,
                 who.label,
                 data=who.data(),
             )
         )
-    elif emp.status != EmploymentStatus.ACTIVE or not _in_force(emp.started_on, emp.ended_on, on):
-        reasons.append(
-            Reason(
-                "person.not_employed",
-                _(
-                    "The person's employment (%(status)s, %(start)s – %(end)s) does not cover "
-                    "%(on)s."
-                )
-                % {
-                    "status": emp.get_status_display(),
-                    "start": emp.started_on,
-                    "end": emp.ended_on or "…",
-                    "on": on,
-                },
-                PERSON_CLAUSE,
-                who.label,
-                data=who.data(employment_id=emp.pk),
-            )
+        return reasons
+    reasons.append(
+        Reason(
+            "person.not_employed",
+            _("The person's employment (%(status)s, %(start)s – %(end)s) does not cover %(on)s.")
+            % {
+                "status": shown.get_status_display(),
+                "start": shown.started_on,
+                "end": shown.ended_on or "…",
+                "on": on,
+            },
+            clause,
+            who.label,
+            data=who.data(employment_id=shown.pk),
         )
-    if emp is not None and emp.employer_kind == EmployerKind.CONTRACTOR:
-        contractor = emp.contractor
-        if contractor.status != ContractorStatus.ACTIVE:
-            reasons.append(
-                Reason(
-                    "contractor.inactive",
-                    _("The contractor %(name)s is %(status)s.")
-                    % {"name": contractor.name, "status": contractor.get_status_display()},
-                    CONTRACTOR_CLAUSE,
-                    who.label,
-                    data=who.data(contractor_id=contractor.pk),
-                )
-            )
-        if q.site_id is None:
-            reasons.append(
-                Reason(
-                    "contractor.site_unknown",
-                    _("Contractor staff: name the site to check the contractor's engagement."),
-                    CONTRACTOR_CLAUSE,
-                    who.label,
-                    data=who.data(contractor_id=contractor.pk),
-                )
-            )
-        elif not any(
-            e.site_id == q.site_id
-            and e.status == EngagementStatus.ACTIVE
-            and _in_force(e.starts_on, e.ends_on, on)
-            for e in pf.engagements
-        ):
-            reasons.append(
-                Reason(
-                    "contractor.not_engaged",
-                    _("The contractor %(name)s has no active engagement at this site on %(on)s.")
-                    % {"name": contractor.name, "on": on},
-                    CONTRACTOR_CLAUSE,
-                    who.label,
-                    data=who.data(contractor_id=contractor.pk, site_id=q.site_id),
-                )
-            )
-    for entry in pf.blacklist:
-        if _in_force(entry.starts_on, entry.ends_on, on):
-            reasons.append(
-                Reason(
-                    "person.blacklisted",
-                    _("On the blacklist from %(start)s until %(end)s: %(why)s")
-                    % {"start": entry.starts_on, "end": entry.ends_on or "…", "why": entry.reason},
-                    BLACKLIST_CLAUSE,
-                    who.label,
-                    data=who.data(blacklist_entry_id=entry.pk),
-                )
-            )
+    )
     return reasons
 
 
-def _position_reasons(person: Person, work: Work, cat: Catalogue, who: Subject) -> list[Reason]:
+def _contractor_reasons(
+    pf: PersonFacts, q: Question, facts: Facts, who: Subject, clause: str
+) -> list[Reason]:
+    """For staff of a contractor on `on`: the contractor is active and engaged at the site then."""
+    on = q.work.on
+    emp = pf.employment_on(on)
+    if emp is None or emp.employer_kind != EmployerKind.CONTRACTOR:
+        return []
+    contractor = facts.contractors[emp.contractor_id]
+    reasons = []
+    if contractor.status != ContractorStatus.ACTIVE:
+        reasons.append(
+            Reason(
+                "contractor.inactive",
+                _("The contractor %(name)s is %(status)s.")
+                % {"name": contractor.name, "status": contractor.get_status_display()},
+                clause,
+                who.label,
+                data=who.data(contractor_id=contractor.pk),
+            )
+        )
+    if q.site_id is None:
+        reasons.append(
+            Reason(
+                "contractor.site_unknown",
+                _("Contractor staff: name the site to check the contractor's engagement."),
+                clause,
+                who.label,
+                data=who.data(contractor_id=contractor.pk),
+            )
+        )
+    elif not any(
+        e.site_id == q.site_id
+        and e.status == EngagementStatus.ACTIVE
+        and _in_force(e.starts_on, e.ends_on, on)
+        for e in facts.engagements_of(contractor.pk)
+    ):
+        reasons.append(
+            Reason(
+                "contractor.not_engaged",
+                _("The contractor %(name)s has no active engagement at this site on %(on)s.")
+                % {"name": contractor.name, "on": on},
+                clause,
+                who.label,
+                data=who.data(contractor_id=contractor.pk, site_id=q.site_id),
+            )
+        )
+    return reasons
+
+
+def _blacklist_reasons(pf: PersonFacts, on: dt.date, who: Subject, clause: str) -> list[Reason]:
+    return [
+        Reason(
+            "person.blacklisted",
+            _("On the blacklist from %(start)s until %(end)s: %(why)s")
+            % {"start": entry.starts_on, "end": entry.ends_on or "…", "why": entry.reason},
+            clause,
+            who.label,
+            data=who.data(blacklist_entry_id=entry.pk),
+        )
+        for entry in pf.blacklist
+        if _in_force(entry.starts_on, entry.ends_on, on)
+    ]
+
+
+def _position_reasons(
+    person: Person, work: Work, cat: Catalogue, who: Subject, clause: str
+) -> list[Reason]:
     """The position permission matrix: the person's position may take this crew role in this
     work type (a row without work type: every type), up to the row's maximum level."""
     if person.position_id is None:
@@ -535,7 +539,7 @@ def _position_reasons(person: Person, work: Work, cat: Catalogue, who: Subject) 
                 "position.not_permitted",
                 _("The person has no position, so may not act as %(role)s.")
                 % {"role": work.role.name},
-                POSITION_CLAUSE,
+                clause,
                 who.label,
                 data=who.data(role=work.role.code),
             )
@@ -554,7 +558,7 @@ def _position_reasons(person: Person, work: Work, cat: Catalogue, who: Subject) 
                 "position.not_permitted",
                 _("Position %(position)s may not act as %(role)s in %(work)s.")
                 % {"position": name, "role": work.role.name, "work": work.work_type.name},
-                POSITION_CLAUSE,
+                clause,
                 who.label,
                 data=data,
             )
@@ -575,7 +579,7 @@ def _position_reasons(person: Person, work: Work, cat: Catalogue, who: Subject) 
                 "max": highest.name,
                 "level": work.level.name,
             },
-            _clauses(POSITION_CLAUSE, next((r.clause for r in rows if r.clause), "")),
+            _clauses(clause, next((r.clause for r in rows if r.clause), "")),
             who.label,
             data=data,
         )
@@ -605,13 +609,27 @@ def _assess(q: Question, facts: Facts, cat: Catalogue, settings: RuleSettings) -
         return [cannot_decide(q.person_id, str(q.person_id), _("person not found"))]
     who = Subject(pf.person.pk, pf.person.name)
     work = q.work
-    emp = pf.person.current_employment
+    try:
+        house = cat.house_rules_on(work.on)
+    except MissingHouseRule as exc:
+        detail = _("house rules missing from the catalogue: %(codes)s") % {
+            "codes": ", ".join(exc.codes)
+        }
+        return [cannot_decide(q.person_id, who.label, detail)]
+    emp = pf.employment_on(work.on)
     is_contractor_staff = emp is not None and emp.employer_kind == EmployerKind.CONTRACTOR
-    reasons = _person_reasons(pf, q, who)
-    reasons += _position_reasons(pf.person, work, cat, who)
-    for req in cat.requirements_for(work.work_type, work.role):
+    reasons = []
+    if (clause := house.get(EMPLOYED_RULE)) is not None:
+        reasons += _employment_reasons(pf, work.on, who, clause)
+    if (clause := house.get(CONTRACTOR_RULE)) is not None:
+        reasons += _contractor_reasons(pf, q, facts, who, clause)
+    if (clause := house.get(BLACKLIST_RULE)) is not None:
+        reasons += _blacklist_reasons(pf, work.on, who, clause)
+    if (clause := house.get(POSITION_RULE)) is not None:
+        reasons += _position_reasons(pf.person, work, cat, who, clause)
+    for req in cat.requirements_for(work):
         try:
-            if not applies(req, work):
+            if not condition_holds(req.condition, work.symbols):
                 continue
             reasons += requirement_reasons(
                 req,
@@ -624,6 +642,7 @@ def _assess(q: Question, facts: Facts, cat: Catalogue, settings: RuleSettings) -
                 medical_item=cat.medical_item,
                 book=cat.book,
                 settings=settings,
+                house_rules=house,
                 is_contractor_staff=is_contractor_staff,
                 work_types=cat.work_types_by_code,
             )
@@ -695,6 +714,20 @@ def answer(questions: Sequence[Question], *, cat: Catalogue | None = None) -> li
 # --- the public questions -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class CrewMember:
+    """One member of a crew as a caller names them: the person, the crew role they take, and
+    what is theirs alone: attributes that add to (and override) the crew's (the height this
+    member works at), and a level when theirs differs from the crew's (None: the crew's).
+
+    Role and level: rows, codes or names (作业人 → worker, 一级 → level1)."""
+
+    person_id: int
+    role: CrewRole | str
+    attrs: Mapping | None = None
+    level: WorkLevel | str | None = None
+
+
 @dataclass(frozen=True)
 class MemberDecision:
     person_id: int
@@ -711,10 +744,11 @@ class CrewDecision:
     level: str | None = None
 
 
-def local_day(at: dt.datetime | None, *, field_name: str = "at") -> dt.date:
-    """The local date of an aware instant (None: now); a naive one is an input error."""
+def local_day(at: dt.datetime, *, field_name: str = "at") -> dt.date:
+    """The local date of an aware instant; a naive one is an input error. There is no default:
+    the engine does not read the clock (a door that means "now" passes `timezone.now()`)."""
     if at is None:
-        at = timezone.now()
+        raise TypeError("`at` is required: pass the instant asked about, e.g. timezone.now()")
     if not isinstance(at, dt.datetime) or timezone.is_naive(at):
         raise InvalidInput(
             FieldError(field_name, "invalid_datetime", _("The time must include a time zone."))
@@ -727,30 +761,32 @@ def _pk(value) -> int | None:
 
 
 def assess_crew(
-    members: Sequence[tuple],
+    members: Sequence[CrewMember],
     work_type,
     level,
     site,
-    at: dt.datetime | None,
+    at: dt.datetime,
     attrs: Mapping | None = None,
     *,
     field_prefix: str = "crew",
 ) -> CrewDecision:
-    """Check every member; members are (person, role) or (person, role, attrs), where attrs add
-    to (and override) the crew's attrs. Person and site: instances or ids; work type, level and
-    role: instances, codes or names."""
+    """Check every member at the instant `at`. Site: an instance or an id; work type and level:
+    instances, codes or names."""
     on = local_day(at)
+    for m in members:
+        if not isinstance(m, CrewMember):
+            raise TypeError(f"crew members are CrewMember values, not {type(m).__name__}")
     site_id = _pk(site)
     try:
         cat = catalogue()
     except Exception:
         logger.exception("qualification check: catalogue could not be read")
-        reasons = [cannot_decide(_pk(m[0])) for m in members]
+        reasons = [cannot_decide(m.person_id) for m in members]
         return CrewDecision(
             on,
             Decision(False, tuple(reasons)),
             tuple(
-                MemberDecision(_pk(m[0]), str(m[1]), Decision(False, (r,)))
+                MemberDecision(m.person_id, str(m.role), Decision(False, (r,)))
                 for m, r in zip(members, reasons, strict=True)
             ),
         )
@@ -760,18 +796,20 @@ def assess_crew(
     crew_attrs = parse_attrs(attrs, processes=processes)
     questions, errors = [], []
     for i, member in enumerate(members):
-        person, role, *rest = member
         where = f"{field_prefix}.{i}." if field_prefix else ""
         try:
-            crew_role = cat.role(role, field_name=f"{where}role")
-            own = parse_attrs(
-                rest[0] if rest else None, field_prefix=f"{where}attrs", processes=processes
+            crew_role = cat.role(member.role, field_name=f"{where}role")
+            own = parse_attrs(member.attrs, field_prefix=f"{where}attrs", processes=processes)
+            own_level = (
+                lv
+                if member.level is None
+                else cat.level(wt, member.level, field_name=f"{where}level")
             )
         except InvalidInput as exc:
             errors += exc.errors
             continue
-        work = Work(wt, lv, crew_role, on, {**crew_attrs, **own})
-        questions.append(Question(_pk(person), work, site_id))
+        work = Work(wt, own_level, crew_role, on, {**crew_attrs, **own})
+        questions.append(Question(member.person_id, work, site_id))
     if errors:
         raise InvalidInput(errors)
     decisions = answer(questions, cat=cat)
@@ -784,11 +822,11 @@ def assess_crew(
 
 
 def check_crew(
-    members: Sequence[tuple],
+    members: Sequence[CrewMember],
     work_type,
     level,
     site,
-    at: dt.datetime | None,
+    at: dt.datetime,
     attrs: Mapping | None = None,
 ) -> Decision:
     """May this crew do this work at `site` at `at`? Every member is checked, not only the
@@ -802,10 +840,10 @@ def check(
     level,
     role,
     site,
-    at: dt.datetime | None,
+    at: dt.datetime,
     attrs: Mapping | None = None,
 ) -> Decision:
-    """May this person act as `role` in this work at `site` at `at`?"""
+    """May this person (an instance or an id) act as `role` in this work at `site` at `at`?"""
     return assess_crew(
-        [(person, role)], work_type, level, site, at, attrs, field_prefix=""
+        [CrewMember(_pk(person), role)], work_type, level, site, at, attrs, field_prefix=""
     ).decision

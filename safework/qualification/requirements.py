@@ -1,8 +1,10 @@
-"""Evaluation of requirement rows (`certs.models.Requirement`) for one crew member on one date.
+"""Evaluation of requirement rows (`qualification.models.Requirement`) for one crew member on one
+date.
 
-Pure: no queries, no clock. The engine (`certs/qualification.py`) passes the loaded catalogue, the
-person's certificates and health checks and the date `on`; each function answers with `Reason`s
-(none: the row is met).
+Pure: no queries, no clock, and no import of the engine (which imports this module). The engine
+(`qualification/engine.py`) passes the loaded catalogue, the person's certificates and health
+checks, the clauses of the house rules in force and the date `on`; each function answers with
+`Reason`s (none: the row is met).
 
 - `parse_attrs` checks what a check says about the work (height in m, hot-work method, …). A bad
   value or an unknown name is an input error (422), so a typo cannot silently skip a row.
@@ -58,10 +60,14 @@ EQUIVALENTS_FILE = Path(__file__).parents[1] / "certs" / "catalogue" / "equivale
 ATTRIBUTES_FILE = Path(__file__).parents[1] / "certs" / "catalogue" / "attributes.yaml"
 SPECIAL_OPERATION = "special_operation"
 INTERNAL = "internal"
+# House rules these rows' evaluation applies (`work.HouseRule` codes; the engine passes the
+# clauses of the rows in force on the day, and a rule with none in force is not applied).
 # Art. 32: away from the special-operation post too long → practical re-examination first. The
 # months and the switch are settings (`cert.absence_months`, `cert.absence_rule_enabled`); whether
 # Order No. 19 keeps the article is not yet confirmed, so an administrator can switch it off.
-ABSENCE_CLAUSE = "安监总局令第30号 第三十二条"
+ABSENCE_RULE = "cert.absence"
+# Contractor staff's medical check must be recent (months: `people.contractor_medical_max_age_…`).
+CONTRACTOR_MEDICAL_RULE = "medical.contractor_age"
 
 
 # The rules' month arithmetic, memoised: the engine asks it for every certificate of a crew.
@@ -166,13 +172,6 @@ def process_source() -> tuple[str, str]:
     return str(source["scheme"]), str(source["category"])
 
 
-def _database_processes() -> Choices:
-    # Callers that hold the catalogue pass its choices; others read the cached catalogue.
-    from safework.qualification.engine import catalogue
-
-    return catalogue().items.process_choices()
-
-
 @dataclass(frozen=True)
 class AttributeSpec:
     type: object  # a rule_engine DataType
@@ -197,14 +196,13 @@ CHECK_SYMBOLS = ("work_type", "level", "role")
 PROCESS = "process"
 
 
-def parse_attrs(
-    raw: Mapping | None, *, field_prefix: str = "attrs", processes: Choices | None = None
-) -> dict:
+def parse_attrs(raw: Mapping | None, *, processes: Choices, field_prefix: str = "attrs") -> dict:
     """The check's attributes, typed; InvalidInput naming each bad or unknown one.
 
     A value of None (JSON null, an empty cell) counts as not given. Text attributes must be one of
     their allowed values (a synonym or another case becomes the canonical code); `process` must
-    be an item of `processes` (default: the catalogue's category-9 special-operation items).
+    be an item of `processes` (the catalogue's category-9 special-operation items:
+    `ItemIndex.process_choices()`, which the caller holds).
     """
     if raw is None:
         return {}
@@ -229,9 +227,6 @@ def parse_attrs(
             if spec.parse is not None:
                 out[name] = spec.parse(value)
             elif name == PROCESS:
-                if processes is None:
-                    _parse_text(value)  # a type error needs no catalogue
-                    processes = _database_processes()
                 out[name] = processes.parse(value)
             else:
                 out[name] = listed_choices(name).parse(value)
@@ -342,8 +337,9 @@ def applies(req: Requirement, work: Work) -> bool:
 
 
 def in_scope(req: Requirement, work: Work) -> bool:
-    """`applies` without the condition: the row is active and in force on `work.on`, and its
-    work type, crew role and minimum level let this work through."""
+    """The row's filters without its condition: active, in force on `work.on`, and its work
+    type, crew role and minimum level let this work through. The same for every member asked
+    the same work on the same day, so the engine memoises it."""
     if not req.is_active or req.effective_from > work.on:
         return False
     if req.effective_to is not None and work.on >= req.effective_to:
@@ -584,10 +580,13 @@ def status_of_held(
     )
 
 
-def _absent_too_long(cert: Certificate, item: ItemRef, on: dt.date, settings: RuleSettings) -> bool:
+def _absent_too_long(
+    cert: Certificate, item: ItemRef, on: dt.date, settings: RuleSettings, clause: str | None
+) -> bool:
     """Art. 32: away from the operation for the set months *or more* (certificates.md: "6 months
-    or more"), counted from the known last-practised date: exactly 6 months is already too long."""
-    if not settings.absence_rule_enabled or item.scheme != SPECIAL_OPERATION:
+    or more"), counted from the known last-practised date: exactly 6 months is already too long.
+    `clause` is the house rule's in force on `on`; None: the rule is not in force then."""
+    if clause is None or not settings.absence_rule_enabled or item.scheme != SPECIAL_OPERATION:
         return False
     if cert.last_practised_on is None:
         return False
@@ -679,15 +678,18 @@ def judge_certificates(
     items: ItemIndex,
     book: RuleBook,
     settings: RuleSettings,
+    house_rules: Mapping[str, str],
 ) -> Judgement:
     """Met by any one usable certificate of the row's items on `work.on`; otherwise the best
     failing record with its status reason and the clauses of the row and the catalogue rule.
     The judgement names the record it was judged by (the coverage report shows it).
+    `house_rules`: the clause of each house rule in force on `work.on`, by code.
 
     The matching: the row's items (patterns, placeholders), their equivalents where the site
     counts construction certificates, the restriction the work needs (crane kind), the one
     status function, the absence rule."""
     symbols = work.symbols
+    absence_clause = house_rules.get(ABSENCE_RULE)
     wanted = items.resolve(req.items, symbols)
     if not wanted:
         return Judgement(
@@ -782,7 +784,7 @@ def judge_certificates(
             c, s = pair
             item = items.by_id[c.item_id]
             return (
-                not _absent_too_long(c, item, work.on, settings),
+                not _absent_too_long(c, item, work.on, settings, absence_clause),
                 s.status != Status.UNVERIFIED,
                 c.item_id in wanted,
                 c.valid_until,
@@ -790,7 +792,7 @@ def judge_certificates(
 
         cert, status = max(usable, key=preference)
         item = items.by_id[cert.item_id]
-        if _absent_too_long(cert, item, work.on, settings):
+        if _absent_too_long(cert, item, work.on, settings, absence_clause):
             reasons.append(
                 Reason(
                     "cert.absence",
@@ -804,7 +806,7 @@ def judge_certificates(
                         "date": cert.last_practised_on,
                         "months": settings.absence_months,
                     },
-                    ABSENCE_CLAUSE,
+                    absence_clause,
                     cert.number,
                     data=who.data(
                         requirement=req.code,
@@ -902,12 +904,13 @@ def medical_reasons(
     medical_item: ItemRef | None,
     book: RuleBook,
     contractor_max_age_months: int | None,
+    contractor_clause: str = "",
     work_types: Mapping[str, WorkType] | None = None,
 ) -> list[Reason]:
     """The latest check on or before `on`: present, within validity, fit, no restriction for this
     work type, nor for a type defined by height when the work is at that height (`work_types`:
-    the catalogue's types by code); for contractor staff (`contractor_max_age_months` given) also
-    recent enough."""
+    the catalogue's types by code); for contractor staff (`contractor_max_age_months` given, with
+    the clause of the house rule that asks it) also recent enough."""
     work_types = work_types or {}
     latest = next((c for c in sorted(checks, key=lambda c: c.checked_on, reverse=True)
                    if c.checked_on <= work.on), None)  # fmt: skip
@@ -1018,7 +1021,7 @@ def medical_reasons(
                         "the day of work; the latest is of %(date)s (%(age)s days)."
                     )
                     % {"months": contractor_max_age_months, "date": latest.checked_on, "age": age},
-                    _clauses(req.clause, "企业规定：承包商人员入厂体检时限"),
+                    _clauses(req.clause, contractor_clause),
                     who.label,
                     data={**data, "age_days": age, "max_age_months": contractor_max_age_months},
                 )
@@ -1038,6 +1041,7 @@ def requirement_reasons(
     medical_item: ItemRef | None,
     book: RuleBook,
     settings: RuleSettings,
+    house_rules: Mapping[str, str],
     is_contractor_staff: bool,
     work_types: Mapping[str, WorkType] | None = None,
 ) -> list[Reason]:
@@ -1053,6 +1057,7 @@ def requirement_reasons(
         medical_item=medical_item,
         book=book,
         settings=settings,
+        house_rules=house_rules,
         is_contractor_staff=is_contractor_staff,
         work_types=work_types,
     ).reasons
@@ -1070,12 +1075,16 @@ def judge_requirement(
     medical_item: ItemRef | None,
     book: RuleBook,
     settings: RuleSettings,
+    house_rules: Mapping[str, str],
     is_contractor_staff: bool,
     work_types: Mapping[str, WorkType] | None = None,
 ) -> Judgement:
     """One applicable row judged for one crew member: the engine's answer (`check`) and the
-    coverage report's. Raises MissingAttribute when the work lacks an attribute it needs."""
+    coverage report's. `house_rules`: the clause of each house rule in force on `work.on`, by
+    code; a rule not in it is not applied. Raises MissingAttribute when the work lacks an
+    attribute it needs."""
     if req.kind == RequirementKind.MEDICAL:
+        contractor_clause = house_rules.get(CONTRACTOR_MEDICAL_RULE)
         return Judgement(
             medical_reasons(
                 req,
@@ -1086,8 +1095,11 @@ def judge_requirement(
                 book=book,
                 work_types=work_types,
                 contractor_max_age_months=(
-                    settings.contractor_medical_max_age_months if is_contractor_staff else None
+                    settings.contractor_medical_max_age_months
+                    if is_contractor_staff and contractor_clause is not None
+                    else None
                 ),
+                contractor_clause=contractor_clause or "",
             )
         )
     return judge_certificates(
@@ -1099,4 +1111,5 @@ def judge_requirement(
         items=items,
         book=book,
         settings=settings,
+        house_rules=house_rules,
     )

@@ -1,4 +1,5 @@
-"""Admin of the work vocabulary: work types, levels, crew roles, position permissions."""
+"""Admin of the work vocabulary: work types, levels, crew roles, position permissions, house
+rules."""
 
 from django.contrib import admin
 
@@ -7,8 +8,9 @@ from safework.accounts.admin_mixins import (
 )
 from safework.accounts.admin_shared import (
     CatalogueAdmin,
+    EffectiveDatesForm,
 )
-from safework.work.models import CrewRole, PositionPermission, WorkLevel, WorkType
+from safework.work.models import CrewRole, HouseRule, PositionPermission, WorkLevel, WorkType
 
 
 class WorkLevelInline(ScopedTabularInline):
@@ -41,3 +43,16 @@ class PositionPermissionAdmin(CatalogueAdmin):
     list_display = ("position", "work_type", "crew_role", "max_level", "clause")
     list_filter = ("work_type", "crew_role")
     list_select_related = ("position", "work_type", "crew_role", "max_level")
+
+
+class HouseRuleForm(EffectiveDatesForm):
+    class Meta:
+        model = HouseRule
+        fields = ("code", "name", "clause", "effective_from", "effective_to")
+
+
+@admin.register(HouseRule)
+class HouseRuleAdmin(CatalogueAdmin):
+    form = HouseRuleForm
+    list_display = ("code", "name", "clause", "effective_from", "effective_to")
+    search_fields = ("code", "name", "clause")

@@ -1,5 +1,5 @@
-"""The vocabulary of work: the eight work types, their levels, crew roles and the position
-permission matrix, as catalogue data (below people and certificates)."""
+"""The vocabulary of work: the eight work types, their levels, crew roles, the position
+permission matrix and the house rules, as catalogue data (below people and certificates)."""
 
 from django.db import models
 from django.db.models.functions import Coalesce
@@ -116,3 +116,35 @@ class PositionPermission(models.Model):
 
     def __str__(self):
         return f"{self.position} → {self.crew_role} / {self.work_type or '*'}"
+
+
+class HouseRule(models.Model):
+    """A rule the enterprise applies to everyone who works, beyond the requirement rows: employed
+    and active, contractor engaged at the site, not blacklisted, position permitted, the absence
+    and contractor medical rules. The engine knows each by `code` and applies it on the days a
+    row of it is in force; every refusal under it names the row's clause. Numbers such rules use
+    (months away, medical age) are administrators' settings with per-site overrides."""
+
+    code = models.SlugField(_("code"), max_length=60)
+    name = models.CharField(_("name"), max_length=200)
+    clause = models.CharField(_("clause"), max_length=300)
+    effective_from = models.DateField(_("effective from"))
+    effective_to = models.DateField(_("effective to (exclusive)"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("house rule")
+        verbose_name_plural = _("house rules")
+        ordering = ["code", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["code", "effective_from"], name="house_rule_version_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(effective_to__isnull=True)
+                | models.Q(effective_to__gt=models.F("effective_from")),
+                name="house_rule_ends_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.effective_from}–{self.effective_to or '…'})"

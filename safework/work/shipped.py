@@ -1,6 +1,7 @@
 """The work vocabulary as shipped (`work/catalogue/*.yaml`): work types with their levels, crew
-roles, positions and the position permission matrix. Registered in `WorkConfig.ready()`; core
-loads, compares and updates the rows (`safework catalogue load|diff|update`).
+roles, positions, the position permission matrix and the house rules. Registered in
+`WorkConfig.ready()`; core loads, compares and updates the rows (`safework catalogue
+load|diff|update`).
 
 A new catalogue file of this app is one more function here, added to `rows()`.
 """
@@ -8,9 +9,9 @@ A new catalogue file of this app is one more function here, added to `rows()`.
 from collections.abc import Iterator
 from pathlib import Path
 
-from safework.core.catalogue import Ref, ShippedRow, as_decimal, read_yaml
+from safework.core.catalogue import Ref, ShippedRow, as_date, as_decimal, read_yaml
 from safework.org.models import Position
-from safework.work.models import CrewRole, PositionPermission, WorkLevel, WorkType
+from safework.work.models import CrewRole, HouseRule, PositionPermission, WorkLevel, WorkType
 
 CATALOGUE_DIR = Path(__file__).parent / "catalogue"
 
@@ -63,7 +64,22 @@ def position_rows() -> Iterator[ShippedRow]:
                 )
 
 
+def house_rule_rows() -> Iterator[ShippedRow]:
+    """house_rules.yaml: one row per version of a house rule the engine applies."""
+    for rule in read_yaml(CATALOGUE_DIR / "house_rules.yaml")["house_rules"]:
+        yield ShippedRow(
+            HouseRule,
+            {"code": rule["code"], "effective_from": as_date(rule["effective_from"])},
+            {
+                "name": rule["name"],
+                "clause": rule["clause"],
+                "effective_to": as_date(rule.get("effective_to")),
+            },
+        )
+
+
 def rows() -> Iterator[ShippedRow]:
     """Every row this app ships, parents before children."""
     yield from work_type_rows()
     yield from position_rows()
+    yield from house_rule_rows()
