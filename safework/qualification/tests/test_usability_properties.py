@@ -460,7 +460,8 @@ def test_coverage_equals_the_engine_for_random_persons_and_work(catalogue, case)
         report = coverage(scope=Scope.everything(), on=w["on"], site_id=site.pk, attrs=w["attrs"])
         held = {r.requirement.code: r.held for r in report.rows if r.person.pk == person.pk}
         cat = engine.catalogue()
-        work = Work(work_type, level, role, w["on"], parse_attrs(w["attrs"]))
+        attrs = parse_attrs(w["attrs"], processes=engine.catalogue().items.process_choices())
+        work = Work(work_type, level, role, w["on"], attrs)
         compared = 0
         for req in cat.requirements:
             try:
