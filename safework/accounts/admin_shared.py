@@ -11,7 +11,6 @@ from safework.accounts.admin_mixins import (
     ScopedAdmin,
 )
 from safework.accounts.matrix import CATALOGUE
-from safework.certs.rules import Status
 
 
 def progress_bar(done: int, total: int):
@@ -27,16 +26,6 @@ def progress_bar(done: int, total: int):
         percent,
         done,
         total,
-    )
-
-
-def status_badge(status):
-    """The status in its colour, with the days left while the record is usable."""
-    label = Status(status.status).label
-    if status.usable and status.days_left is not None:
-        label = _("%(status)s, %(days)s days left") % {"status": label, "days": status.days_left}
-    return format_html(
-        '<span class="sw-status sw-{}" title="{}">{}</span>', status.colour, status.clause, label
     )
 
 

@@ -27,7 +27,6 @@ from safework.accounts.admin_shared import (
     CatalogueAdmin,
     EffectiveDatesForm,
     scoped_file,
-    status_badge,
 )
 from safework.accounts.matrix import CERTIFICATES
 from safework.certs import queries, services
@@ -43,7 +42,23 @@ from safework.certs.models import (
     Scheme,
 )
 from safework.certs.queries import reapply_bars, status_of, status_settings
-from safework.certs.rules import RuleBook, capped_message, certificate_status, validity_limit
+from safework.certs.rules import (
+    RuleBook,
+    Status,
+    capped_message,
+    certificate_status,
+    validity_limit,
+)
+
+
+def status_badge(status):
+    """The status in its colour, with the days left while the record is usable."""
+    label = Status(status.status).label
+    if status.usable and status.days_left is not None:
+        label = _("%(status)s, %(days)s days left") % {"status": label, "days": status.days_left}
+    return format_html(
+        '<span class="sw-status sw-{}" title="{}">{}</span>', status.colour, status.clause, label
+    )
 
 
 @admin.register(Scheme)
