@@ -74,7 +74,7 @@ from safework.registry.models import VerificationBatch, VerificationLookup
 from safework.registry.queries import batches_visible_to, lookups_visible_to
 from safework.rosters.models import Roster, RosterEntry
 from safework.rosters.queries import roster_entries_visible_to, rosters_visible_to
-from safework.work.models import CrewRole, PositionPermission, WorkLevel, WorkType
+from safework.work.models import CrewRole, HouseRule, PositionPermission, WorkLevel, WorkType
 
 # model → (resource whose READ scope the admin applies, the resource's visibility query)
 QUERIES = {
@@ -113,6 +113,7 @@ CATALOGUE = {
     WorkLevel,
     CrewRole,
     PositionPermission,
+    HouseRule,
     Scheme,
     CertificateItem,
     CatalogueRule,
