@@ -58,7 +58,7 @@ from safework.people.models import (
     Person,
 )
 from safework.people.queries import contractors_visible_to, persons_visible_to
-from safework.people.services import minimum_age_errors
+from safework.people.services import minimum_age_errors, minimum_working_age
 from safework.work.models import WorkType
 
 CHUNK = 5000  # ids per IN (...) query
@@ -128,6 +128,7 @@ class Context:
         self.self_service = self_service
         self.resolver = ItemResolver()
         self.book = RuleBook.load()
+        self.minimum_age = minimum_working_age()  # a setting: one read, not one per row
         self.contractors: dict[str, list[int]] = {}
         for c in contractors_visible_to(scope).only("pk", "name", "uscc"):
             for k in {_key(c.name), _key(c.uscc)}:
@@ -270,7 +271,9 @@ class LedgerCheck:
                 _("The birth date in the ID number is in the future."),
             )
         else:
-            for e in minimum_age_errors(r.birth_date, self.ctx.today, "id_number"):
+            for e in minimum_age_errors(
+                r.birth_date, self.ctx.today, "id_number", minimum_age=self.ctx.minimum_age
+            ):
                 self._issue(r, "id_number", raw, e.code, e.message)
 
     def _person(self, r: RowIn, get):

@@ -214,13 +214,21 @@ def birthday(birth: date, years: int) -> date:
         return date(birth.year + years, 3, 1)
 
 
-def minimum_age_errors(birth: date | None, started_on: date | None, field: str):
+def minimum_working_age() -> int:
+    """The minimum working age in force (a setting; Labour Law art. 15: 16 years)."""
+    return int(get_setting(MINIMUM_WORKING_AGE.key))
+
+
+def minimum_age_errors(
+    birth: date | None, started_on: date | None, field: str, *, minimum_age: int | None = None
+):
     """An employment may start on the day the person reaches the minimum working age (a
-    setting with its clause: Labour Law art. 15, 16 years), not the day before."""
+    setting with its clause: Labour Law art. 15, 16 years), not the day before. A caller that
+    checks many rows passes `minimum_age` (`minimum_working_age()`, read once)."""
     if birth is None or started_on is None:
         return []
     spec = MINIMUM_WORKING_AGE
-    age = int(get_setting(spec.key))
+    age = minimum_age if minimum_age is not None else minimum_working_age()
     if started_on >= birthday(birth, age):
         return []
     return [
