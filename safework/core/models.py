@@ -68,3 +68,24 @@ class Setting(models.Model):
 
     def __str__(self):
         return f"{self.key}={self.value}"
+
+
+class JobLease(models.Model):
+    """The bookkeeping of a background job with a lease (`core.jobs`): when it was asked for,
+    started and finished, until when its worker holds it, and how many times it was queued. A
+    queued or running job whose lease runs out has lost its worker and is queued again or failed.
+    """
+
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    lease_until = models.DateTimeField(
+        _("lease until"),
+        null=True,
+        blank=True,
+        help_text=_("a queued or running job not renewed by then has lost its worker"),
+    )
+    attempts = models.PositiveSmallIntegerField(_("times queued"), default=1)
+
+    class Meta:
+        abstract = True

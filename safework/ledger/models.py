@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from safework.core.models import JobLease
 from safework.ledger.workflow import ImportWorkflow, JobStatus, ReportStatus, ReportWorkflow
 from safework.org.models import Site
 from safework.people.models import Contractor
@@ -11,7 +12,7 @@ from safework.people.models import Contractor
 __all__ = ["ImportJob", "JobStatus", "ReportJob", "ReportKind", "ReportStatus"]
 
 
-class ImportJob(ImportWorkflow):
+class ImportJob(ImportWorkflow, JobLease):
     """An import of a ledger (persons, certificates, health checks) as a job with progress.
 
     All-or-nothing by default; `valid_rows_only` imports the rows without errors. A contractor
@@ -62,16 +63,6 @@ class ImportJob(ImportWorkflow):
         verbose_name=_("reviewed by"),
     )
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
-    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    lease_until = models.DateTimeField(
-        _("lease until"),
-        null=True,
-        blank=True,
-        help_text=_("a queued or running job not renewed by then has lost its worker"),
-    )
-    attempts = models.PositiveSmallIntegerField(_("times queued"), default=1)
 
     class Meta:
         verbose_name = _("import job")
@@ -91,7 +82,7 @@ class ReportKind(models.TextChoices):
     COVERAGE = "coverage", _("coverage report")
 
 
-class ReportJob(ReportWorkflow):
+class ReportJob(ReportWorkflow, JobLease):
     """An export or report built in the background for the user who asked: its file holds what
     that user may see (their scope, their ID-number masking), so only they read it."""
 
@@ -110,16 +101,6 @@ class ReportJob(ReportWorkflow):
         related_name="+",
         verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
-    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    lease_until = models.DateTimeField(
-        _("lease until"),
-        null=True,
-        blank=True,
-        help_text=_("a queued or running job not renewed by then has lost its worker"),
-    )
-    attempts = models.PositiveSmallIntegerField(_("times queued"), default=1)
 
     class Meta:
         verbose_name = _("report job")

@@ -5,12 +5,13 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from safework.certs.models import Certificate
+from safework.core.models import JobLease
 from safework.registry.workflow import BatchStatus, BatchWorkflow
 
 __all__ = ["BatchStatus", "LookupOutcome", "VerificationBatch", "VerificationLookup"]
 
 
-class VerificationBatch(BatchWorkflow):
+class VerificationBatch(BatchWorkflow, JobLease):
     """A batch of registry look-ups, run as background work; one failure never stops the batch.
     Its status changes only through the transitions of `registry.workflow`."""
 
@@ -26,16 +27,6 @@ class VerificationBatch(BatchWorkflow):
         verbose_name=_("created by"),
     )
     message = models.TextField(_("message"), blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
-    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    lease_until = models.DateTimeField(
-        _("lease until"),
-        null=True,
-        blank=True,
-        help_text=_("a queued or running job not renewed by then has lost its worker"),
-    )
-    attempts = models.PositiveSmallIntegerField(_("times queued"), default=1)
 
     class Meta:
         verbose_name = _("verification batch")
