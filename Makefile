@@ -20,12 +20,16 @@ PYTHON ?= $(shell for c in python3.13 python3.12 python3; do \
 
 .PHONY: run test lint install clean-venv test-postgres test-fuzz
 
-$(STAMP): requirements/lock.txt pyproject.toml
+$(STAMP): requirements/lock.txt pyproject.toml package-lock.json
 	@if [ -z "$(PYTHON)" ]; then echo "SafeWork needs Python 3.12 or newer (python3.12/python3.13 on PATH)."; exit 1; fi
 	@if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
 	  rm -rf $(VENV); echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements/lock.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --no-index -e .
+	@# Front-end packages and the CJK font (package.json + lock): copied into static files, never
+	@# committed. Needs Node.js with npm.
+	@command -v npm >/dev/null || { echo "SafeWork needs Node.js with npm (front-end packages and the CJK font)."; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 
 install: $(STAMP)

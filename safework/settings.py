@@ -69,11 +69,14 @@ INSTALLED_APPS = [
     "safework.work",
     "safework.people",
     "safework.accounts",
+    "safework.notify",
     "safework.certs",
     "safework.registry",
     "safework.ledger",
     "safework.qualification",
     "safework.rosters",
+    "safework.permits",
+    "safework.web",
     "safework.demo",  # synthetic demo and bench data (`safework seed`); last: imports every app
 ]
 

@@ -17,6 +17,7 @@ class Role(models.TextChoices):
     WORKSHOP_HEAD = "workshop_head", _("workshop head")
     SAFETY_OFFICER = "safety_officer", _("safety officer")
     SAFETY_HEAD = "safety_head", _("head of safety")
+    TECHNICAL_LEAD = "technical_lead", _("technical lead")
     PRINCIPAL = "principal", _("principal")
     CONTRACTOR_MANAGER = "contractor_manager", _("contractor manager")
     INSPECTOR = "inspector", _("inspector")

@@ -145,7 +145,13 @@ def build_world() -> World:
         user = make_user(role, person=own(w.dept_t))
         grant(user, role, **site_a)
         w.users[role] = user
-    for role in (Role.SAFETY_OFFICER, Role.SAFETY_HEAD, Role.PRINCIPAL, Role.INSPECTOR):
+    for role in (
+        Role.SAFETY_OFFICER,
+        Role.SAFETY_HEAD,
+        Role.TECHNICAL_LEAD,
+        Role.PRINCIPAL,
+        Role.INSPECTOR,
+    ):
         w.users[role] = make_user(role)
         grant(w.users[role], role, **site_a)
     w.users[Role.ADMINISTRATOR] = make_user("administrator")
