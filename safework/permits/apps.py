@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class PermitsConfig(AppConfig):
     name = "safework.permits"
     verbose_name = "作业票"
+
+    def ready(self):
+        from safework.core.catalogue import register_catalogue
+        from safework.permits import (
+            permissions,  # noqa: F401  declares the permits and alarms resources
+            shipped,
+        )
+
+        register_catalogue(self.label, shipped.rows)

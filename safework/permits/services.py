@@ -1,0 +1,1385 @@
+"""Every change of a permit, one function per action, called alike by the API, the pages, the CLI
+and the demo. Each one locks the permit row (two approvers pressing at once: the second waits,
+then finds the step signed), checks its gates and refuses with every reason and clause, moves the
+state through `permits.workflow` (audited), and writes the timeline, the park push and the
+alarms (`permits.events`, `permits.alarms`).
+
+Times: `at` is the instant of the action (the door passes `timezone.now()`); the planned window is
+measured to the minute (decisions). A permit past its validity is expired when read, so every
+action on it is refused whether or not the sweep has stored the state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from safework.accounts.guard import may
+from safework.accounts.scope import grants_of
+from safework.core import audit
+from safework.core.errors import FieldError, InvalidInput
+from safework.core.refusals import Reason, Refused
+from safework.core.workflow import can_proceed
+from safework.org.models import Area, Site
+from safework.people.models import Person
+from safework.permits import alarms, events, gates, numbers
+from safework.permits.models import (
+    Alarm,
+    ApprovalStep,
+    Blind,
+    Briefing,
+    CrewAssignment,
+    Delegation,
+    GasTest,
+    MeasureItem,
+    Permit,
+    Presence,
+    RiskItem,
+    Signature,
+    SignatureAction,
+    StepStatus,
+)
+from safework.permits.workflow import FINAL, VALID, PermitStatus
+from safework.qualification.engine import CrewMember, assess_crew
+from safework.work import gas as work_gas
+from safework.work import routing
+from safework.work import rules as work_rules
+from safework.work.models import CrewRole, WorkType
+
+S = PermitStatus
+EDITABLE = (
+    "place",
+    "content",
+    "open_air",
+    "is_emergency",
+    "emergency_reason",
+    "equipment",
+    "latitude",
+    "longitude",
+)
+
+
+def _refuse(permit: Permit, reasons: Iterable[Reason], at: dt.datetime):
+    reasons = list(reasons)
+    alarms.raise_for_refusal(permit, reasons, at=at)
+    raise Refused(reasons)
+
+
+def _lock(permit: Permit | int) -> Permit:
+    pk = permit.pk if isinstance(permit, Permit) else permit
+    return (
+        Permit.objects.select_for_update(of=("self",))
+        .select_related("work_type", "level", "site", "area")
+        .get(pk=pk)
+    )
+
+
+def _not_expired(permit: Permit, at: dt.datetime) -> None:
+    if permit.status_at(at) == S.EXPIRED:
+        _refuse(
+            permit,
+            [
+                Reason(
+                    "permit.expired",
+                    _(
+                        "Permit %(number)s is past its validity: nothing is extended, "
+                        "a new permit is needed."
+                    )
+                    % {"number": permit.number},
+                    clause="GB 30871-2022 4.16",
+                )
+            ],
+            at,
+        )
+
+
+def _in(permit: Permit, states, action: str) -> None:
+    if permit.status not in states:
+        raise Refused(
+            [
+                Reason(
+                    "permit.state",
+                    _("Cannot %(action)s a permit that is %(status)s.")
+                    % {"action": action, "status": permit.get_status_display()},
+                )
+            ]
+        )
+
+
+def _user_person(by):
+    return getattr(by, "person_id", None)
+
+
+# ---- input ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Position:
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_m: float | None = None
+
+    @classmethod
+    def of(cls, value) -> Position | None:
+        if value is None or isinstance(value, Position):
+            return value
+        return cls(value.get("lat"), value.get("lon"), value.get("accuracy_m"))
+
+    def as_dict(self) -> dict:
+        return {"lat": self.lat, "lon": self.lon, "accuracy_m": self.accuracy_m}
+
+
+def _aware(value, name: str, errors: list) -> dt.datetime | None:
+    if not isinstance(value, dt.datetime):
+        errors.append(FieldError(name, "required", _("A date and time is required.")))
+        return None
+    if timezone.is_naive(value):
+        errors.append(FieldError(name, "invalid_datetime", _("The time must include a time zone.")))
+        return None
+    return value
+
+
+def _crew_rows(crew: Iterable[Mapping], errors: list) -> list[tuple[Person, CrewRole, dict]]:
+    out = []
+    roles = {r.code: r for r in CrewRole.objects.all()}
+    roles |= {r.name: r for r in roles.values()}
+    people = Person.objects.in_bulk([c.get("person_id") for c in crew if c.get("person_id")])
+    for i, c in enumerate(crew):
+        person = people.get(c.get("person_id"))
+        role = roles.get(str(c.get("role", "")))
+        if person is None:
+            errors.append(FieldError(f"crew.{i}.person_id", "not_found", _("No such person.")))
+        if role is None:
+            errors.append(FieldError(f"crew.{i}.role", "invalid_choice", _("No such crew role.")))
+        if person and role:
+            out.append((person, role, dict(c.get("attrs") or {})))
+    return out
+
+
+def _resolve(data: Mapping, errors: list, *, base: Permit | None = None) -> dict:
+    """Check and look up the references of a permit's input; errors name their field."""
+    out = {}
+    wt_code = data.get("work_type", base.work_type.code if base else None)
+    wt = (
+        WorkType.objects.filter(code=wt_code).first()
+        or WorkType.objects.filter(name=wt_code).first()
+    )
+    if wt is None:
+        errors.append(FieldError("work_type", "invalid_choice", _("No such work type.")))
+    out["work_type"] = wt
+    site = Site.objects.filter(pk=data.get("site_id", base.site_id if base else None)).first()
+    if site is None:
+        errors.append(FieldError("site_id", "not_found", _("No such site.")))
+    out["site"] = site
+    area_id = data.get("area_id", base.area_id if base else None)
+    area = Area.objects.filter(pk=area_id).first() if area_id else None
+    if area_id and (area is None or (site and area.site_id != site.pk)):
+        errors.append(FieldError("area_id", "not_found", _("No such area at this site.")))
+    out["area"] = area
+    start = _aware(
+        data.get("planned_start", base.planned_start if base else None), "planned_start", errors
+    )
+    end = _aware(data.get("planned_end", base.planned_end if base else None), "planned_end", errors)
+    if start and end and end <= start:
+        errors.append(
+            FieldError(
+                "planned_end", "before_start", _("The planned end must be after the planned start.")
+            )
+        )
+    out["planned_start"], out["planned_end"] = start, end
+    for name in ("place", "content"):
+        value = data.get(name, getattr(base, name, "") if base else "")
+        if not str(value or "").strip():
+            errors.append(FieldError(name, "required", _("This field is required.")))
+    leader_id = data.get("work_leader_id", base.work_leader_id if base else None)
+    if leader_id and not Person.objects.filter(pk=leader_id).exists():
+        errors.append(FieldError("work_leader_id", "not_found", _("No such person.")))
+    unit_id = data.get("work_unit_id", base.work_unit_id if base else None)
+    contractor_id = data.get("contractor_id", base.contractor_id if base else None)
+    if not unit_id and not contractor_id:
+        errors.append(
+            FieldError(
+                "work_unit_id",
+                "required",
+                _("Name the work unit: an own department or a contractor."),
+            )
+        )
+    if wt is not None:
+        try:
+            out["fields"] = work_rules.validate_fields(
+                wt, data.get("fields", base.fields if base else {}) or {}
+            )
+        except InvalidInput as exc:
+            errors += exc.errors
+    inputs = data.get("inputs", base.inputs if base else {}) or {}
+    if not isinstance(inputs, Mapping):
+        errors.append(FieldError("inputs", "invalid_type", _("Must be an object.")))
+        inputs = {}
+    out["inputs"] = dict(inputs)
+    return out
+
+
+# ---- drafting -------------------------------------------------------------------------------
+
+
+def preview_level(data: Mapping) -> gates.LevelDecision:
+    """The level as the form is filled in (the wizard's 'level derived as you type')."""
+    errors: list = []
+    r = _resolve(data, errors)
+    if (
+        r.get("work_type") is None
+        or r.get("site") is None
+        or not r.get("planned_start")
+        or not r.get("planned_end")
+    ):
+        raise InvalidInput(
+            [
+                e
+                for e in errors
+                if e.field in ("work_type", "site_id", "planned_start", "planned_end")
+            ]
+            or errors
+        )
+    return gates.decide_level(
+        r["work_type"],
+        r["inputs"],
+        r["area"],
+        r["site"],
+        r["planned_start"],
+        r["planned_end"],
+        data.get("level"),
+    )
+
+
+@transaction.atomic
+def create_permit(by, data: Mapping, *, at: dt.datetime) -> Permit:
+    """A draft permit with its crew, the type's measure checklist and JSA template (plus the
+    applicant's additions). Refuses bad input with every field's error; nothing is saved then."""
+    errors: list = []
+    r = _resolve(data, errors)
+    crew = _crew_rows(data.get("crew") or [], errors)
+    if errors:
+        raise InvalidInput(errors)
+    decision = gates.decide_level(
+        r["work_type"],
+        r["inputs"],
+        r["area"],
+        r["site"],
+        r["planned_start"],
+        r["planned_end"],
+        data.get("level"),
+    )
+    permit = Permit(
+        work_type=r["work_type"],
+        site=r["site"],
+        area=r["area"],
+        applicant=by,
+        planned_start=r["planned_start"],
+        planned_end=r["planned_end"],
+        work_unit_id=data.get("work_unit_id"),
+        contractor_id=data.get("contractor_id"),
+        work_leader_id=data.get("work_leader_id"),
+        inputs=r["inputs"],
+        fields=r["fields"],
+        created_at=at,
+        **{k: data[k] for k in EDITABLE if k in data},
+    )
+    _apply_level(permit, decision)
+    permit.save()
+    _write_crew(permit, crew, at=at, after_approval=False)
+    _write_templates(permit, data, by)
+    _write_blinds(permit)
+    if data.get("linked"):
+        permit.linked.set(Permit.objects.filter(pk__in=data["linked"]))
+    events.permit_event(permit, "created", at=at, by=by)
+    audit.record(action="permit.created", target=permit, actor=by, at=at)
+    return permit
+
+
+@transaction.atomic
+def update_draft(permit: Permit, by, data: Mapping, *, at: dt.datetime) -> Permit:
+    """Change a draft (or a rejected permit revised into a draft). A permit that was approved is
+    never altered: a change makes a new permit (`change_permit`)."""
+    permit = _lock(permit)
+    _in(permit, (S.DRAFT,), _("edit"))
+    errors: list = []
+    r = _resolve(data, errors, base=permit)
+    crew = _crew_rows(data["crew"], errors) if "crew" in data else None
+    if errors:
+        raise InvalidInput(errors)
+    before = audit.snapshot(permit)
+    for key in ("work_type", "site", "area", "planned_start", "planned_end", "inputs", "fields"):
+        setattr(permit, key, r[key])
+    for key in ("work_unit_id", "contractor_id", "work_leader_id", *EDITABLE):
+        if key in data:
+            setattr(permit, key, data[key])
+    decision = gates.decide_level(
+        permit.work_type,
+        permit.inputs,
+        permit.area,
+        permit.site,
+        permit.planned_start,
+        permit.planned_end,
+        data.get("level", permit.level.code if permit.level_id else None),
+    )
+    _apply_level(permit, decision)
+    permit.save()
+    if crew is not None:
+        permit.crew.all().delete()
+        _write_crew(permit, crew, at=at, after_approval=False)
+    if "work_type" in data or "measures" in data or "risks" in data:
+        permit.measures.all().delete()
+        permit.risks.all().delete()
+        _write_templates(permit, data, by)
+    permit.blinds.all().delete()
+    _write_blinds(permit)
+    if "linked" in data:
+        permit.linked.set(Permit.objects.filter(pk__in=data["linked"] or []))
+    events.permit_event(permit, "edited", at=at, by=by)
+    audit.record(action="permit.edited", target=permit, actor=by, at=at, before=before)
+    return permit
+
+
+def _apply_level(permit: Permit, d: gates.LevelDecision) -> None:
+    permit.derived_level = d.derived
+    permit.level = d.level
+    permit.upgraded = d.upgraded
+    permit.upgrade_kinds = list(d.kinds)
+    permit.calendar_basis = d.basis
+    permit.level_basis = [r.as_dict() for r in d.reasons]
+    if d.confined_space_gas:
+        permit.inputs = {**permit.inputs, "confined_space_gas": True}
+
+
+def _write_crew(permit, crew, *, at, after_approval: bool) -> list[CrewAssignment]:
+    return [
+        CrewAssignment.objects.create(
+            permit=permit,
+            person=person,
+            role=role,
+            attrs=attrs,
+            added_at=at,
+            added_after_approval=after_approval,
+        )
+        for person, role, attrs in crew
+    ]
+
+
+def _write_templates(permit: Permit, data: Mapping, by) -> None:
+    rule = work_rules.permit_rule(
+        permit.work_type, permit.level, timezone.localdate(permit.planned_start)
+    )
+    who = getattr(by, "username", "") or ""
+    order = 0
+    for item in rule.measures or []:
+        order += 1
+        MeasureItem.objects.create(
+            permit=permit,
+            order=order,
+            code=item.get("code", ""),
+            text=item["text"],
+            clause=item.get("clause", ""),
+        )
+    for item in data.get("measures") or []:
+        order += 1
+        MeasureItem.objects.create(
+            permit=permit,
+            order=order,
+            text=str(item.get("text", "")),
+            author_label=who,
+            confirmer_id=item.get("confirmer_id"),
+        )
+    order = 0
+    for item in rule.hazards or []:
+        order += 1
+        RiskItem.objects.create(
+            permit=permit,
+            order=order,
+            hazard=item["hazard"],
+            controls=item.get("controls", ""),
+            from_template=True,
+        )
+    for item in data.get("risks") or []:
+        order += 1
+        RiskItem.objects.create(
+            permit=permit,
+            order=order,
+            hazard=str(item.get("hazard", "")),
+            controls=str(item.get("controls", "")),
+            author_label=who,
+        )
+
+
+def _write_blinds(permit: Permit) -> None:
+    if permit.work_type.code != "blinding":
+        return
+    for b in (permit.fields or {}).get("blinds") or []:
+        Blind.objects.create(
+            permit=permit,
+            line=b["line"],
+            medium=b.get("medium", ""),
+            temperature_c=b.get("temperature_c", 0),
+            pressure_mpa=b.get("pressure_mpa", 0),
+            size=str(b.get("size", "")),
+            number=str(b["number"]),
+            action=b["action"],
+        )
+
+
+# ---- submission and routing -----------------------------------------------------------------
+
+
+def _route_context(permit: Permit) -> dict:
+    inputs = permit.inputs or {}
+    ctx = {
+        "work_type": permit.work_type.code,
+        "level": permit.level.code if permit.level_id else "",
+        "area": permit.area.code if permit.area_id else "",
+        "hazard_class": permit.area.hazard_class if permit.area_id else "",
+        "fire_explosion": bool(permit.area_id and permit.area.fire_explosion_hazard),
+        "height_m": float(inputs.get("height_m") or 0),
+        "mass_t": float(inputs.get("mass_t") or 0),
+        "depth_m": float(inputs.get("depth_m") or 0),
+        "is_emergency": permit.is_emergency,
+        "upgraded": permit.upgraded,
+        "hour": timezone.localtime(permit.planned_start).hour,
+    }
+    return {**(permit.fields or {}), **ctx}
+
+
+def _build_route(
+    permit: Permit, *, at: dt.datetime, round_: int, extra_roles=()
+) -> list[ApprovalStep]:
+    specs = routing.route_for(
+        permit.work_type,
+        permit.level,
+        _route_context(permit),
+        timezone.localdate(permit.planned_start),
+    )
+    steps = []
+    order = 0
+    for spec in specs:
+        order += 1
+        steps.append(
+            ApprovalStep(
+                permit=permit,
+                order=order,
+                round=round_,
+                stage=spec.stage,
+                label=spec.label,
+                roles=list(spec.roles),
+                clause=spec.clause,
+                on_site_required=gates.onsite_required(permit, spec.on_site_required),
+                time_limit_minutes=spec.time_limit_minutes,
+            )
+        )
+    for role in extra_roles:  # the upgrade's extra approver (enterprise data, work.UpgradePolicy)
+        order += 1
+        steps.append(
+            ApprovalStep(
+                permit=permit,
+                order=order,
+                round=round_,
+                stage="approval",
+                label=_("Upgrade approval (%(role)s)") % {"role": role},
+                roles=[role],
+                clause="GB 30871-2022 5.1.1",
+                on_site_required=gates.onsite_required(permit, True),
+            )
+        )
+    # Approval steps first, then the checks before the start (the shift leader's).
+    steps.sort(key=lambda s: (s.stage != "approval", s.order))
+    for i, s in enumerate(steps, start=1):
+        s.order = i
+    ApprovalStep.objects.bulk_create(steps)
+    _activate_next(permit, at=at)
+    return steps
+
+
+def _activate_next(permit: Permit, *, at: dt.datetime) -> ApprovalStep | None:
+    """Open the first waiting step of the current round (approval steps before the start's)."""
+    step = permit.steps.filter(status=StepStatus.WAITING).order_by("round", "order").first()
+    if step is None:
+        return None
+    if (
+        step.stage != "approval"
+        and permit.steps.filter(stage="approval", status=StepStatus.PENDING).exists()
+    ):
+        return None
+    step.status = StepStatus.PENDING
+    step.activated_at = at
+    if step.time_limit_minutes:
+        step.due_at = at + dt.timedelta(minutes=step.time_limit_minutes)
+    step.save(update_fields=["status", "activated_at", "due_at"])
+    events.permit_event(
+        permit,
+        "step.waiting",
+        at=at,
+        step=step.label,
+        roles=step.roles,
+        due_at=step.due_at.isoformat() if step.due_at else None,
+    )
+    return step
+
+
+@transaction.atomic
+def submit(permit: Permit, by, *, at: dt.datetime) -> Permit:
+    """Submit: every gate (crew qualified over the whole window, guardian, fields, JSA, measures,
+    blinds, lifting plan, level and upgrade, validity, appointment); then the number and the
+    route. Refused with every reason; the refusals AQ 3064.2 codes raise their alarms."""
+    permit = _lock(permit)
+    _in(permit, (S.DRAFT,), _("submit"))
+    decision = gates.decide_level(
+        permit.work_type,
+        permit.inputs,
+        permit.area,
+        permit.site,
+        permit.planned_start,
+        permit.planned_end,
+        permit.level.code if permit.level_id else None,
+    )
+    _apply_level(permit, decision)
+    reasons = gates.submit_reasons(permit, at, decision)
+    if any(r.blocking for r in reasons):
+        _refuse(permit, reasons, at)
+    number = permit.number or numbers.next_number(permit.work_type.permit_code, at)
+    permit.submit(by=by, at=at, number=number)
+    permit.save()
+    events.permit_event(permit, "submitted", at=at, by=by, number=number)
+    round_ = (permit.steps.order_by("-round").values_list("round", flat=True).first() or 0) + 1
+    steps = _build_route(permit, at=at, round_=round_, extra_roles=decision.extra_roles)
+    permit.route(by=by, at=at, steps=[s.label for s in steps])
+    permit.save()
+    events.permit_event(permit, "routed", at=at, by=by, steps=[s.label for s in steps])
+    return permit
+
+
+# ---- approval -------------------------------------------------------------------------------
+
+
+def _signing_role(permit: Permit, step: ApprovalStep, by, at) -> tuple[str | None, object]:
+    """The role of `step` the user signs as, and on whose behalf (a delegation): they hold it at
+    the permit's site (a grant there or group-wide), or a delegation of it is in force to them —
+    and they hold it there themselves (AQ 3064.2 §5.5.3: only someone authorised for the step)."""
+    signed = {s.role for s in step.signatures.all() if s.action == SignatureAction.APPROVE}
+    held = {g.role for g in grants_of(by) if g.site_id in (None, permit.site_id)}
+    for role in step.roles:
+        if role in signed:
+            continue
+        if role in held:
+            return role, None
+    delegation = (
+        Delegation.objects.filter(
+            delegate=by, site=permit.site, role__in=step.roles, starts_at__lte=at, ends_at__gt=at
+        )
+        .exclude(role__in=signed)
+        .first()
+    )
+    if delegation is not None and delegation.role in held:
+        return delegation.role, delegation.delegator
+    return None, None
+
+
+def current_step(permit: Permit, stage: str | None = None) -> ApprovalStep | None:
+    qs = permit.steps.filter(status=StepStatus.PENDING)
+    if stage:
+        qs = qs.filter(stage=stage)
+    return qs.order_by("round", "order").first()
+
+
+@transaction.atomic
+def approve(
+    permit: Permit, by, *, at: dt.datetime, position=None, image: str = "", note: str = ""
+) -> Permit:
+    """Sign the pending step (an approval, or the check before the start). Refused: not the
+    step's role at this site, one's own permit, already signed, off site (alarm 30)."""
+    permit = _lock(permit)
+    _not_expired(permit, at)
+    step = current_step(permit)
+    if (
+        step is None
+        or (step.stage == "approval" and permit.status != S.IN_APPROVAL)
+        or (step.stage != "approval" and permit.status != S.APPROVED)
+    ):
+        raise Refused(
+            [Reason("step.none", _("No step of this permit is waiting for a signature."))]
+        )
+    if permit.applicant_id == by.pk:
+        raise Refused(
+            [
+                Reason(
+                    "sign.own_permit",
+                    _("Nobody approves their own permit."),
+                    clause="GB 30871-2022 4.11",
+                )
+            ]
+        )
+    role, on_behalf = _signing_role(permit, step, by, at)
+    if role is None:
+        raise Refused(
+            [
+                Reason(
+                    "sign.not_approver",
+                    _("This step is signed by: %(roles)s at this site.")
+                    % {"roles": "、".join(step.roles)},
+                    clause=step.clause,
+                )
+            ]
+        )
+    pos = Position.of(position)
+    on_site, refusal = gates.position_reason(
+        permit, pos.as_dict() if pos else None, required=step.on_site_required
+    )
+    if refusal is not None:
+        _refuse(permit, [refusal], at)
+    Signature.objects.create(
+        permit=permit,
+        step=step,
+        action=SignatureAction.APPROVE,
+        role=role,
+        user=by,
+        signer_label=events.actor_label(by),
+        delegated_by=on_behalf,
+        at=at,
+        latitude=pos.lat if pos else None,
+        longitude=pos.lon if pos else None,
+        accuracy_m=pos.accuracy_m if pos else None,
+        on_site=on_site,
+        image=image,
+        note=note,
+    )
+    signed = set(
+        step.signatures.filter(action=SignatureAction.APPROVE).values_list("role", flat=True)
+    )
+    events.permit_event(permit, "signed", at=at, by=by, step=step.label, role=role)
+    if signed >= set(step.roles):
+        step.status = StepStatus.APPROVED
+        step.decided_at = at
+        step.save(update_fields=["status", "decided_at"])
+        events.permit_event(permit, "step.approved", at=at, by=by, step=step.label)
+        nxt = _activate_next(permit, at=at)
+        if step.stage == "approval" and (nxt is None or nxt.stage != "approval"):
+            permit.approve(by=by, at=at)
+            permit.save()
+            events.permit_event(permit, "approved", at=at, by=by)
+            if nxt is None:
+                _activate_next(permit, at=at)
+    audit.record(
+        action="permit.signed",
+        target=permit,
+        actor=by,
+        at=at,
+        after={"step": step.label, "role": role, "on_site": on_site},
+    )
+    return permit
+
+
+@transaction.atomic
+def reject(permit: Permit, by, *, at: dt.datetime, reason: str, position=None) -> Permit:
+    """Reject with a reason, back to the applicant (who revises it into a draft)."""
+    if not str(reason or "").strip():
+        raise InvalidInput(FieldError("reason", "required", _("Give the reason for rejecting.")))
+    permit = _lock(permit)
+    step = current_step(permit, "approval")
+    if permit.status != S.IN_APPROVAL or step is None:
+        raise Refused(
+            [Reason("step.none", _("No step of this permit is waiting for a signature."))]
+        )
+    if permit.applicant_id == by.pk:
+        raise Refused(
+            [
+                Reason(
+                    "sign.own_permit",
+                    _("Nobody approves their own permit."),
+                    clause="GB 30871-2022 4.11",
+                )
+            ]
+        )
+    role, on_behalf = _signing_role(permit, step, by, at)
+    if role is None:
+        raise Refused(
+            [
+                Reason(
+                    "sign.not_approver",
+                    _("This step is signed by: %(roles)s at this site.")
+                    % {"roles": "、".join(step.roles)},
+                    clause=step.clause,
+                )
+            ]
+        )
+    pos = Position.of(position)
+    Signature.objects.create(
+        permit=permit,
+        step=step,
+        action=SignatureAction.REJECT,
+        role=role,
+        user=by,
+        signer_label=events.actor_label(by),
+        delegated_by=on_behalf,
+        at=at,
+        note=reason,
+        latitude=pos.lat if pos else None,
+        longitude=pos.lon if pos else None,
+        accuracy_m=pos.accuracy_m if pos else None,
+    )
+    step.status = StepStatus.REJECTED
+    step.decided_at = at
+    step.save(update_fields=["status", "decided_at"])
+    permit.steps.filter(status__in=[StepStatus.WAITING, StepStatus.PENDING]).update(
+        status=StepStatus.VOID
+    )
+    permit.reject(by=by, at=at, reason=reason)
+    permit.save()
+    events.permit_event(permit, "rejected", at=at, by=by, reason=reason, step=step.label)
+    return permit
+
+
+@transaction.atomic
+def revise(permit: Permit, by, *, at: dt.datetime) -> Permit:
+    permit = _lock(permit)
+    _in(permit, (S.REJECTED,), _("revise"))
+    permit.revise(by=by, at=at)
+    permit.save()
+    events.permit_event(permit, "revised", at=at, by=by)
+    return permit
+
+
+@transaction.atomic
+def delegate(by, *, to, role: str, site, starts_at, ends_at, at: dt.datetime) -> Delegation:
+    """Delegate one's step role at a site for a window, only to someone who holds that same role
+    there (AQ 3064.2 §5.5.3)."""
+    site_id = getattr(site, "pk", site)
+    errors = []
+    if not any(g.role == role and g.site_id in (None, site_id) for g in grants_of(by)):
+        errors.append(FieldError("role", "not_held", _("You do not hold this role at this site.")))
+    if not any(g.role == role and g.site_id in (None, site_id) for g in grants_of(to)):
+        errors.append(
+            FieldError(
+                "to",
+                "not_authorised",
+                _(
+                    "A step is delegated only to someone who holds the same role "
+                    "at the site (AQ 3064.2-2025 5.5.3)."
+                ),
+            )
+        )
+    if to.pk == by.pk:
+        errors.append(FieldError("to", "self", _("Delegate to someone else.")))
+    if not (isinstance(starts_at, dt.datetime) and isinstance(ends_at, dt.datetime)) or (
+        ends_at <= starts_at
+    ):
+        errors.append(
+            FieldError("ends_at", "before_start", _("The window must end after it starts."))
+        )
+    if errors:
+        raise InvalidInput(errors)
+    d = Delegation.objects.create(
+        delegator=by,
+        delegate=to,
+        role=role,
+        site_id=site_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        created_at=at,
+    )
+    audit.record(action="permit.delegated", target=d, actor=by, at=at)
+    return d
+
+
+# ---- before the start -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def confirm_measure(
+    permit: Permit, measure_id: int, by, *, at: dt.datetime, involved=True, photo=None
+) -> MeasureItem:
+    """Confirm one measure (the named person, when one is named)."""
+    permit = _lock(permit)
+    _not_expired(permit, at)
+    _in(permit, (S.IN_APPROVAL, S.APPROVED, S.SUSPENDED, S.ACTIVE), _("confirm measures of"))
+    item = permit.measures.filter(pk=measure_id).first()
+    if item is None:
+        raise InvalidInput(
+            FieldError("measure_id", "not_found", _("No such measure on this permit."))
+        )
+    if item.confirmer_id and item.confirmer_id != _user_person(by):
+        raise Refused(
+            [
+                Reason(
+                    "measures.not_confirmer",
+                    _("This measure is confirmed by %(name)s.") % {"name": item.confirmer},
+                    clause="GB 30871-2022 4.11 c)",
+                )
+            ]
+        )
+    item.involved = bool(involved)
+    item.confirmed_by = by
+    item.confirmed_at = at
+    if photo is not None:
+        item.photo = photo
+    item.save()
+    events.permit_event(
+        permit, "measure.confirmed", at=at, by=by, measure=item.text[:80], involved=item.involved
+    )
+    audit.record(
+        action="permit.measure_confirmed",
+        target=permit,
+        actor=by,
+        at=at,
+        after={"measure": item.text[:200], "involved": item.involved},
+    )
+    return item
+
+
+@transaction.atomic
+def record_briefing(
+    permit: Permit,
+    by,
+    *,
+    briefer_id: int,
+    recipient_ids: list[int],
+    at: dt.datetime,
+    content: str = "",
+) -> Briefing:
+    permit = _lock(permit)
+    _not_expired(permit, at)
+    _in(permit, (S.DRAFT, S.IN_APPROVAL, S.APPROVED, S.ACTIVE, S.SUSPENDED), _("brief"))
+    people = Person.objects.in_bulk([briefer_id, *recipient_ids])
+    errors = []
+    if briefer_id not in people:
+        errors.append(FieldError("briefer_id", "not_found", _("No such person.")))
+    missing = [i for i in recipient_ids if i not in people]
+    if missing or not recipient_ids:
+        errors.append(
+            FieldError(
+                "recipient_ids", "not_found", _("Name the people briefed (existing persons).")
+            )
+        )
+    if errors:
+        raise InvalidInput(errors)
+    b = Briefing.objects.create(
+        permit=permit, briefer_id=briefer_id, content=content, at=at, recorded_by=by
+    )
+    b.recipients.set(recipient_ids)
+    events.permit_event(
+        permit,
+        "briefing",
+        at=at,
+        by=by,
+        briefer=people[briefer_id].name,
+        recipients=[people[i].name for i in recipient_ids],
+    )
+    audit.record(
+        action="permit.briefing",
+        target=permit,
+        actor=by,
+        at=at,
+        after={"briefer": briefer_id, "recipients": recipient_ids},
+    )
+    return b
+
+
+@transaction.atomic
+def record_gas_test(
+    permit: Permit,
+    by,
+    *,
+    at: dt.datetime,
+    taken_at: dt.datetime,
+    point: str,
+    gas: str,
+    value,
+    unit: str,
+    instrument: str,
+    tester_id: int,
+    calibrated_on=None,
+    lel_percent=None,
+    oxygen_enriched: bool = False,
+    position=None,
+) -> GasTest:
+    """A gas analysis, judged against the rule (`work.gas`), which is cited; a failing one
+    raises alarm 02 and keeps the permit from starting or resuming."""
+    permit = _lock(permit)
+    _not_expired(permit, at)
+    _in(permit, (S.IN_APPROVAL, S.APPROVED, S.ACTIVE, S.SUSPENDED), _("record a gas test on"))
+    errors = []
+    if not isinstance(taken_at, dt.datetime) or timezone.is_naive(taken_at):
+        errors.append(
+            FieldError("taken_at", "invalid_datetime", _("The time must include a time zone."))
+        )
+    elif taken_at > at:
+        errors.append(
+            FieldError("taken_at", "future", _("A sample cannot be taken in the future."))
+        )
+    if not Person.objects.filter(pk=tester_id).exists():
+        errors.append(FieldError("tester_id", "not_found", _("No such person.")))
+    if (
+        calibrated_on is not None
+        and isinstance(taken_at, dt.datetime)
+        and (calibrated_on > timezone.localdate(taken_at))
+    ):
+        errors.append(
+            FieldError("calibrated_on", "future", _("Calibration date after the sample."))
+        )
+    if not str(point or "").strip():
+        errors.append(FieldError("point", "required", _("This field is required.")))
+    if not str(instrument or "").strip():
+        errors.append(FieldError("instrument", "required", _("This field is required.")))
+    if errors:
+        raise InvalidInput(errors)
+    verdict = work_gas.judge(
+        gas, value, unit, lel_percent=lel_percent, oxygen_enriched=oxygen_enriched
+    )
+    pos = Position.of(position)
+    test = GasTest.objects.create(
+        permit=permit,
+        taken_at=taken_at,
+        point=point,
+        gas=gas,
+        value=value,
+        unit=unit,
+        lel_percent=lel_percent,
+        instrument=instrument,
+        calibrated_on=calibrated_on,
+        tester_id=tester_id,
+        recorded_by=by,
+        passed=verdict.passed,
+        limit=verdict.limit,
+        clause=verdict.clause,
+        latitude=pos.lat if pos else None,
+        longitude=pos.lon if pos else None,
+        accuracy_m=pos.accuracy_m if pos else None,
+    )
+    events.permit_event(
+        permit,
+        "gas_test",
+        at=at,
+        by=by,
+        gas=gas,
+        value=str(value),
+        unit=unit,
+        point=point,
+        passed=verdict.passed,
+    )
+    audit.record(
+        action="permit.gas_test",
+        target=permit,
+        actor=by,
+        at=at,
+        after={
+            "gas": gas,
+            "value": str(value),
+            "unit": unit,
+            "point": point,
+            "passed": verdict.passed,
+            "clause": verdict.clause,
+        },
+    )
+    if not verdict.passed:
+        alarms.raise_alarm(
+            "02",
+            permit=permit,
+            at=at,
+            about=f"{point}:{gas}",
+            message=_("Gas analysis failed at %(point)s: %(gas)s %(value)s %(unit)s")
+            % {"point": point, "gas": gas, "value": value, "unit": unit},
+            details={"limit": verdict.limit, "clause": verdict.clause},
+        )
+    return test
+
+
+@transaction.atomic
+def check_in(
+    permit: Permit, by, *, person_id: int, at: dt.datetime, position=None, kind: str = "in"
+) -> Presence:
+    """A crew member or guardian present in person (position recorded)."""
+    permit = _lock(permit)
+    _not_expired(permit, at)
+    if not permit.crew.filter(person_id=person_id, removed_at=None).exists():
+        raise InvalidInput(FieldError("person_id", "not_in_crew", _("Not in this permit's crew.")))
+    pos = Position.of(position)
+    p = Presence.objects.create(
+        permit=permit,
+        person_id=person_id,
+        kind=kind,
+        at=at,
+        latitude=pos.lat if pos else None,
+        longitude=pos.lon if pos else None,
+        accuracy_m=pos.accuracy_m if pos else None,
+        recorded_by=by,
+    )
+    events.permit_event(permit, f"presence.{kind}", at=at, by=by, person_id=person_id)
+    return p
+
+
+# ---- crew changes ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def change_crew(
+    permit: Permit, by, *, at: dt.datetime, add: list[Mapping] = (), remove: list[int] = ()
+) -> Permit:
+    """Add or remove crew members. After approval this sends the permit back to approval with a
+    new round of steps (AQ 3064.2 §5.6.4); a newcomer must be qualified now and be briefed before
+    the start."""
+    permit = _lock(permit)
+    _not_expired(permit, at)
+    _in(
+        permit, (S.DRAFT, S.IN_APPROVAL, S.APPROVED, S.ACTIVE, S.SUSPENDED), _("change the crew of")
+    )
+    errors: list = []
+    rows = _crew_rows(add, errors)
+    if errors:
+        raise InvalidInput(errors)
+    after_approval = permit.status in VALID
+    if rows and permit.status != S.DRAFT:
+        members = [CrewMember(p.pk, r.code, a or None) for p, r, a in rows]
+        reasons = []
+        for when in gates.qualification_instants(permit, [p.pk for p, _r, _a in rows]):
+            d = assess_crew(
+                members,
+                permit.work_type,
+                permit.level.code if permit.level_id else None,
+                permit.site_id,
+                max(when, at),
+                gates._engine_attrs(permit),
+            )
+            reasons += list(d.decision.blocking)
+        if reasons:
+            _refuse(permit, reasons, at)
+    removed = (
+        permit.crew.filter(pk__in=remove, removed_at=None).update(removed_at=at) if remove else 0
+    )
+    added = _write_crew(permit, rows, at=at, after_approval=after_approval)
+    events.permit_event(
+        permit, "crew.changed", at=at, by=by, added=[a.person.name for a in added], removed=removed
+    )
+    if after_approval and (added or removed):
+        permit.steps.filter(status__in=[StepStatus.WAITING, StepStatus.PENDING]).update(
+            status=StepStatus.VOID
+        )
+        round_ = (permit.steps.order_by("-round").values_list("round", flat=True).first() or 0) + 1
+        was = permit.status
+        if was == S.ACTIVE:
+            permit.suspend(by=by, at=at, reason=_("crew changed"))
+            permit.save()
+        steps = _build_route(permit, at=at, round_=round_)
+        permit.reapprove(
+            by=by, at=at, reason=_("crew changed after approval"), steps=[s.label for s in steps]
+        )
+        permit.save()
+        events.permit_event(permit, "reapproval", at=at, by=by)
+    audit.record(
+        action="permit.crew_changed",
+        target=permit,
+        actor=by,
+        at=at,
+        after={"added": [a.person_id for a in added], "removed": list(remove)},
+    )
+    return permit
+
+
+# ---- running --------------------------------------------------------------------------------
+
+
+def _signature(permit, by, action, at, position=None, note=""):
+    pos = Position.of(position)
+    return Signature.objects.create(
+        permit=permit,
+        action=action,
+        user=by,
+        signer_label=events.actor_label(by),
+        at=at,
+        note=note,
+        latitude=pos.lat if pos else None,
+        longitude=pos.lon if pos else None,
+        accuracy_m=pos.accuracy_m if pos else None,
+    )
+
+
+@transaction.atomic
+def start(
+    permit: Permit, by, *, at: dt.datetime, weather: Mapping | None = None, position=None
+) -> Permit:
+    """Start: measures confirmed, briefing, gas test ≤ 30 min before, crew and guardian present,
+    the check before ignition signed, weather, linked permits. Refused with every reason."""
+    permit = _lock(permit)
+    _not_expired(permit, at)
+    _in(permit, (S.APPROVED,), _("start"))
+    reasons = gates.start_reasons(permit, at, dict(weather) if weather is not None else None)
+    if any(r.blocking for r in reasons):
+        _refuse(permit, reasons, at)
+    _signature(permit, by, SignatureAction.START, at, position)
+    permit.start(by=by, at=at)
+    permit.save()
+    events.permit_event(permit, "started", at=at, by=by, weather=dict(weather or {}))
+    return permit
+
+
+@transaction.atomic
+def suspend(permit: Permit, by, *, at: dt.datetime, reason: str, position=None) -> Permit:
+    if not str(reason or "").strip():
+        raise InvalidInput(FieldError("reason", "required", _("Give the reason.")))
+    permit = _lock(permit)
+    _not_expired(permit, at)
+    _in(permit, (S.ACTIVE,), _("suspend"))
+    _signature(permit, by, SignatureAction.SUSPEND, at, position, reason)
+    permit.suspend(by=by, at=at, reason=reason)
+    permit.save()
+    events.permit_event(permit, "suspended", at=at, by=by, reason=reason)
+    return permit
+
+
+@transaction.atomic
+def resume(permit: Permit, by, *, at: dt.datetime, position=None) -> Permit:
+    """Resume: a passing gas analysis taken after the pause for the types that need one
+    (AQ 3064.2 §5.8.4)."""
+    permit = _lock(permit)
+    _not_expired(permit, at)
+    _in(permit, (S.SUSPENDED,), _("resume"))
+    reasons = gates.gas_reasons(
+        permit, at, since=permit.suspended_at, code_missing="gas.resume_missing"
+    )
+    if reasons:
+        _refuse(permit, reasons, at)
+    _signature(permit, by, SignatureAction.RESUME, at, position)
+    permit.resume(by=by, at=at)
+    permit.save()
+    events.permit_event(permit, "resumed", at=at, by=by)
+    return permit
+
+
+@transaction.atomic
+def complete(
+    permit: Permit, by, *, at: dt.datetime, cleaned_up: bool, note: str = "", position=None
+) -> Permit:
+    if not cleaned_up:
+        raise InvalidInput(
+            FieldError("cleaned_up", "required", _("Confirm that the site is cleaned up."))
+        )
+    permit = _lock(permit)
+    _in(permit, (S.ACTIVE,), _("complete"))
+    _signature(permit, by, SignatureAction.COMPLETE, at, position, note)
+    permit.complete(by=by, at=at, note=note)
+    permit.save()
+    events.permit_event(permit, "completed", at=at, by=by, note=note)
+    return permit
+
+
+@transaction.atomic
+def accept(permit: Permit, by, *, at: dt.datetime, note: str = "", position=None) -> Permit:
+    """Acceptance by the owner (not the applicant), then the permit may close (AQ 3064.2 §5.7)."""
+    permit = _lock(permit)
+    _in(permit, (S.COMPLETED,), _("accept"))
+    if permit.applicant_id == by.pk:
+        raise Refused(
+            [
+                Reason(
+                    "accept.own_permit",
+                    _("The owner accepts the work, not its applicant."),
+                    clause="AQ 3064.2-2025 5.7",
+                )
+            ]
+        )
+    _signature(permit, by, SignatureAction.ACCEPT, at, position, note)
+    permit.accept(by=by, at=at, note=note)
+    permit.save()
+    events.permit_event(permit, "accepted", at=at, by=by, note=note)
+    return permit
+
+
+@transaction.atomic
+def close(permit: Permit, by, *, at: dt.datetime) -> Permit:
+    permit = _lock(permit)
+    _in(permit, (S.ACCEPTED,), _("close"))
+    _signature(permit, by, SignatureAction.CLOSE, at)
+    permit.close(by=by, at=at)
+    permit.save()
+    events.permit_event(permit, "closed", at=at, by=by)
+    return permit
+
+
+@transaction.atomic
+def cancel(permit: Permit, by, *, at: dt.datetime, reason: str) -> Permit:
+    """Cancel with a reason. Before approval the applicant may; once approved, cancelling needs
+    an approver of the permit's site (AQ 3064.2 §5.7: cancellation with its own approval)."""
+    if not str(reason or "").strip():
+        raise InvalidInput(FieldError("reason", "required", _("Give the reason for cancelling.")))
+    permit = _lock(permit)
+    _in(
+        permit,
+        (S.DRAFT, S.SUBMITTED, S.IN_APPROVAL, S.APPROVED, S.SUSPENDED, S.REJECTED),
+        _("cancel"),
+    )
+    if permit.status in (S.APPROVED, S.SUSPENDED) and not may(by, "permits.approve", permit):
+        raise Refused(
+            [
+                Reason(
+                    "cancel.needs_approver",
+                    _("An approved permit is cancelled by an approver of its site."),
+                    clause="AQ 3064.2-2025 5.7",
+                )
+            ]
+        )
+    _signature(permit, by, SignatureAction.CANCEL, at, note=reason)
+    permit.steps.filter(status__in=[StepStatus.WAITING, StepStatus.PENDING]).update(
+        status=StepStatus.VOID
+    )
+    permit.cancel(by=by, at=at, reason=reason)
+    permit.save()
+    events.permit_event(permit, "cancelled", at=at, by=by, reason=reason)
+    return permit
+
+
+@transaction.atomic
+def change_permit(permit: Permit, by, *, at: dt.datetime, reason: str, data: Mapping) -> Permit:
+    """A change of content, scope, place or time after approval: the old permit closes and a new,
+    linked draft carries the change (GB 30871-2022 §4.16–4.17, AQ 3064.2 §5.8)."""
+    if not str(reason or "").strip():
+        raise InvalidInput(FieldError("reason", "required", _("Give the reason for the change.")))
+    old = _lock(permit)
+    _in(old, VALID, _("change"))
+    base = {
+        "work_type": old.work_type.code,
+        "site_id": old.site_id,
+        "area_id": old.area_id,
+        "place": old.place,
+        "content": old.content,
+        "open_air": old.open_air,
+        "planned_start": old.planned_start,
+        "planned_end": old.planned_end,
+        "work_unit_id": old.work_unit_id,
+        "contractor_id": old.contractor_id,
+        "work_leader_id": old.work_leader_id,
+        "inputs": old.inputs,
+        "fields": old.fields,
+        "equipment": old.equipment,
+        "latitude": old.latitude,
+        "longitude": old.longitude,
+        "crew": [
+            {"person_id": c.person_id, "role": c.role.code, "attrs": c.attrs}
+            for c in old.crew.filter(removed_at=None).select_related("role")
+        ],
+        "linked": list(old.linked.values_list("pk", flat=True)),
+    }
+    new = create_permit(by, {**base, **data}, at=at)
+    new.replaces = old
+    new.save(update_fields=["replaces"])
+    old.supersede(by=by, at=at, reason=reason, successor=str(new.pk))
+    old.save()
+    events.permit_event(old, "superseded", at=at, by=by, reason=reason, successor=new.pk)
+    return new
+
+
+def expire_due(*, at: dt.datetime, by=None, limit: int = 1000) -> int:
+    """Store the expiry of valid permits past their end (the state is already computed when read;
+    this keeps the stored one in step and raises alarm 10 for work still running)."""
+    done = 0
+    ids = list(
+        Permit.objects.filter(status__in=VALID, planned_end__lte=at).values_list("pk", flat=True)[
+            :limit
+        ]
+    )
+    for pk in ids:
+        with transaction.atomic():
+            permit = _lock(pk)
+            if permit.status not in VALID or permit.planned_end > at:
+                continue
+            was = permit.status
+            permit.expire(by=by, at=at)
+            permit.save()
+            events.permit_event(permit, "expired", at=at, by=by, was=was)
+            if was in (S.ACTIVE, S.SUSPENDED):
+                alarms.raise_alarm(
+                    "10",
+                    permit=permit,
+                    at=at,
+                    message=_("Permit %(number)s passed its validity while work was under way.")
+                    % {"number": permit.number},
+                )
+            done += 1
+    return done
+
+
+# ---- alarms ---------------------------------------------------------------------------------
+
+
+def _lock_alarm(alarm, move: str) -> Alarm:
+    alarm = Alarm.objects.select_for_update().get(pk=alarm.pk)
+    if not can_proceed(getattr(alarm, move)):
+        raise Refused(
+            [
+                Reason(
+                    "alarm.state",
+                    _("The alarm is %(status)s: it cannot be %(move)s.")
+                    % {"status": alarm.get_status_display(), "move": move},
+                )
+            ]
+        )
+    return alarm
+
+
+@transaction.atomic
+def acknowledge_alarm(alarm, by, *, at: dt.datetime):
+    alarm = _lock_alarm(alarm, "acknowledge")
+    alarm.acknowledge(by=by, at=at)
+    alarm.save()
+    events.alarm_changed(alarm, at=at, by=by)
+    return alarm
+
+
+@transaction.atomic
+def handle_alarm(alarm, by, *, at: dt.datetime, note: str):
+    if not str(note or "").strip():
+        raise InvalidInput(FieldError("note", "required", _("Say how the alarm was handled.")))
+    alarm = _lock_alarm(alarm, "handle")
+    alarm.handle(by=by, at=at, note=note)
+    alarm.save()
+    events.alarm_changed(alarm, at=at, by=by)
+    return alarm
+
+
+@transaction.atomic
+def clear_alarm(alarm, by, *, at: dt.datetime):
+    alarm = _lock_alarm(alarm, "clear")
+    alarm.clear(by=by, at=at)
+    alarm.save()
+    events.alarm_changed(alarm, at=at, by=by)
+    return alarm
+
+
+__all__ = [
+    "FINAL",
+    "Position",
+    "accept",
+    "acknowledge_alarm",
+    "approve",
+    "cancel",
+    "change_crew",
+    "change_permit",
+    "check_in",
+    "clear_alarm",
+    "close",
+    "complete",
+    "confirm_measure",
+    "create_permit",
+    "current_step",
+    "delegate",
+    "expire_due",
+    "handle_alarm",
+    "preview_level",
+    "record_briefing",
+    "record_gas_test",
+    "reject",
+    "resume",
+    "revise",
+    "start",
+    "submit",
+    "suspend",
+    "update_draft",
+]
