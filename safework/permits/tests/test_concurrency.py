@@ -54,8 +54,10 @@ def test_two_approvers_at_once_give_one_approval(w):
         first = services.current_step(permit)
         results = _race(
             [
-                lambda: services.approve(permit, w.user("workshop"), at=when, position=ON_SITE),
-                lambda: services.approve(permit, w.user("workshop2"), at=when, position=ON_SITE),
+                lambda p=permit: services.approve(p, w.user("workshop"), at=when, position=ON_SITE),
+                lambda p=permit: services.approve(
+                    p, w.user("workshop2"), at=when, position=ON_SITE
+                ),
             ]
         )
         wins = [r for r in results if not isinstance(r, Exception)]
