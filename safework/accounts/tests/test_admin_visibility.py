@@ -15,6 +15,8 @@ or where the issue saw them drift (a contractor manager and a site's ledger nami
 company).
 """
 
+import datetime as dt
+
 import pytest
 from django.contrib import admin
 from django.db import transaction
@@ -76,7 +78,24 @@ from safework.registry.models import VerificationBatch, VerificationLookup
 from safework.registry.queries import batches_visible_to, lookups_visible_to
 from safework.rosters.models import Roster, RosterEntry
 from safework.rosters.queries import roster_entries_visible_to, rosters_visible_to
-from safework.work.models import CrewRole, HouseRule, PositionPermission, WorkLevel, WorkType
+from safework.work.models import (
+    CalendarDay,
+    CalendarYear,
+    CombustibleCriterion,
+    CrewRole,
+    GasLimit,
+    HeightHazard,
+    HouseRule,
+    PermitFieldSchema,
+    PermitRule,
+    PositionPermission,
+    RouteStep,
+    SpecialPeriod,
+    UpgradePolicy,
+    WeatherStop,
+    WorkLevel,
+    WorkType,
+)
 
 # model → (resource whose READ scope the admin applies, the resource's visibility query)
 QUERIES = {
@@ -125,6 +144,17 @@ CATALOGUE = {
     LegacyCode,
     Requirement,
     AlarmType,
+    PermitRule,
+    PermitFieldSchema,
+    WeatherStop,
+    HeightHazard,
+    GasLimit,
+    CombustibleCriterion,
+    CalendarYear,
+    CalendarDay,
+    SpecialPeriod,
+    UpgradePolicy,
+    RouteStep,
 }
 # Shown whole or not at all by design (administrators' business; group-wide readers' settings).
 ALL_OR_NOTHING = {User, RoleGrant, ApiToken, Setting}
@@ -139,6 +169,7 @@ def demo(django_db_setup, django_db_blocker, tmp_path_factory):
     """The demo enterprise plus jobs, rosters, batches, tokens, settings and files, made once
     for the module inside a transaction rolled back after it."""
     from safework.demo.enterprise import seed_demo
+    from safework.demo.permits import load_calendars, seed_permits
 
     settings = override_settings(
         VAR_DIR=tmp_path_factory.mktemp("var"), PASSWORD_HASHERS=FAST_HASHERS
@@ -151,6 +182,8 @@ def demo(django_db_setup, django_db_blocker, tmp_path_factory):
         outer.__enter__()
         try:
             seed_demo(today=AFTER_ORDER_19)
+            load_calendars()
+            seed_permits(now=dt.datetime.combine(AFTER_ORDER_19, dt.time(2), tzinfo=dt.UTC))
             yield _add_rows()
         finally:
             transaction.set_rollback(True)
@@ -287,7 +320,7 @@ def test_every_registered_admin_model_is_pinned_here(demo):
 
 def test_every_admin_queryset_is_the_resource_query_for_every_demo_user(demo):
     users = _demo_users()
-    assert len(users) == 12  # one per role, and the second contractor's manager
+    assert len(users) == 13  # one per role, and the second contractor's manager
     mismatches = []
     for user in users:
         for model, model_admin in admin.site._registry.items():
@@ -316,7 +349,7 @@ def test_every_inline_queryset_is_its_models_query_in_the_parents_scope(demo):
                 checked += 1
                 if shown != expected:
                     mismatches.append((user.username, inline_class.__name__))
-    assert checked == 12 * 9  # nine inlines
+    assert checked == 13 * 10  # ten inlines
     assert mismatches == []
 
 

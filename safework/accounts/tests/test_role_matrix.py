@@ -88,8 +88,8 @@ POLICY: dict[str, tuple[set[str], set[str]]] = {
         {ORG, PEOPLE, CONTRACTORS, HEALTH, CERTIFICATES, AUDIT, CATALOGUE, ROSTER, BLACKLIST},
         {PEOPLE, CONTRACTORS, HEALTH, CERTIFICATES, ROSTER},
     ),
-    # countersigns permits (the permit issue's cells); nothing else yet.
-    "technical_lead": (set(), set()),
+    # countersigns permits (the permit issue's cells); reads the catalogue, its own certificates.
+    "technical_lead": ({CATALOGUE, CERTIFICATES}, set()),
     # their department subtree / team; writes roster entries.
     "workshop_head": (OWN_RECORDS | {ORG, ROSTER}, {ROSTER}),
     "team_leader": (OWN_RECORDS | {ORG, ROSTER}, {ROSTER}),
