@@ -2,8 +2,12 @@
 own set-up, the level marked, the Annex A blocks, signatures and the QR code."""
 
 import datetime as dt
+import os
 import re
 import zlib
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import pytest
 import time_machine
@@ -47,6 +51,10 @@ def pdf_streams(data: bytes) -> list[bytes]:
         except zlib.error:
             continue
     return out
+
+
+def font_files(css: str) -> list[Path]:
+    return [Path(url2pathname(urlparse(u).path)) for u in re.findall(r"url\('([^']+)'\)", css)]
 
 
 @pytest.fixture
@@ -170,12 +178,26 @@ def test_the_font_check_is_quiet_when_the_font_is_installed():
     assert pdf.cjk_font_installed(None) == []
 
 
-def test_only_the_subsets_a_text_needs_are_loaded():
+def test_only_the_subsets_a_text_needs_are_loaded_decoded_once(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
     css = pdf.font_css("一级动火")
-    faces = re.findall(r"url\('([^']+)'\)", css)
-    assert faces and all(f.endswith(".woff") for f in faces)
-    assert len(faces) <= 2 * 4  # at most one subset per character, in two weights
+    faces = font_files(css)
+    assert faces and len(faces) <= 2 * 4  # at most one subset per character, in two weights
+    assert all(f.parent == tmp_path / "cache" / "fonts" and f.suffix == ".ttf" for f in faces)
+    assert all(f.read_bytes()[:4] == b"\x00\x01\x00\x00" for f in faces)  # TrueType, decoded
     assert pdf.font_css("") == ""
+
+
+def test_a_cached_font_older_than_the_package_file_is_decoded_again(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    [cached, *_bold] = font_files(pdf.font_css("一"))
+    cached.write_bytes(b"stale")
+    os.utime(cached, ns=(0, 0))
+    pdf.font_css("一")
+    assert cached.read_bytes()[:4] == b"\x00\x01\x00\x00"
+    cached.write_bytes(b"newer than the package")
+    pdf.font_css("一")
+    assert cached.read_bytes() == b"newer than the package"  # up to date: not rewritten
 
 
 @time_machine.travel(START, tick=False)
