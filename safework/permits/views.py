@@ -6,14 +6,14 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from safework.accounts import guard
 from safework.permits import printing, verification
 from safework.permits.models import Permit
 
 
-@require_GET
+@require_safe
 @never_cache  # the status is read when the page opens: a cached "approved" would outlive it
 def verify(request, token: str):
     """Public, read-only: no login, nothing but what the printed permit shows, no ID numbers."""
@@ -24,7 +24,7 @@ def verify(request, token: str):
     return render(request, "permits/verify.html", {"v": result})
 
 
-@require_GET
+@require_safe
 @login_required
 def permit_pdf(request, permit_id: int):
     permit = get_object_or_404(Permit, pk=permit_id)

@@ -12,7 +12,9 @@ from urllib.request import url2pathname
 import pytest
 import time_machine
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from safework.accounts.tests.factories import UserFactory
@@ -155,6 +157,18 @@ def test_workers_are_printed_with_their_certificates_in_force_on_the_day(catalog
     doc = printing.printed_permit(permit)
     line = next(c for c in doc.workers if c.name == welder.name)
     assert line.certificates == [f"{welding.name} T12345678"]
+
+
+@time_machine.travel(START, tick=False)
+def test_the_form_reads_the_same_number_of_queries_for_1_and_10_crew(catalogue):
+    counts = []
+    for n, number in [(1, "DH20270310-001"), (10, "DH20270310-002")]:
+        permit = hot_work_permit(crew=n, number=number)
+        with CaptureQueriesContext(connection) as queries:
+            doc = printing.printed_permit(permit)
+        assert len(doc.workers) == n
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
 
 
 def test_each_work_type_prints_its_own_form_title(catalogue):

@@ -55,6 +55,12 @@ def test_an_altered_or_garbled_token_is_refused(permit, tamper):
     assert "核验码无效" in response.content.decode()
 
 
+@time_machine.travel(START, tick=False)
+def test_a_scanner_asking_head_first_gets_an_answer(permit):
+    response = Client().head(reverse("permits:verify", args=[verification.token_for(permit)]))
+    assert response.status_code == 200
+
+
 def test_a_token_signed_for_another_purpose_is_refused(permit):
     # Same secret key, another salt (e.g. a password-reset or API signature): not a permit token.
     raw = verification.token_for(permit).split(".")[0]
