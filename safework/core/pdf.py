@@ -71,7 +71,11 @@ def _truetype(woff: Path) -> Path:
     font = TTFont(str(woff))
     font.flavor = None
     with tempfile.NamedTemporaryFile(dir=cache, suffix=".part", delete=False) as part:
-        font.save(part)
+        try:
+            font.save(part)
+        except BaseException:
+            os.unlink(part.name)
+            raise
     os.replace(part.name, target)
     return target
 
