@@ -137,13 +137,6 @@ CATALOGUE = {
     CrewRole,
     PositionPermission,
     HouseRule,
-    Scheme,
-    CertificateItem,
-    CatalogueRule,
-    RevocationGround,
-    LegacyCode,
-    Requirement,
-    AlarmType,
     PermitRule,
     PermitFieldSchema,
     WeatherStop,
@@ -155,6 +148,13 @@ CATALOGUE = {
     SpecialPeriod,
     UpgradePolicy,
     RouteStep,
+    Scheme,
+    CertificateItem,
+    CatalogueRule,
+    RevocationGround,
+    LegacyCode,
+    Requirement,
+    AlarmType,
 }
 # Shown whole or not at all by design (administrators' business; group-wide readers' settings).
 ALL_OR_NOTHING = {User, RoleGrant, ApiToken, Setting}
