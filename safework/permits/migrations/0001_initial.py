@@ -9,451 +9,1304 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('org', '0001_initial'),
-        ('people', '0001_initial'),
-        ('work', '0002_house_rules'),
+        ("org", "0001_initial"),
+        ("people", "0001_initial"),
+        ("work", "0002_house_rules"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AlarmType',
+            name="AlarmType",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=4, unique=True, verbose_name='code')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('trigger', models.TextField(verbose_name='trigger')),
-                ('clause', models.CharField(max_length=300, verbose_name='clause')),
-                ('reason_codes', models.JSONField(blank=True, default=list, verbose_name='raised by the refusals')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=4, unique=True, verbose_name="code")),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("trigger", models.TextField(verbose_name="trigger")),
+                ("clause", models.CharField(max_length=300, verbose_name="clause")),
+                (
+                    "reason_codes",
+                    models.JSONField(
+                        blank=True, default=list, verbose_name="raised by the refusals"
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
             ],
             options={
-                'verbose_name': 'alarm type',
-                'verbose_name_plural': 'alarm types',
-                'ordering': ['code'],
+                "verbose_name": "alarm type",
+                "verbose_name_plural": "alarm types",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='ParkPush',
+            name="ParkPush",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('permit', 'permit'), ('alarm', 'alarm')], max_length=10)),
-                ('object_uuid', models.UUIDField()),
-                ('version', models.PositiveIntegerField()),
-                ('payload', models.JSONField()),
-                ('state', models.CharField(choices=[('pending', 'pending'), ('sent', 'sent'), ('dead', 'given up')], default='pending', max_length=10)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField()),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("permit", "permit"), ("alarm", "alarm")], max_length=10
+                    ),
+                ),
+                ("object_uuid", models.UUIDField()),
+                ("version", models.PositiveIntegerField()),
+                ("payload", models.JSONField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("pending", "pending"), ("sent", "sent"), ("dead", "given up")],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField()),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField()),
             ],
             options={
-                'verbose_name': 'park push',
-                'verbose_name_plural': 'park pushes',
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['state', 'next_attempt_at'], name='park_push_due')],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'object_uuid', 'version'), name='park_push_version_unique')],
+                "verbose_name": "park push",
+                "verbose_name_plural": "park pushes",
+                "ordering": ["id"],
+                "indexes": [
+                    models.Index(fields=["state", "next_attempt_at"], name="park_push_due")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("kind", "object_uuid", "version"), name="park_push_version_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Permit',
+            name="Permit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', django_fsm.FSMField(choices=[('draft', 'draft'), ('submitted', 'submitted'), ('in_approval', 'in approval'), ('approved', 'approved'), ('active', 'active'), ('suspended', 'suspended'), ('completed', 'completed'), ('accepted', 'accepted'), ('closed', 'closed'), ('rejected', 'rejected'), ('cancelled', 'cancelled'), ('expired', 'expired')], default='draft', max_length=20, protected=True, verbose_name='status')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='UUID')),
-                ('number', models.CharField(blank=True, editable=False, max_length=30, null=True, unique=True, verbose_name='permit number')),
-                ('level_basis', models.JSONField(blank=True, default=list, verbose_name='why this level')),
-                ('upgraded', models.BooleanField(default=False, verbose_name='upgraded (升级管理)')),
-                ('upgrade_kinds', models.JSONField(blank=True, default=list, verbose_name='upgrade periods')),
-                ('calendar_basis', models.CharField(blank=True, max_length=200, verbose_name='calendar basis')),
-                ('place', models.CharField(max_length=300, verbose_name='exact place')),
-                ('latitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, validators=[django.core.validators.MinValueValidator(-90), django.core.validators.MaxValueValidator(90)], verbose_name='latitude')),
-                ('longitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, validators=[django.core.validators.MinValueValidator(-180), django.core.validators.MaxValueValidator(180)], verbose_name='longitude')),
-                ('content', models.TextField(verbose_name='work content')),
-                ('open_air', models.BooleanField(default=True, verbose_name='open-air work')),
-                ('is_emergency', models.BooleanField(default=False, verbose_name='emergency (same-day) path')),
-                ('emergency_reason', models.TextField(blank=True, verbose_name='reason for the emergency path')),
-                ('planned_start', models.DateTimeField(verbose_name='planned start')),
-                ('planned_end', models.DateTimeField(verbose_name='planned end')),
-                ('inputs', models.JSONField(blank=True, default=dict, verbose_name='level inputs')),
-                ('fields', models.JSONField(blank=True, default=dict, verbose_name='type-specific and custom fields')),
-                ('equipment', models.TextField(blank=True, verbose_name='equipment')),
-                ('created_at', models.DateTimeField(verbose_name='created at')),
-                ('submitted_at', models.DateTimeField(blank=True, null=True, verbose_name='submitted at')),
-                ('approved_at', models.DateTimeField(blank=True, null=True, verbose_name='approved at')),
-                ('started_at', models.DateTimeField(blank=True, null=True, verbose_name='started at')),
-                ('suspended_at', models.DateTimeField(blank=True, null=True, verbose_name='suspended at')),
-                ('completed_at', models.DateTimeField(blank=True, null=True, verbose_name='completed at')),
-                ('accepted_at', models.DateTimeField(blank=True, null=True, verbose_name='accepted at')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='closed at')),
-                ('cancelled_at', models.DateTimeField(blank=True, null=True, verbose_name='cancelled at')),
-                ('cancel_reason', models.TextField(blank=True, verbose_name='cancellation reason')),
-                ('reject_reason', models.TextField(blank=True, verbose_name='rejection reason')),
-                ('change_reason', models.TextField(blank=True, verbose_name='change reason')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('applicant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='applicant')),
-                ('area', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.area', verbose_name='area')),
-                ('contractor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='people.contractor', verbose_name='work unit (contractor)')),
-                ('derived_level', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='work.worklevel', verbose_name='level required by the inputs')),
-                ('level', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='work.worklevel', verbose_name='level')),
-                ('linked', models.ManyToManyField(blank=True, to='permits.permit', verbose_name='linked permits')),
-                ('replaces', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='replaced_by', to='permits.permit', verbose_name='replaces (changed permit)')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.site', verbose_name='site')),
-                ('work_leader', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='people.person', verbose_name='work leader')),
-                ('work_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='work.worktype', verbose_name='work type')),
-                ('work_unit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.department', verbose_name='work unit (own department)')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    django_fsm.FSMField(
+                        choices=[
+                            ("draft", "draft"),
+                            ("submitted", "submitted"),
+                            ("in_approval", "in approval"),
+                            ("approved", "approved"),
+                            ("active", "active"),
+                            ("suspended", "suspended"),
+                            ("completed", "completed"),
+                            ("accepted", "accepted"),
+                            ("closed", "closed"),
+                            ("rejected", "rejected"),
+                            ("cancelled", "cancelled"),
+                            ("expired", "expired"),
+                        ],
+                        default="draft",
+                        max_length=20,
+                        protected=True,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "uuid",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, unique=True, verbose_name="UUID"
+                    ),
+                ),
+                (
+                    "number",
+                    models.CharField(
+                        blank=True,
+                        editable=False,
+                        max_length=30,
+                        null=True,
+                        unique=True,
+                        verbose_name="permit number",
+                    ),
+                ),
+                (
+                    "level_basis",
+                    models.JSONField(blank=True, default=list, verbose_name="why this level"),
+                ),
+                (
+                    "upgraded",
+                    models.BooleanField(default=False, verbose_name="upgraded (升级管理)"),
+                ),
+                (
+                    "upgrade_kinds",
+                    models.JSONField(blank=True, default=list, verbose_name="upgrade periods"),
+                ),
+                (
+                    "calendar_basis",
+                    models.CharField(blank=True, max_length=200, verbose_name="calendar basis"),
+                ),
+                ("place", models.CharField(max_length=300, verbose_name="exact place")),
+                (
+                    "latitude",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=6,
+                        max_digits=9,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(-90),
+                            django.core.validators.MaxValueValidator(90),
+                        ],
+                        verbose_name="latitude",
+                    ),
+                ),
+                (
+                    "longitude",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=6,
+                        max_digits=9,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(-180),
+                            django.core.validators.MaxValueValidator(180),
+                        ],
+                        verbose_name="longitude",
+                    ),
+                ),
+                ("content", models.TextField(verbose_name="work content")),
+                ("open_air", models.BooleanField(default=True, verbose_name="open-air work")),
+                (
+                    "is_emergency",
+                    models.BooleanField(default=False, verbose_name="emergency (same-day) path"),
+                ),
+                (
+                    "emergency_reason",
+                    models.TextField(blank=True, verbose_name="reason for the emergency path"),
+                ),
+                ("planned_start", models.DateTimeField(verbose_name="planned start")),
+                ("planned_end", models.DateTimeField(verbose_name="planned end")),
+                ("inputs", models.JSONField(blank=True, default=dict, verbose_name="level inputs")),
+                (
+                    "fields",
+                    models.JSONField(
+                        blank=True, default=dict, verbose_name="type-specific and custom fields"
+                    ),
+                ),
+                ("equipment", models.TextField(blank=True, verbose_name="equipment")),
+                ("created_at", models.DateTimeField(verbose_name="created at")),
+                (
+                    "submitted_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="submitted at"),
+                ),
+                (
+                    "approved_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="approved at"),
+                ),
+                (
+                    "started_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="started at"),
+                ),
+                (
+                    "suspended_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="suspended at"),
+                ),
+                (
+                    "completed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="completed at"),
+                ),
+                (
+                    "accepted_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="accepted at"),
+                ),
+                (
+                    "closed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="closed at"),
+                ),
+                (
+                    "cancelled_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="cancelled at"),
+                ),
+                ("cancel_reason", models.TextField(blank=True, verbose_name="cancellation reason")),
+                ("reject_reason", models.TextField(blank=True, verbose_name="rejection reason")),
+                ("change_reason", models.TextField(blank=True, verbose_name="change reason")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                (
+                    "applicant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="applicant",
+                    ),
+                ),
+                (
+                    "area",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.area",
+                        verbose_name="area",
+                    ),
+                ),
+                (
+                    "contractor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="people.contractor",
+                        verbose_name="work unit (contractor)",
+                    ),
+                ),
+                (
+                    "derived_level",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="work.worklevel",
+                        verbose_name="level required by the inputs",
+                    ),
+                ),
+                (
+                    "level",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="work.worklevel",
+                        verbose_name="level",
+                    ),
+                ),
+                (
+                    "linked",
+                    models.ManyToManyField(
+                        blank=True, to="permits.permit", verbose_name="linked permits"
+                    ),
+                ),
+                (
+                    "replaces",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="replaced_by",
+                        to="permits.permit",
+                        verbose_name="replaces (changed permit)",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.site",
+                        verbose_name="site",
+                    ),
+                ),
+                (
+                    "work_leader",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="people.person",
+                        verbose_name="work leader",
+                    ),
+                ),
+                (
+                    "work_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="work.worktype",
+                        verbose_name="work type",
+                    ),
+                ),
+                (
+                    "work_unit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.department",
+                        verbose_name="work unit (own department)",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'work permit',
-                'verbose_name_plural': 'work permits',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "work permit",
+                "verbose_name_plural": "work permits",
+                "ordering": ["-created_at", "-id"],
             },
             bases=(django_fsm.ConcurrentTransitionMixin, models.Model),
         ),
         migrations.CreateModel(
-            name='MeasureItem',
+            name="MeasureItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order', models.PositiveSmallIntegerField(verbose_name='order')),
-                ('code', models.CharField(blank=True, max_length=60, verbose_name='code')),
-                ('text', models.TextField(verbose_name='measure')),
-                ('clause', models.CharField(blank=True, max_length=300, verbose_name='clause')),
-                ('involved', models.BooleanField(default=True, verbose_name='involved')),
-                ('author_label', models.CharField(blank=True, max_length=200, verbose_name='added by')),
-                ('confirmed_at', models.DateTimeField(blank=True, null=True, verbose_name='confirmed at')),
-                ('photo', models.FileField(blank=True, upload_to='permits/measures/', verbose_name='evidence photo')),
-                ('confirmed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='confirmed by')),
-                ('confirmer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='people.person', verbose_name='to be confirmed by')),
-                ('permit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='measures', to='permits.permit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order", models.PositiveSmallIntegerField(verbose_name="order")),
+                ("code", models.CharField(blank=True, max_length=60, verbose_name="code")),
+                ("text", models.TextField(verbose_name="measure")),
+                ("clause", models.CharField(blank=True, max_length=300, verbose_name="clause")),
+                ("involved", models.BooleanField(default=True, verbose_name="involved")),
+                (
+                    "author_label",
+                    models.CharField(blank=True, max_length=200, verbose_name="added by"),
+                ),
+                (
+                    "confirmed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="confirmed at"),
+                ),
+                (
+                    "photo",
+                    models.FileField(
+                        blank=True, upload_to="permits/measures/", verbose_name="evidence photo"
+                    ),
+                ),
+                (
+                    "confirmed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="confirmed by",
+                    ),
+                ),
+                (
+                    "confirmer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="people.person",
+                        verbose_name="to be confirmed by",
+                    ),
+                ),
+                (
+                    "permit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="measures",
+                        to="permits.permit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'safety measure',
-                'verbose_name_plural': 'safety measures',
-                'ordering': ['permit', 'order'],
+                "verbose_name": "safety measure",
+                "verbose_name_plural": "safety measures",
+                "ordering": ["permit", "order"],
             },
         ),
         migrations.CreateModel(
-            name='GasTest',
+            name="GasTest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('taken_at', models.DateTimeField(verbose_name='sampled at')),
-                ('point', models.CharField(max_length=100, verbose_name='sampling point')),
-                ('gas', models.CharField(max_length=40, verbose_name='gas')),
-                ('value', models.DecimalField(decimal_places=3, max_digits=10, verbose_name='value')),
-                ('unit', models.CharField(max_length=20, verbose_name='unit')),
-                ('lel_percent', models.DecimalField(blank=True, decimal_places=2, max_digits=6, null=True, verbose_name='lower explosive limit (%)')),
-                ('instrument', models.CharField(max_length=100, verbose_name='instrument id')),
-                ('calibrated_on', models.DateField(blank=True, null=True, verbose_name='calibration date')),
-                ('latitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, validators=[django.core.validators.MinValueValidator(-90), django.core.validators.MaxValueValidator(90)], verbose_name='latitude')),
-                ('longitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, validators=[django.core.validators.MinValueValidator(-180), django.core.validators.MaxValueValidator(180)], verbose_name='longitude')),
-                ('accuracy_m', models.PositiveIntegerField(blank=True, null=True, verbose_name='accuracy (m)')),
-                ('passed', models.BooleanField(verbose_name='passed')),
-                ('limit', models.CharField(max_length=200, verbose_name='limit')),
-                ('clause', models.CharField(max_length=300, verbose_name='clause')),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('tester', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='people.person', verbose_name='tester')),
-                ('permit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='gas_tests', to='permits.permit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("taken_at", models.DateTimeField(verbose_name="sampled at")),
+                ("point", models.CharField(max_length=100, verbose_name="sampling point")),
+                ("gas", models.CharField(max_length=40, verbose_name="gas")),
+                (
+                    "value",
+                    models.DecimalField(decimal_places=3, max_digits=10, verbose_name="value"),
+                ),
+                ("unit", models.CharField(max_length=20, verbose_name="unit")),
+                (
+                    "lel_percent",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=6,
+                        null=True,
+                        verbose_name="lower explosive limit (%)",
+                    ),
+                ),
+                ("instrument", models.CharField(max_length=100, verbose_name="instrument id")),
+                (
+                    "calibrated_on",
+                    models.DateField(blank=True, null=True, verbose_name="calibration date"),
+                ),
+                (
+                    "latitude",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=6,
+                        max_digits=9,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(-90),
+                            django.core.validators.MaxValueValidator(90),
+                        ],
+                        verbose_name="latitude",
+                    ),
+                ),
+                (
+                    "longitude",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=6,
+                        max_digits=9,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(-180),
+                            django.core.validators.MaxValueValidator(180),
+                        ],
+                        verbose_name="longitude",
+                    ),
+                ),
+                (
+                    "accuracy_m",
+                    models.PositiveIntegerField(blank=True, null=True, verbose_name="accuracy (m)"),
+                ),
+                ("passed", models.BooleanField(verbose_name="passed")),
+                ("limit", models.CharField(max_length=200, verbose_name="limit")),
+                ("clause", models.CharField(max_length=300, verbose_name="clause")),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tester",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="people.person",
+                        verbose_name="tester",
+                    ),
+                ),
+                (
+                    "permit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="gas_tests",
+                        to="permits.permit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'gas test',
-                'verbose_name_plural': 'gas tests',
-                'ordering': ['permit', '-taken_at'],
+                "verbose_name": "gas test",
+                "verbose_name_plural": "gas tests",
+                "ordering": ["permit", "-taken_at"],
             },
         ),
         migrations.CreateModel(
-            name='CrewAssignment',
+            name="CrewAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attrs', models.JSONField(blank=True, default=dict, verbose_name='own attributes')),
-                ('added_at', models.DateTimeField(verbose_name='added at')),
-                ('added_after_approval', models.BooleanField(default=False, verbose_name='added after approval')),
-                ('removed_at', models.DateTimeField(blank=True, null=True, verbose_name='removed at')),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='people.person', verbose_name='person')),
-                ('role', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='work.crewrole', verbose_name='role')),
-                ('permit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='crew', to='permits.permit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "attrs",
+                    models.JSONField(blank=True, default=dict, verbose_name="own attributes"),
+                ),
+                ("added_at", models.DateTimeField(verbose_name="added at")),
+                (
+                    "added_after_approval",
+                    models.BooleanField(default=False, verbose_name="added after approval"),
+                ),
+                (
+                    "removed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="removed at"),
+                ),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="people.person",
+                        verbose_name="person",
+                    ),
+                ),
+                (
+                    "role",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="work.crewrole",
+                        verbose_name="role",
+                    ),
+                ),
+                (
+                    "permit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="crew",
+                        to="permits.permit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'crew member',
-                'verbose_name_plural': 'crew',
-                'ordering': ['permit', 'id'],
+                "verbose_name": "crew member",
+                "verbose_name_plural": "crew",
+                "ordering": ["permit", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Briefing',
+            name="Briefing",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('content', models.TextField(blank=True, verbose_name='content')),
-                ('at', models.DateTimeField(verbose_name='at')),
-                ('briefer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='people.person', verbose_name='briefed by')),
-                ('recipients', models.ManyToManyField(related_name='+', to='people.person', verbose_name='briefed')),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('permit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='briefings', to='permits.permit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("content", models.TextField(blank=True, verbose_name="content")),
+                ("at", models.DateTimeField(verbose_name="at")),
+                (
+                    "briefer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="people.person",
+                        verbose_name="briefed by",
+                    ),
+                ),
+                (
+                    "recipients",
+                    models.ManyToManyField(
+                        related_name="+", to="people.person", verbose_name="briefed"
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "permit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="briefings",
+                        to="permits.permit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'safety briefing',
-                'verbose_name_plural': 'safety briefings',
-                'ordering': ['permit', 'at'],
+                "verbose_name": "safety briefing",
+                "verbose_name_plural": "safety briefings",
+                "ordering": ["permit", "at"],
             },
         ),
         migrations.CreateModel(
-            name='Blind',
+            name="Blind",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('line', models.CharField(max_length=200, verbose_name='pipeline')),
-                ('medium', models.CharField(max_length=100, verbose_name='medium')),
-                ('temperature_c', models.DecimalField(decimal_places=2, max_digits=7, verbose_name='temperature (°C)')),
-                ('pressure_mpa', models.DecimalField(decimal_places=3, max_digits=7, verbose_name='pressure (MPa)')),
-                ('size', models.CharField(max_length=50, verbose_name='size')),
-                ('number', models.CharField(max_length=50, verbose_name='blind number')),
-                ('action', models.CharField(choices=[('insert', 'insert'), ('remove', 'remove')], max_length=10, verbose_name='insert or remove')),
-                ('permit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='blinds', to='permits.permit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("line", models.CharField(max_length=200, verbose_name="pipeline")),
+                ("medium", models.CharField(max_length=100, verbose_name="medium")),
+                (
+                    "temperature_c",
+                    models.DecimalField(
+                        decimal_places=2, max_digits=7, verbose_name="temperature (°C)"
+                    ),
+                ),
+                (
+                    "pressure_mpa",
+                    models.DecimalField(
+                        decimal_places=3, max_digits=7, verbose_name="pressure (MPa)"
+                    ),
+                ),
+                ("size", models.CharField(max_length=50, verbose_name="size")),
+                ("number", models.CharField(max_length=50, verbose_name="blind number")),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[("insert", "insert"), ("remove", "remove")],
+                        max_length=10,
+                        verbose_name="insert or remove",
+                    ),
+                ),
+                (
+                    "permit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="blinds",
+                        to="permits.permit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'blind',
-                'verbose_name_plural': 'blinds',
+                "verbose_name": "blind",
+                "verbose_name_plural": "blinds",
             },
         ),
         migrations.CreateModel(
-            name='Attachment',
+            name="Attachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('kind', models.CharField(blank=True, max_length=30, verbose_name='kind')),
-                ('file', models.FileField(upload_to='permits/attachments/', verbose_name='file')),
-                ('at', models.DateTimeField(verbose_name='uploaded at')),
-                ('uploaded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('permit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='permits.permit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("kind", models.CharField(blank=True, max_length=30, verbose_name="kind")),
+                ("file", models.FileField(upload_to="permits/attachments/", verbose_name="file")),
+                ("at", models.DateTimeField(verbose_name="uploaded at")),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "permit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="permits.permit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'attachment',
-                'verbose_name_plural': 'attachments',
+                "verbose_name": "attachment",
+                "verbose_name_plural": "attachments",
             },
         ),
         migrations.CreateModel(
-            name='ApprovalStep',
+            name="ApprovalStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order', models.PositiveSmallIntegerField(verbose_name='order')),
-                ('round', models.PositiveSmallIntegerField(default=1, verbose_name='approval round')),
-                ('stage', models.CharField(default='approval', max_length=20, verbose_name='stage')),
-                ('label', models.CharField(max_length=200, verbose_name='step')),
-                ('roles', models.JSONField(verbose_name='roles (several: countersign by all)')),
-                ('clause', models.CharField(blank=True, max_length=300, verbose_name='clause')),
-                ('on_site_required', models.BooleanField(default=True, verbose_name='signed on site')),
-                ('time_limit_minutes', models.PositiveIntegerField(blank=True, null=True, verbose_name='time limit (min)')),
-                ('status', models.CharField(choices=[('waiting', 'waiting for an earlier step'), ('pending', 'pending'), ('approved', 'approved'), ('rejected', 'rejected'), ('void', 'void (route replaced)')], default='waiting', max_length=20, verbose_name='status')),
-                ('activated_at', models.DateTimeField(blank=True, null=True, verbose_name='pending since')),
-                ('due_at', models.DateTimeField(blank=True, null=True, verbose_name='due at')),
-                ('decided_at', models.DateTimeField(blank=True, null=True, verbose_name='decided at')),
-                ('permit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='permits.permit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order", models.PositiveSmallIntegerField(verbose_name="order")),
+                (
+                    "round",
+                    models.PositiveSmallIntegerField(default=1, verbose_name="approval round"),
+                ),
+                (
+                    "stage",
+                    models.CharField(default="approval", max_length=20, verbose_name="stage"),
+                ),
+                ("label", models.CharField(max_length=200, verbose_name="step")),
+                ("roles", models.JSONField(verbose_name="roles (several: countersign by all)")),
+                ("clause", models.CharField(blank=True, max_length=300, verbose_name="clause")),
+                (
+                    "on_site_required",
+                    models.BooleanField(default=True, verbose_name="signed on site"),
+                ),
+                (
+                    "time_limit_minutes",
+                    models.PositiveIntegerField(
+                        blank=True, null=True, verbose_name="time limit (min)"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("waiting", "waiting for an earlier step"),
+                            ("pending", "pending"),
+                            ("approved", "approved"),
+                            ("rejected", "rejected"),
+                            ("void", "void (route replaced)"),
+                        ],
+                        default="waiting",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "activated_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="pending since"),
+                ),
+                ("due_at", models.DateTimeField(blank=True, null=True, verbose_name="due at")),
+                (
+                    "decided_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="decided at"),
+                ),
+                (
+                    "permit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="steps",
+                        to="permits.permit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'approval step',
-                'verbose_name_plural': 'approval steps',
-                'ordering': ['permit', 'round', 'order'],
+                "verbose_name": "approval step",
+                "verbose_name_plural": "approval steps",
+                "ordering": ["permit", "round", "order"],
             },
         ),
         migrations.CreateModel(
-            name='Alarm',
+            name="Alarm",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', django_fsm.FSMField(choices=[('raised', 'raised'), ('acknowledged', 'acknowledged'), ('handled', 'handled'), ('cleared', 'cleared')], default='raised', max_length=20, protected=True, verbose_name='status')),
-                ('uuid', models.UUIDField(default=uuid.uuid4, editable=False, unique=True, verbose_name='UUID')),
-                ('key', models.CharField(max_length=200, unique=True, verbose_name='deduplication key')),
-                ('source_label', models.CharField(blank=True, max_length=200, verbose_name='source')),
-                ('message', models.TextField(verbose_name='message')),
-                ('details', models.JSONField(blank=True, default=dict, verbose_name='details')),
-                ('raised_at', models.DateTimeField(verbose_name='raised at')),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True, verbose_name='acknowledged at')),
-                ('handled_at', models.DateTimeField(blank=True, null=True, verbose_name='handled at')),
-                ('note', models.TextField(blank=True, verbose_name='handling note')),
-                ('cleared_at', models.DateTimeField(blank=True, null=True, verbose_name='cleared at')),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('cleared_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('handled_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='org.site', verbose_name='site')),
-                ('alarm_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='permits.alarmtype', verbose_name='alarm type')),
-                ('permit', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='alarms', to='permits.permit', verbose_name='permit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    django_fsm.FSMField(
+                        choices=[
+                            ("raised", "raised"),
+                            ("acknowledged", "acknowledged"),
+                            ("handled", "handled"),
+                            ("cleared", "cleared"),
+                        ],
+                        default="raised",
+                        max_length=20,
+                        protected=True,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "uuid",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, unique=True, verbose_name="UUID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(max_length=200, unique=True, verbose_name="deduplication key"),
+                ),
+                (
+                    "source_label",
+                    models.CharField(blank=True, max_length=200, verbose_name="source"),
+                ),
+                ("message", models.TextField(verbose_name="message")),
+                ("details", models.JSONField(blank=True, default=dict, verbose_name="details")),
+                ("raised_at", models.DateTimeField(verbose_name="raised at")),
+                (
+                    "acknowledged_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="acknowledged at"),
+                ),
+                (
+                    "handled_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="handled at"),
+                ),
+                ("note", models.TextField(blank=True, verbose_name="handling note")),
+                (
+                    "cleared_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="cleared at"),
+                ),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "cleared_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "handled_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="org.site",
+                        verbose_name="site",
+                    ),
+                ),
+                (
+                    "alarm_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="permits.alarmtype",
+                        verbose_name="alarm type",
+                    ),
+                ),
+                (
+                    "permit",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="alarms",
+                        to="permits.permit",
+                        verbose_name="permit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'alarm',
-                'verbose_name_plural': 'alarms',
-                'ordering': ['-raised_at', '-id'],
+                "verbose_name": "alarm",
+                "verbose_name_plural": "alarms",
+                "ordering": ["-raised_at", "-id"],
             },
             bases=(django_fsm.ConcurrentTransitionMixin, models.Model),
         ),
         migrations.CreateModel(
-            name='PermitEvent',
+            name="PermitEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(verbose_name='at')),
-                ('kind', models.CharField(max_length=60, verbose_name='event')),
-                ('actor_label', models.CharField(blank=True, max_length=200, verbose_name='by')),
-                ('details', models.JSONField(blank=True, default=dict, verbose_name='details')),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('permit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='permits.permit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(verbose_name="at")),
+                ("kind", models.CharField(max_length=60, verbose_name="event")),
+                ("actor_label", models.CharField(blank=True, max_length=200, verbose_name="by")),
+                ("details", models.JSONField(blank=True, default=dict, verbose_name="details")),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "permit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="permits.permit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'permit event',
-                'verbose_name_plural': 'permit events',
-                'ordering': ['permit', 'at', 'id'],
+                "verbose_name": "permit event",
+                "verbose_name_plural": "permit events",
+                "ordering": ["permit", "at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='PermitNumberCounter',
+            name="PermitNumberCounter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('prefix', models.CharField(max_length=4)),
-                ('day', models.DateField()),
-                ('last', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("prefix", models.CharField(max_length=4)),
+                ("day", models.DateField()),
+                ("last", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('prefix', 'day'), name='permit_counter_unique')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("prefix", "day"), name="permit_counter_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Presence',
+            name="Presence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(default='in', max_length=10)),
-                ('at', models.DateTimeField(verbose_name='at')),
-                ('latitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, validators=[django.core.validators.MinValueValidator(-90), django.core.validators.MaxValueValidator(90)], verbose_name='latitude')),
-                ('longitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, validators=[django.core.validators.MinValueValidator(-180), django.core.validators.MaxValueValidator(180)], verbose_name='longitude')),
-                ('accuracy_m', models.PositiveIntegerField(blank=True, null=True, verbose_name='accuracy (m)')),
-                ('permit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='presence', to='permits.permit')),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='people.person')),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(default="in", max_length=10)),
+                ("at", models.DateTimeField(verbose_name="at")),
+                (
+                    "latitude",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=6,
+                        max_digits=9,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(-90),
+                            django.core.validators.MaxValueValidator(90),
+                        ],
+                        verbose_name="latitude",
+                    ),
+                ),
+                (
+                    "longitude",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=6,
+                        max_digits=9,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(-180),
+                            django.core.validators.MaxValueValidator(180),
+                        ],
+                        verbose_name="longitude",
+                    ),
+                ),
+                (
+                    "accuracy_m",
+                    models.PositiveIntegerField(blank=True, null=True, verbose_name="accuracy (m)"),
+                ),
+                (
+                    "permit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="presence",
+                        to="permits.permit",
+                    ),
+                ),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="people.person",
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'check-in',
-                'verbose_name_plural': 'check-ins',
-                'ordering': ['permit', 'at'],
+                "verbose_name": "check-in",
+                "verbose_name_plural": "check-ins",
+                "ordering": ["permit", "at"],
             },
         ),
         migrations.CreateModel(
-            name='RiskItem',
+            name="RiskItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order', models.PositiveSmallIntegerField(verbose_name='order')),
-                ('hazard', models.TextField(verbose_name='hazard')),
-                ('controls', models.TextField(verbose_name='controls')),
-                ('from_template', models.BooleanField(default=False, verbose_name='from the template')),
-                ('author_label', models.CharField(blank=True, max_length=200, verbose_name='added by')),
-                ('permit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='risks', to='permits.permit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order", models.PositiveSmallIntegerField(verbose_name="order")),
+                ("hazard", models.TextField(verbose_name="hazard")),
+                ("controls", models.TextField(verbose_name="controls")),
+                (
+                    "from_template",
+                    models.BooleanField(default=False, verbose_name="from the template"),
+                ),
+                (
+                    "author_label",
+                    models.CharField(blank=True, max_length=200, verbose_name="added by"),
+                ),
+                (
+                    "permit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="risks",
+                        to="permits.permit",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'risk analysis item',
-                'verbose_name_plural': 'risk analysis',
-                'ordering': ['permit', 'order'],
+                "verbose_name": "risk analysis item",
+                "verbose_name_plural": "risk analysis",
+                "ordering": ["permit", "order"],
             },
         ),
         migrations.CreateModel(
-            name='Signature',
+            name="Signature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('approve', 'approve'), ('reject', 'reject'), ('confirm_measure', 'confirm a measure'), ('brief', 'safety briefing'), ('gas_test', 'gas test'), ('start', 'start'), ('suspend', 'suspend'), ('resume', 'resume'), ('complete', 'complete'), ('accept', 'accept'), ('close', 'close'), ('cancel', 'cancel')], max_length=20, verbose_name='action')),
-                ('role', models.CharField(blank=True, max_length=30, verbose_name='signed as')),
-                ('signer_label', models.CharField(max_length=200, verbose_name='signer')),
-                ('at', models.DateTimeField(verbose_name='signed at')),
-                ('latitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, validators=[django.core.validators.MinValueValidator(-90), django.core.validators.MaxValueValidator(90)], verbose_name='latitude')),
-                ('longitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, validators=[django.core.validators.MinValueValidator(-180), django.core.validators.MaxValueValidator(180)], verbose_name='longitude')),
-                ('accuracy_m', models.PositiveIntegerField(blank=True, null=True, verbose_name='accuracy (m)')),
-                ('on_site', models.BooleanField(null=True, verbose_name='on site')),
-                ('image', models.TextField(blank=True, verbose_name='drawn signature (data URL)')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('delegated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='on behalf of')),
-                ('permit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='signatures', to='permits.permit')),
-                ('step', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='signatures', to='permits.approvalstep')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='signer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("approve", "approve"),
+                            ("reject", "reject"),
+                            ("confirm_measure", "confirm a measure"),
+                            ("brief", "safety briefing"),
+                            ("gas_test", "gas test"),
+                            ("start", "start"),
+                            ("suspend", "suspend"),
+                            ("resume", "resume"),
+                            ("complete", "complete"),
+                            ("accept", "accept"),
+                            ("close", "close"),
+                            ("cancel", "cancel"),
+                        ],
+                        max_length=20,
+                        verbose_name="action",
+                    ),
+                ),
+                ("role", models.CharField(blank=True, max_length=30, verbose_name="signed as")),
+                ("signer_label", models.CharField(max_length=200, verbose_name="signer")),
+                ("at", models.DateTimeField(verbose_name="signed at")),
+                (
+                    "latitude",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=6,
+                        max_digits=9,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(-90),
+                            django.core.validators.MaxValueValidator(90),
+                        ],
+                        verbose_name="latitude",
+                    ),
+                ),
+                (
+                    "longitude",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=6,
+                        max_digits=9,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(-180),
+                            django.core.validators.MaxValueValidator(180),
+                        ],
+                        verbose_name="longitude",
+                    ),
+                ),
+                (
+                    "accuracy_m",
+                    models.PositiveIntegerField(blank=True, null=True, verbose_name="accuracy (m)"),
+                ),
+                ("on_site", models.BooleanField(null=True, verbose_name="on site")),
+                ("image", models.TextField(blank=True, verbose_name="drawn signature (data URL)")),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                (
+                    "delegated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="on behalf of",
+                    ),
+                ),
+                (
+                    "permit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="signatures",
+                        to="permits.permit",
+                    ),
+                ),
+                (
+                    "step",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="signatures",
+                        to="permits.approvalstep",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="signer",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'signature',
-                'verbose_name_plural': 'signatures',
-                'ordering': ['permit', 'at', 'id'],
+                "verbose_name": "signature",
+                "verbose_name_plural": "signatures",
+                "ordering": ["permit", "at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Delegation',
+            name="Delegation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(max_length=30, verbose_name='role')),
-                ('starts_at', models.DateTimeField(verbose_name='from')),
-                ('ends_at', models.DateTimeField(verbose_name='until')),
-                ('created_at', models.DateTimeField(verbose_name='created at')),
-                ('delegate', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='to')),
-                ('delegator', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='from')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='org.site', verbose_name='site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("role", models.CharField(max_length=30, verbose_name="role")),
+                ("starts_at", models.DateTimeField(verbose_name="from")),
+                ("ends_at", models.DateTimeField(verbose_name="until")),
+                ("created_at", models.DateTimeField(verbose_name="created at")),
+                (
+                    "delegate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="to",
+                    ),
+                ),
+                (
+                    "delegator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="from",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="org.site",
+                        verbose_name="site",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'delegation',
-                'verbose_name_plural': 'delegations',
-                'constraints': [models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='delegation_window')],
+                "verbose_name": "delegation",
+                "verbose_name_plural": "delegations",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("ends_at__gt", models.F("starts_at"))),
+                        name="delegation_window",
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='permit',
-            index=models.Index(fields=['site', 'status', '-planned_start'], name='permit_site_status'),
+            model_name="permit",
+            index=models.Index(
+                fields=["site", "status", "-planned_start"], name="permit_site_status"
+            ),
         ),
         migrations.AddIndex(
-            model_name='permit',
-            index=models.Index(fields=['work_type', 'level', '-planned_start'], name='permit_type'),
+            model_name="permit",
+            index=models.Index(fields=["work_type", "level", "-planned_start"], name="permit_type"),
         ),
         migrations.AddIndex(
-            model_name='permit',
-            index=models.Index(fields=['-planned_start', 'id'], name='permit_start'),
+            model_name="permit",
+            index=models.Index(fields=["-planned_start", "id"], name="permit_start"),
         ),
         migrations.AddIndex(
-            model_name='permit',
-            index=models.Index(fields=['applicant', '-created_at'], name='permit_applicant'),
+            model_name="permit",
+            index=models.Index(fields=["applicant", "-created_at"], name="permit_applicant"),
         ),
         migrations.AddIndex(
-            model_name='permit',
-            index=models.Index(fields=['contractor', '-planned_start'], name='permit_contractor'),
+            model_name="permit",
+            index=models.Index(fields=["contractor", "-planned_start"], name="permit_contractor"),
         ),
         migrations.AddIndex(
-            model_name='permit',
-            index=models.Index(fields=['area', '-planned_start'], name='permit_area'),
+            model_name="permit",
+            index=models.Index(fields=["area", "-planned_start"], name="permit_area"),
         ),
         migrations.AddConstraint(
-            model_name='permit',
-            constraint=models.CheckConstraint(condition=models.Q(('planned_end__gt', models.F('planned_start'))), name='permit_ends_after_start'),
+            model_name="permit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("planned_end__gt", models.F("planned_start"))),
+                name="permit_ends_after_start",
+            ),
         ),
         migrations.AddIndex(
-            model_name='gastest',
-            index=models.Index(fields=['permit', '-taken_at'], name='gas_test_latest'),
+            model_name="gastest",
+            index=models.Index(fields=["permit", "-taken_at"], name="gas_test_latest"),
         ),
         migrations.AddConstraint(
-            model_name='crewassignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('removed_at__isnull', True)), fields=('permit', 'person', 'role'), name='crew_member_once'),
+            model_name="crewassignment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("removed_at__isnull", True)),
+                fields=("permit", "person", "role"),
+                name="crew_member_once",
+            ),
         ),
         migrations.AddIndex(
-            model_name='blind',
-            index=models.Index(fields=['line'], name='blind_line'),
+            model_name="blind",
+            index=models.Index(fields=["line"], name="blind_line"),
         ),
         migrations.AddIndex(
-            model_name='approvalstep',
-            index=models.Index(fields=['status', 'due_at'], name='step_status_due'),
+            model_name="approvalstep",
+            index=models.Index(fields=["status", "due_at"], name="step_status_due"),
         ),
         migrations.AddConstraint(
-            model_name='approvalstep',
-            constraint=models.UniqueConstraint(fields=('permit', 'round', 'order'), name='approval_step_order_unique'),
+            model_name="approvalstep",
+            constraint=models.UniqueConstraint(
+                fields=("permit", "round", "order"), name="approval_step_order_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='alarm',
-            index=models.Index(fields=['site', 'status', '-raised_at'], name='alarm_site_status'),
+            model_name="alarm",
+            index=models.Index(fields=["site", "status", "-raised_at"], name="alarm_site_status"),
         ),
         migrations.AddIndex(
-            model_name='alarm',
-            index=models.Index(fields=['alarm_type', '-raised_at'], name='alarm_type_time'),
+            model_name="alarm",
+            index=models.Index(fields=["alarm_type", "-raised_at"], name="alarm_type_time"),
         ),
         migrations.AddConstraint(
-            model_name='signature',
-            constraint=models.UniqueConstraint(condition=models.Q(('action', 'approve')), fields=('step', 'role'), name='one_approval_per_step_role'),
+            model_name="signature",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("action", "approve")),
+                fields=("step", "role"),
+                name="one_approval_per_step_role",
+            ),
         ),
     ]
