@@ -699,3 +699,17 @@ def test_export_takes_both_dates_whole(catalogue, tmp_path):
 def test_export_refuses_a_period_that_ends_before_it_starts(db):
     with translation.override("en"), pytest.raises(CommandError, match="before --from"):
         call_command("park", "export", "--from", "2027-03-11", "--to", "2027-03-10")
+
+
+def test_the_command_speaks_chinese_by_default(settings):
+    settings.PARK_URL = ""
+    with pytest.raises(CommandError, match="未配置园区推送"):
+        call_command("park", "push", stdout=io.StringIO())
+
+
+def test_the_periodic_task_delivers_what_is_due(receiver):
+    from safework.permits import tasks
+
+    push_row(at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    tasks.deliver_due_park_pushes.call_local()
+    assert len(receiver.stored) == 1
