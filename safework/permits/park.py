@@ -399,7 +399,9 @@ def _alarm_values(alarm: Alarm) -> dict[str, object]:
         # Raised by SafeWork's own gates and clock (or a sensor, named as the source).
         "created_by": alarm.source_label or "SafeWork",
         "created_at": _time(alarm.raised_at),
-        "updated_by": _user_label(last_by) if last_at else (alarm.source_label or "SafeWork"),
+        "updated_by": (_user_label(last_by) if last_at else None)
+        or alarm.source_label
+        or "SafeWork",
         "updated_at": _time(last_at or alarm.raised_at),
     }
 
@@ -712,7 +714,7 @@ def export_records(
     start: dt.date, end: dt.date, *, at: dt.datetime | None = None, chunk: int = 500
 ) -> Iterator[dict]:
     """Every record of the period (`period_bounds`), as the lines of a full export: the permits
-    whose planned start falls in it (submitted ones: a draft never submitted is no filing), by
+    whose planned start falls in it (but drafts never submitted: no filing yet), by
     planned start, then the alarms raised in it, by time. Each line is the push's envelope
     without a version: {"kind", "id", "company_code", "record"}; statuses as read at `at`."""
     at = at or timezone.now()
@@ -720,7 +722,8 @@ def export_records(
     company = park_settings().company_code or None
     permits = (
         permits_for_records()
-        .filter(planned_start__gte=lo, planned_start__lt=hi, submitted_at__isnull=False)
+        .filter(planned_start__gte=lo, planned_start__lt=hi)
+        .exclude(status=PermitStatus.DRAFT, submitted_at__isnull=True)
         .order_by("planned_start", "id")
     )
     for permit in permits.iterator(chunk_size=chunk):

@@ -672,6 +672,14 @@ def test_export_takes_both_dates_whole(catalogue, tmp_path):
         for name, at in starts.items()
     }
     make_permit(planned_start=first, submitted_at=None, status=PermitStatus.DRAFT, content="draft")
+    at = first + dt.timedelta(hours=1)  # approved with no submission time (an imported permit)
+    make_permit(
+        planned_start=at,
+        planned_end=at + dt.timedelta(hours=8),
+        content="imported",
+        submitted_at=None,
+        status=PermitStatus.APPROVED,
+    )
     alarms = {name: make_alarm(permits[name], raised_at=at) for name, at in starts.items()}
     out = tmp_path / "park.jsonl"
     with translation.override("en"):
@@ -689,11 +697,12 @@ def test_export_takes_both_dates_whole(catalogue, tmp_path):
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [(x["kind"], x["record"].get("work_content")) for x in lines] == [
         ("permit", "first"),
+        ("permit", "imported"),
         ("permit", "last"),
         ("alarm", None),
         ("alarm", None),
     ]
-    assert [x["id"] for x in lines[2:]] == [str(alarms["first"].uuid), str(alarms["last"].uuid)]
+    assert [x["id"] for x in lines[3:]] == [str(alarms["first"].uuid), str(alarms["last"].uuid)]
 
 
 def test_export_refuses_a_period_that_ends_before_it_starts(db):
