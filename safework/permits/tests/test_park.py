@@ -722,3 +722,46 @@ def test_the_periodic_task_delivers_what_is_due(receiver):
     push_row(at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
     tasks.deliver_due_park_pushes.call_local()
     assert len(receiver.stored) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_transactions_pushing_one_permit_at_once_get_two_versions(catalogue):
+    # Without the permit's row lock: the second insert of version 1 waits for the first
+    # transaction, is refused by the unique constraint, and takes version 2.
+    permit = make_permit()
+    first_inserted, second_started = threading.Event(), threading.Event()
+    versions: list = []
+
+    def first():
+        try:
+            with transaction.atomic():
+                versions.append(park.enqueue_permit(permit, at=NOW).version)
+                first_inserted.set()
+                assert second_started.wait(30)
+                threading.Event().wait(0.5)  # let the second reach its insert
+        except BaseException as exc:
+            versions.append(exc)
+        finally:
+            first_inserted.set()
+            connections.close_all()
+
+    def second():
+        try:
+            assert first_inserted.wait(30)
+            with transaction.atomic():
+                second_started.set()
+                versions.append(park.enqueue_permit(permit, at=NOW).version)
+        except BaseException as exc:
+            versions.append(exc)
+        finally:
+            second_started.set()
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(versions) == [1, 2]
+    assert sorted(ParkPush.objects.values_list("version", flat=True)) == [1, 2]
