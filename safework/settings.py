@@ -202,6 +202,20 @@ REGISTRY_RETRIES = env.int("SAFEWORK_REGISTRY_RETRIES", default=3)
 REGISTRY_BREAKER_THRESHOLD = env.int("SAFEWORK_REGISTRY_BREAKER_THRESHOLD", default=5)
 REGISTRY_BREAKER_COOLDOWN = env.float("SAFEWORK_REGISTRY_BREAKER_COOLDOWN", default=30.0)
 
+# The chemical park's data exchange (AQ 3064.2-2025 §8.2, Annex A; permits.park): permit and
+# alarm records pushed to the park's endpoint, signed with HMAC-SHA256 under the secret. With no
+# URL, pushes stay pending (nothing is lost) and `safework park push` says so.
+PARK_URL = env.str("SAFEWORK_PARK_URL", default="")
+PARK_SECRET = env.str("SAFEWORK_PARK_SECRET", default="")
+# The enterprise as the national hazardous-chemical registration system knows it (AQ 3064.1).
+PARK_COMPANY_NAME = env.str("SAFEWORK_PARK_COMPANY_NAME", default="")
+PARK_COMPANY_CODE = env.str("SAFEWORK_PARK_COMPANY_CODE", default="")
+PARK_TIMEOUT_SECONDS = env.float("SAFEWORK_PARK_TIMEOUT_SECONDS", default=10.0)
+PARK_MAX_ATTEMPTS = env.int("SAFEWORK_PARK_MAX_ATTEMPTS", default=12)
+PARK_BACKOFF_SECONDS = env.int("SAFEWORK_PARK_BACKOFF_SECONDS", default=30)
+PARK_BACKOFF_MAX_SECONDS = env.int("SAFEWORK_PARK_BACKOFF_MAX_SECONDS", default=3600)
+PARK_BATCH = env.int("SAFEWORK_PARK_BATCH", default=20)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -12,6 +12,7 @@ class PermitsConfig(AppConfig):
             conf,
             permissions,  # noqa: F401  declares the permits and alarms resources
             shipped,
+            tasks,  # noqa: F401  the park push task registers itself for ParkPush (core.jobs)
         )
 
         register_catalogue(self.label, shipped.rows)
