@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from safework.accounts.guard import may
 from safework.accounts.scope import grants_of
@@ -1404,6 +1405,13 @@ def flag_overdue_steps(*, at: dt.datetime) -> tuple[int, int]:
 # ---- alarms ---------------------------------------------------------------------------------
 
 
+ALARM_MOVES = {
+    "acknowledge": _lazy("acknowledged"),
+    "handle": _lazy("handled"),
+    "clear": _lazy("cleared"),
+}
+
+
 def _lock_alarm(alarm, move: str) -> Alarm:
     alarm = Alarm.objects.select_for_update().get(pk=alarm.pk)
     if not can_proceed(getattr(alarm, move)):
@@ -1412,7 +1420,7 @@ def _lock_alarm(alarm, move: str) -> Alarm:
                 Reason(
                     "alarm.state",
                     _("The alarm is %(status)s: it cannot be %(move)s.")
-                    % {"status": alarm.get_status_display(), "move": move},
+                    % {"status": alarm.get_status_display(), "move": ALARM_MOVES[move]},
                 )
             ]
         )
