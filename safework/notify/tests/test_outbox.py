@@ -167,7 +167,7 @@ def test_unacknowledged_warning_escalates_after_the_rule_time(notify_world, db, 
     expected = {"safety_head", "safety_head_a"} if escalated else set()
     assert {d.user.username for d in up} == expected
     if escalated:
-        assert up.first().title.startswith("[")
+        assert up.first().title.startswith("【升级")
 
 
 def test_acknowledged_warning_does_not_escalate(notify_world, db):
