@@ -11,8 +11,15 @@ from __future__ import annotations
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from safework.notify import services
+from safework.notify import recipients, services
 from safework.notify.models import ChannelKind, Delivery, Event
+
+CONTRACTOR_ONLY = ("contractor_manager", "liaison")
+
+
+def _contractor_staff(person_id) -> bool:
+    employment = recipients.employment_of(person_id)
+    return bool(employment and employment.contractor_id)
 
 
 def _channel_state(recipient, channel: str, on: set[str]) -> tuple[str, str]:
@@ -87,6 +94,8 @@ def explain_event(event: Event) -> dict:
             found = services.recipients_of(event, [relation])
             if not found:
                 out["recipients"].append({"relation": relation, "resolved": []})
+                if relation in CONTRACTOR_ONLY and not _contractor_staff(event.person_id):
+                    continue  # own employees have no contractor manager or liaison
                 fixes.append(
                     _("Nobody holds the relation %(relation)s for this event.")
                     % {"relation": relation}

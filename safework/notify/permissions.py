@@ -17,6 +17,7 @@ declare(
             Role.SAFETY_HEAD,
             Role.SAFETY_OFFICER,
             Role.INSPECTOR,
-        }
+        },
+        WRITE: {Role.ADMINISTRATOR},  # nothing writes it yet; the administrator may all
     },
 )

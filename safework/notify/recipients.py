@@ -54,7 +54,7 @@ def _grant_users(relation: str, q: Q) -> list[Recipient]:
     return _users(relation, users.distinct().order_by("pk"))
 
 
-def _employment(person_id: int | None):
+def employment_of(person_id: int | None):
     if person_id is None:
         return None
     person = (
@@ -65,7 +65,7 @@ def _employment(person_id: int | None):
 
 def _nearest_in_tree(relation: str, role: str, person_id: int | None) -> list[Recipient]:
     """The holders of `role` for the nearest department above (or at) the person's."""
-    employment = _employment(person_id)
+    employment = employment_of(person_id)
     if employment is None or employment.department is None:
         return []
     ancestors = [int(x) for x in employment.department.path.strip("/").split("/") if x]
@@ -100,7 +100,7 @@ def resolve(relation: str, *, person_id, site_id, payload: dict, hint: dict) -> 
     elif relation in ("safety_officer", "safety_head", "principal"):
         out = _at_site(relation, relation, site_id)
     elif relation == "contractor_manager":
-        employment = _employment(person_id)
+        employment = employment_of(person_id)
         if employment is not None and employment.contractor_id:
             q = Q(role=Role.CONTRACTOR_MANAGER, contractor_id=employment.contractor_id)
             out = _grant_users(relation, q)
