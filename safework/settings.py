@@ -215,6 +215,8 @@ DEFAULT_FROM_EMAIL = env.str("SAFEWORK_MAIL_FROM", default="safework@localhost")
 NOTIFY_LEASE_SECONDS = env.int("SAFEWORK_NOTIFY_LEASE_SECONDS", default=60)
 NOTIFY_BATCH = env.int("SAFEWORK_NOTIFY_BATCH", default=200)
 NOTIFY_HTTP_TIMEOUT = env.float("SAFEWORK_NOTIFY_HTTP_TIMEOUT", default=10.0)
+# How long a scan or delivery run may hold its lock before another process may take over.
+NOTIFY_LOCK_SECONDS = env.int("SAFEWORK_NOTIFY_LOCK_SECONDS", default=300)
 
 # `safework serve` (the end of `make run`): the web server's port and the demo registry's.
 SERVE_PORT = env.int("SAFEWORK_PORT", default=8000)

@@ -267,3 +267,20 @@ class Attempt(models.Model):
 
     def __str__(self):
         return f"{self.delivery_id} {self.at:%Y-%m-%d %H:%M} {'ok' if self.ok else 'error'}"
+
+
+class RunLock(models.Model):
+    """A lock with an end: one process at a time runs a notify job (the scan, the delivery
+    run). A holder killed mid-run leaves it to expire instead of blocking the job forever,
+    which huey's own lock would (it has no expiry on SQLite)."""
+
+    name = models.CharField(_("name"), max_length=60, primary_key=True)
+    holder = models.CharField(_("holder"), max_length=100, blank=True)
+    until = models.DateTimeField(_("held until"))
+
+    class Meta:
+        verbose_name = _("run lock")
+        verbose_name_plural = _("run locks")
+
+    def __str__(self):
+        return f"{self.name}: {self.holder} until {self.until:%Y-%m-%d %H:%M:%S}"

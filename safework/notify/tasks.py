@@ -1,27 +1,24 @@
-"""Background work of notifications: the delivery worker and the scan, as a Django task (queued
-when an event is emitted) and huey periodic jobs (every minute: deliver; every hour: scan).
+"""Background work of notifications: the delivery run as a Django task (queued when an emitting
+transaction commits) and huey periodic jobs (every minute: deliver; every hour: scan).
 
-Each runs under a huey lock (in huey's own storage: the SQLite file under var/ embedded, Redis
-at scale), so two app processes, each with its consumer, never run the same job at once; the
+Each runs under a run lock with an expiry (`locks`, in the database), so two app processes, each
+with its consumer, never run the same job at once, and a killed one blocks nobody for long; the
 claim in `worker` keeps two workers from sending one delivery even without it.
 """
 
+from django.conf import settings
 from django.tasks import task
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task
-from huey.exceptions import TaskLockedException
+from huey.contrib.djhuey import db_periodic_task
 
-from safework.notify import scan, worker
+from safework.notify import locks, scan, worker
 
 __all__ = ["deliver_task", "notify_deliver", "notify_scan", "wake"]
 
 
 def _deliver() -> int:
-    try:
-        with HUEY.lock_task("safework-notify-deliver"):
-            return worker.run_once()
-    except TaskLockedException:
-        return 0  # another process is delivering; it will take these too
+    with locks.held("notify-deliver", seconds=settings.NOTIFY_LOCK_SECONDS) as mine:
+        return worker.run_once() if mine else 0  # another process delivers; it takes these too
 
 
 @task
@@ -44,9 +41,7 @@ def notify_deliver():
 @db_periodic_task(crontab(minute="5"))
 def notify_scan():
     """Every hour: the date-driven events (warning stages, expiry, health checks, …)."""
-    try:
-        with HUEY.lock_task("safework-notify-scan"):
+    with locks.held("notify-scan", seconds=settings.NOTIFY_LOCK_SECONDS) as mine:
+        if mine:
             scan.run_scan()
-    except TaskLockedException:
-        return
     _deliver()
