@@ -20,4 +20,10 @@ EXPIRED_LOOKBACK_DAYS = SettingSpec(
     _("Certificates that expired at most this many days ago are reported as expired."),
 )
 
-SETTINGS = (MAX_ATTEMPTS, RETRY_BASE_SECONDS, EXPIRED_LOOKBACK_DAYS)
+ROSTER_LOOKAHEAD_DAYS = SettingSpec(
+    "notify.roster_lookahead_days",
+    30,
+    _("Roster entries up to this many days ahead are checked, and their authors told."),
+)
+
+SETTINGS = (MAX_ATTEMPTS, RETRY_BASE_SECONDS, EXPIRED_LOOKBACK_DAYS, ROSTER_LOOKAHEAD_DAYS)
