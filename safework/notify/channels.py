@@ -17,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 import urllib.parse
 
@@ -31,14 +32,29 @@ class SendError(Exception):
     pass
 
 
+_local = threading.local()
+
+
 def _client() -> httpx.Client:
-    return httpx.Client(timeout=settings.NOTIFY_HTTP_TIMEOUT)
+    # One client per worker thread: connections to the same robot or receiver are kept alive
+    # across a batch instead of a TCP (and TLS) handshake per message.
+    client = getattr(_local, "client", None)
+    if client is None:
+        client = _local.client = httpx.Client(timeout=settings.NOTIFY_HTTP_TIMEOUT)
+    return client
+
+
+def close_client() -> None:
+    """Close this thread's client (at the end of a batch)."""
+    client = getattr(_local, "client", None)
+    if client is not None:
+        _local.client = None
+        client.close()
 
 
 def _post_json(url: str, body: bytes, headers: dict) -> httpx.Response:
     try:
-        with _client() as client:
-            response = client.post(url, content=body, headers=headers)
+        response = _client().post(url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         raise SendError(f"{type(exc).__name__}: {exc}") from exc
     if response.status_code >= 300:

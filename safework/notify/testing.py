@@ -50,6 +50,8 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
+
             def log_message(self, *args):
                 pass
 
@@ -67,6 +69,7 @@ class Receiver:
                     receiver.stall.wait()
                 if failing:
                     self.send_response(500)
+                    self.send_header("Content-Length", "4")
                     self.end_headers()
                     self.wfile.write(b"busy")
                     return

@@ -118,16 +118,19 @@ def deliver_batch(*, worker: str | None = None, limit: int | None = None) -> int
     """Claim and send one batch; the number of deliveries tried."""
     worker = worker or worker_name()
     batch = claim_batch(worker=worker, limit=limit or settings.NOTIFY_BATCH)
-    for d in batch:
-        try:
-            channels.send(d)
-        except channels.SendError as exc:
-            record_outcome(d, ok=False, error=str(exc), worker=worker)
-        except Exception as exc:  # a bug in a sender must not stop the batch
-            log.exception("delivery %s", d.pk)
-            record_outcome(d, ok=False, error=f"{type(exc).__name__}: {exc}", worker=worker)
-        else:
-            record_outcome(d, ok=True, worker=worker)
+    try:
+        for d in batch:
+            try:
+                channels.send(d)
+            except channels.SendError as exc:
+                record_outcome(d, ok=False, error=str(exc), worker=worker)
+            except Exception as exc:  # a bug in a sender must not stop the batch
+                log.exception("delivery %s", d.pk)
+                record_outcome(d, ok=False, error=f"{type(exc).__name__}: {exc}", worker=worker)
+            else:
+                record_outcome(d, ok=True, worker=worker)
+    finally:
+        channels.close_client()
     return len(batch)
 
 
