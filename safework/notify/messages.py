@@ -98,9 +98,14 @@ class Message:
 
 
 def _shown(value) -> str:
-    if isinstance(value, str) and len(value) > 10 and (parsed := parse_datetime(value)):
-        value = parsed
+    if isinstance(value, str) and len(value) > 10:
+        try:
+            value = parse_datetime(value) or value
+        except ValueError:  # looks like a date and time but is none
+            pass
     if isinstance(value, dt.datetime):
+        if timezone.is_naive(value):  # a payload's local time without offset
+            value = timezone.make_aware(value)
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
     if isinstance(value, dt.date):
         return value.isoformat()

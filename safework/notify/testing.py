@@ -9,6 +9,7 @@ import hmac
 import json
 import socket
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +46,8 @@ class Receiver:
     accepted: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     reached: threading.Event = field(default_factory=threading.Event)
+    first_at: float = 0.0  # time.monotonic() of the first and the last accepted request
+    last_at: float = 0.0
 
     def start(self) -> str:
         receiver = self
@@ -64,6 +67,8 @@ class Receiver:
                     if not failing:
                         key = self.headers.get("X-SafeWork-Delivery") or f"#{n}"
                         receiver.accepted[key] = receiver.accepted.get(key, 0) + 1
+                        receiver.last_at = time.monotonic()
+                        receiver.first_at = receiver.first_at or receiver.last_at
                 if receiver.stall is not None and n > receiver.stall_after:
                     receiver.reached.set()
                     receiver.stall.wait()
