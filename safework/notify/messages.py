@@ -4,6 +4,7 @@ source strings, Chinese through the catalogue; rendered in the site's language."
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 
@@ -99,10 +100,8 @@ class Message:
 
 def _shown(value) -> str:
     if isinstance(value, str) and len(value) > 10:
-        try:
+        with contextlib.suppress(ValueError):  # looks like a date and time but is none
             value = parse_datetime(value) or value
-        except ValueError:  # looks like a date and time but is none
-            pass
     if isinstance(value, dt.datetime):
         if timezone.is_naive(value):  # a payload's local time without offset
             value = timezone.make_aware(value)

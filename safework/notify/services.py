@@ -9,12 +9,14 @@ twice (two workers, a restart) adds nothing.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import json
 import logging
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -121,13 +123,35 @@ def rule_for(kind: str, *, site_id=None, scheme_code="", item_code="") -> Notify
     return rows[0] if rows else None
 
 
+# Within one fan-out chunk the same rule, channel switches, bindings and recipients are asked for
+# again and again (a scan's thousand warnings to one site's safety officer): read them once.
+_MEMO: contextvars.ContextVar[dict | None] = contextvars.ContextVar("notify_memo", default=None)
+
+
+def _memo(key, compute):
+    memo = _MEMO.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+@contextlib.contextmanager
+def memoised():
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
 def rule_of_event(event: Event) -> NotifyRule | None:
     p = event.payload or {}
-    return rule_for(
-        event.kind,
-        site_id=event.site_id,
-        scheme_code=p.get("scheme", ""),
-        item_code=p.get("item_code", ""),
+    scheme, item = p.get("scheme", ""), p.get("item_code", "")
+    return _memo(
+        ("rule", event.kind, event.site_id, scheme, item),
+        lambda: rule_for(event.kind, site_id=event.site_id, scheme_code=scheme, item_code=item),
     )
 
 
@@ -143,8 +167,12 @@ def stages_of(kind: str) -> list[int]:
 
 def enabled_channels() -> set[str]:
     """Channels switched on; a channel with no row counts as on (nothing was set up to stop it)."""
-    off = set(Channel.objects.filter(enabled=False).values_list("code", flat=True))
-    return {c for c in ChannelKind.values if c not in off}
+
+    def read():
+        off = set(Channel.objects.filter(enabled=False).values_list("code", flat=True))
+        return {c for c in ChannelKind.values if c not in off}
+
+    return _memo(("channels",), read)
 
 
 def bindings_of(recipient: Recipient) -> list[ChannelBinding]:
@@ -153,7 +181,10 @@ def bindings_of(recipient: Recipient) -> list[ChannelBinding]:
         q |= Q(user_id=recipient.user_id)
     if recipient.person_id:
         q |= Q(person_id=recipient.person_id)
-    return list(ChannelBinding.objects.filter(q).order_by("pk"))
+    return _memo(
+        ("bindings", recipient.user_id, recipient.person_id),
+        lambda: list(ChannelBinding.objects.filter(q).order_by("pk")),
+    )
 
 
 def routes(recipient: Recipient, channels: list[str], on: set[str]) -> list[tuple[str, object]]:
@@ -215,14 +246,27 @@ def _delivery(
 def recipients_of(event: Event, relations: list[str]) -> list[Recipient]:
     """Everyone the relations name for the event, each user once (first relation kept)."""
     seen, out = set(), []
+    payload, hint = event.payload or {}, event.recipients_hint or {}
     for relation in relations:
-        for r in resolve(
+        key = (
+            "resolve",
             relation,
-            person_id=event.person_id,
-            site_id=event.site_id,
-            payload=event.payload or {},
-            hint=event.recipients_hint or {},
-        ):
+            event.person_id,
+            event.site_id,
+            json.dumps(payload.get("roles")),
+            json.dumps(hint.get(relation)),
+        )
+        found = _memo(
+            key,
+            lambda relation=relation: resolve(
+                relation,
+                person_id=event.person_id,
+                site_id=event.site_id,
+                payload=payload,
+                hint=hint,
+            ),
+        )
+        for r in found:
             if r.key not in seen:
                 seen.add(r.key)
                 out.append(r)
@@ -250,10 +294,11 @@ def plan_deliveries(event: Event, *, now: dt.datetime) -> tuple[list[Delivery], 
     return planned, unreached
 
 
-def fan_out(*, limit: int = 500, now: dt.datetime | None = None) -> int:
+def fan_out(*, limit: int = 2000, chunk: int = 200, now: dt.datetime | None = None) -> int:
     """Turn events not fanned out yet into deliveries; the number of events handled. Safe to
-    run in several processes at once: each event in its own transaction, locked and re-read,
-    and the deliveries' keys are unique."""
+    run in several processes at once: a chunk of events per transaction, locked and re-read
+    (skipped when another process holds them, on PostgreSQL), and the deliveries' keys are
+    unique."""
     now = now or timezone.now()
     done = 0
     ids = list(
@@ -261,17 +306,22 @@ def fan_out(*, limit: int = 500, now: dt.datetime | None = None) -> int:
         .order_by("created_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
-    for pk in ids:
-        with transaction.atomic():
-            event = Event.objects.select_for_update().filter(pk=pk, fanned_out_at=None).first()
-            if event is None:
-                continue
-            planned, unreached = plan_deliveries(event, now=now)
-            Delivery.objects.bulk_create(planned, ignore_conflicts=True)
-            for r in unreached:
+    for start in range(0, len(ids), chunk):
+        with transaction.atomic(), memoised():
+            events = Event.objects.filter(pk__in=ids[start : start + chunk], fanned_out_at=None)
+            if connection.features.has_select_for_update_skip_locked:
+                events = events.select_for_update(skip_locked=True)
+            events = list(events.order_by("pk"))
+            planned, unreached = [], []
+            for event in events:
+                p, u = plan_deliveries(event, now=now)
+                planned += p
+                unreached += [(event, r) for r in u]
+            Delivery.objects.bulk_create(planned, batch_size=1000, ignore_conflicts=True)
+            for event, r in unreached:
                 report_undeliverable(event, r, error="no channel", now=now)
-            Event.objects.filter(pk=pk).update(fanned_out_at=now)
-            done += 1
+            Event.objects.filter(pk__in=[e.pk for e in events]).update(fanned_out_at=now)
+            done += len(events)
     return done
 
 
