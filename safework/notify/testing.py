@@ -54,6 +54,10 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
+            # One write per answer, sent at once: headers and body written apart wait for the
+            # peer's delayed ACK (Nagle), 40 ms per request.
+            wbufsize = 1 << 16
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass
