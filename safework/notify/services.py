@@ -319,21 +319,29 @@ def fan_out(*, limit: int = 2000, chunk: int = 200, now: dt.datetime | None = No
                 unreached += [(event, r) for r in u]
             Delivery.objects.bulk_create(planned, batch_size=1000, ignore_conflicts=True)
             for event, r in unreached:
-                report_undeliverable(event, r, error="no channel", now=now)
+                report_undeliverable(event, r, error="no channel", now=now, per_day=True)
             Event.objects.filter(pk__in=[e.pk for e in events]).update(fanned_out_at=now)
             done += len(events)
     return done
 
 
-def report_undeliverable(event: Event, r: Recipient, *, error: str, now: dt.datetime) -> None:
+def report_undeliverable(
+    event: Event, r: Recipient, *, error: str, now: dt.datetime, per_day: bool = False
+) -> None:
     """Tell the administrators that `r` could not be reached about `event` (never about a
-    notice that was itself such a report)."""
+    notice that was itself such a report). `per_day`: once a day per recipient (someone with no
+    channel at all would otherwise bring one report per warning)."""
     if event.kind == UNDELIVERABLE:
         return
     msg = messages.render(event.kind, subject=event.subject_label, payload=event.payload)
+    key = (
+        f"no-channel:{r.key}:{timezone.localdate(now)}"
+        if per_day
+        else f"{event.kind}:{event.key}:{r.key}"
+    )
     emit(
         UNDELIVERABLE,
-        key=f"{event.kind}:{event.key}:{r.key}",
+        key=key,
         subject_label=f"{r.label}: {msg.title}",
         payload={
             "title": msg.title,

@@ -177,3 +177,14 @@ def test_acknowledged_warning_does_not_escalate(notify_world, db):
     services.acknowledge(Delivery.objects.get(event=event, user=w.users[Role.WORKER]), at=AT)
     services.escalate_unacknowledged(now=AT + dt.timedelta(hours=100))
     assert not Delivery.objects.filter(event=event, escalation_of__isnull=False).exists()
+
+
+def test_someone_no_channel_reaches_is_reported_once_a_day(notify_world, db):
+    w = notify_world
+    cert_event(w.p_own, site_id=w.site_a.pk, key="one")
+    cert_event(w.p_own, site_id=w.site_a.pk, key="two")
+    services.fan_out(now=AT)
+    assert Event.objects.filter(kind="notify.undeliverable").count() == 1
+    cert_event(w.p_own, site_id=w.site_a.pk, key="three")
+    services.fan_out(now=AT + dt.timedelta(days=1))
+    assert Event.objects.filter(kind="notify.undeliverable").count() == 2
