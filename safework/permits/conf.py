@@ -1,6 +1,4 @@
-"""Permits' settings. Administrators' settings (registered in `PermitsConfig.ready()`):
-`permits.escalate_after_minutes`. The park data exchange's deployment settings
-(safework/settings.py, from the environment):
+"""The park data exchange's deployment settings (safework/settings.py, from the environment):
 
 | variable | default | meaning |
 |---|---|---|
@@ -21,18 +19,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.utils.translation import gettext_lazy as _
 
-from safework.core.settings_registry import SettingSpec
-
-ESCALATE_AFTER_MINUTES = SettingSpec(
-    "permits.escalate_after_minutes",
-    60,
-    _("Minutes an overdue approval step waits before it is escalated to the next level."),
-    "AQ 3064.2-2025 5.2",
-)
-
-SETTINGS = (ESCALATE_AFTER_MINUTES,)
+# No administrators' settings of its own yet (approval reminders and escalation are the
+# notification rules' data).
+SETTINGS = ()
 
 
 @dataclass(frozen=True)

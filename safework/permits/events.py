@@ -1,12 +1,15 @@
 """What the rest of the product hears of a permit: one call per change, in the change's
 transaction. It writes the permit's timeline (`PermitEvent`), queues the park push (AQ 3064.2
 §8.2: every change of the approval flow or of an alarm's state) and, where someone must act, the
-notification outbox (`notify`, when it is installed)."""
+notification outbox (`notify.services.emit`: approval waiting or overdue, alarm raised)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.utils.translation import gettext as _
+
+from safework.notify import services as notify
 from safework.permits import park
 from safework.permits.models import Alarm, Permit, PermitEvent
 
@@ -42,7 +45,37 @@ def permit_event(permit: Permit, kind: str, *, at: dt.datetime, by=None, **detai
     )
     if kind in PUSHED and permit.number:
         park.enqueue_permit(permit, at=at)
+    if kind in NOTIFIED:
+        _notify_step(permit, NOTIFIED[kind], at=at, details=details)
     return event
+
+
+# Timeline events someone must act on → the notification outbox's event kinds (notify rules).
+NOTIFIED = {"step.waiting": "permit.approval_waiting", "step.overdue": "permit.approval_overdue"}
+
+
+def permit_url(permit: Permit) -> str:
+    return f"/admin/permits/permit/{permit.pk}/change/"
+
+
+def _notify_step(permit: Permit, kind: str, *, at: dt.datetime, details: dict) -> None:
+    label = permit.number or str(permit)
+    notify.emit(
+        kind,
+        key=f"permit:{permit.pk}:step:{details['step_id']}",
+        subject_label=_("Permit %(number)s: %(step)s") % {"number": label, "step": details["step"]},
+        payload={
+            "permit_id": permit.pk,
+            "number": label,
+            "step": details["step"],
+            "roles": list(details.get("roles") or []),
+            "site_id": permit.site_id,
+            "due_at": details.get("due_at"),
+            "url": permit_url(permit),
+        },
+        site_id=permit.site_id,
+        at=at,
+    )
 
 
 def alarm_changed(alarm: Alarm, *, at: dt.datetime, by=None) -> None:
@@ -56,6 +89,24 @@ def alarm_changed(alarm: Alarm, *, at: dt.datetime, by=None) -> None:
             details={"code": alarm.alarm_type.code, "message": alarm.message},
         )
     park.enqueue_alarm(alarm, at=at)
+    if alarm.status == "raised":
+        permit = alarm.permit
+        notify.emit(
+            "permit.alarm_raised",
+            key=f"alarm:{alarm.uuid}",
+            subject_label=f"{alarm.alarm_type.code} {alarm.alarm_type.name}",
+            payload={
+                "code": alarm.alarm_type.code,
+                "name": alarm.alarm_type.name,
+                "message": alarm.message,
+                "clause": alarm.alarm_type.clause,
+                "permit_id": alarm.permit_id,
+                "number": permit.number if permit else "",
+                "url": permit_url(permit) if permit else "",
+            },
+            site_id=alarm.site_id,
+            at=at,
+        )
 
 
 def actor_label(by) -> str:

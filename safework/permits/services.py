@@ -26,7 +26,6 @@ from safework.accounts.scope import grants_of
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Reason, Refused
-from safework.core.settings_registry import get_setting
 from safework.core.workflow import can_proceed
 from safework.org.models import Area, Site
 from safework.people.models import Person
@@ -558,6 +557,7 @@ def _activate_next(permit: Permit, *, at: dt.datetime) -> ApprovalStep | None:
         permit,
         "step.waiting",
         at=at,
+        step_id=step.pk,
         step=step.label,
         roles=step.roles,
         due_at=step.due_at.isoformat() if step.due_at else None,
@@ -1365,11 +1365,11 @@ def expire_due(*, at: dt.datetime, by=None, limit: int = 1000) -> int:
     return done
 
 
-def flag_overdue_steps(*, at: dt.datetime) -> tuple[int, int]:
+def flag_overdue_steps(*, at: dt.datetime) -> int:
     """Steps past their time limit (AQ 3064.2 §5.2, §5.9 "approval overdue"): each is reported
-    once when it falls due (the approvers are reminded), and escalated once to the next level
-    when it stays unsigned for the escalation time after that. Returns (overdue, escalated)."""
-    overdue = escalated = 0
+    once when it falls due; the notification outbox tells its approvers and escalates to the next
+    level by its rule's data (notify: `escalate_after_hours`, `escalate_to`). Returns how many."""
+    overdue = 0
     due = ApprovalStep.objects.filter(
         status=StepStatus.PENDING, due_at__lte=at, overdue_at=None
     ).select_related("permit")
@@ -1380,26 +1380,13 @@ def flag_overdue_steps(*, at: dt.datetime) -> tuple[int, int]:
                     step.permit,
                     "step.overdue",
                     at=at,
+                    step_id=step.pk,
                     step=step.label,
                     roles=step.roles,
                     due_at=step.due_at.isoformat(),
                 )
                 overdue += 1
-    for step in ApprovalStep.objects.filter(
-        status=StepStatus.PENDING, overdue_at__isnull=False, escalated_at=None
-    ).select_related("permit"):
-        wait = dt.timedelta(
-            minutes=get_setting("permits.escalate_after_minutes", site_id=step.permit.site_id)
-        )
-        if step.overdue_at + wait > at:
-            continue
-        with transaction.atomic():
-            if ApprovalStep.objects.filter(pk=step.pk, escalated_at=None).update(escalated_at=at):
-                events.permit_event(
-                    step.permit, "step.escalated", at=at, step=step.label, roles=step.roles
-                )
-                escalated += 1
-    return overdue, escalated
+    return overdue
 
 
 # ---- alarms ---------------------------------------------------------------------------------

@@ -109,6 +109,11 @@ def test_no_gas_test_cannot_start_and_raises_alarm_01(w):
     assert "01" in alarm_codes(permit)
     permit.refresh_from_db()
     assert permit.status == "approved"
+    # The alarm reaches the notification outbox (who must act: notify's rule data).
+    from safework.notify.models import Event
+
+    told = Event.objects.get(kind="permit.alarm_raised")
+    assert told.payload["code"] == "01" and told.payload["number"] == permit.number
 
 
 @pytest.mark.parametrize(("minutes_before", "ok"), [(30, True), (31, False)])
@@ -428,15 +433,17 @@ def test_a_change_closes_the_old_permit_and_opens_a_linked_new_one(w):
     assert new.status == "draft" and new.replaces_id == permit.pk and new.place.endswith("P-102")
 
 
-def test_overdue_step_is_reported_once_then_escalated_once(w):
+def test_overdue_step_is_reported_once_to_the_notification_outbox(w):
+    from safework.notify.models import Event
+
     permit = services.submit(create(w), w.user("applicant"), at=at(D - dt.timedelta(days=1), 10))
     step = services.current_step(permit)
     assert step.due_at == step.activated_at + dt.timedelta(minutes=step.time_limit_minutes)
-    before = step.due_at - MIN
-    assert services.flag_overdue_steps(at=before) == (0, 0)
-    assert services.flag_overdue_steps(at=step.due_at) == (1, 0)
-    assert services.flag_overdue_steps(at=step.due_at + MIN) == (0, 0)
-    assert services.flag_overdue_steps(at=step.due_at + 59 * MIN) == (0, 0)  # setting: 60 min
-    assert services.flag_overdue_steps(at=step.due_at + 60 * MIN) == (0, 1)
-    kinds = list(permit.events.values_list("kind", flat=True))
-    assert kinds.count("step.overdue") == 1 and kinds.count("step.escalated") == 1
+    waiting = Event.objects.get(kind="permit.approval_waiting")
+    assert waiting.payload["roles"] == step.roles and waiting.site_id == w.site.pk
+    assert services.flag_overdue_steps(at=step.due_at - MIN) == 0
+    assert services.flag_overdue_steps(at=step.due_at) == 1
+    assert services.flag_overdue_steps(at=step.due_at + MIN) == 0
+    assert list(permit.events.values_list("kind", flat=True)).count("step.overdue") == 1
+    overdue = Event.objects.get(kind="permit.approval_overdue")
+    assert overdue.payload["step"] == step.label
