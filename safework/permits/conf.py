@@ -19,10 +19,24 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
-# No administrators' settings of its own yet (approval reminders and escalation are the
-# notification rules' data).
-SETTINGS = ()
+from safework.core.settings_registry import SettingSpec
+
+# Administrators' settings (registered in `PermitsConfig.ready()`, per-site overrides).
+CALIBRATION_CHECK = SettingSpec(
+    "permits.calibration_check",
+    True,
+    _("A gas test needs its detector's calibration date, within the calibration interval."),
+    "GB 30871-2022 4.12 (enterprise rule, default on)",
+)
+CALIBRATION_DAYS = SettingSpec(
+    "permits.calibration_days",
+    365,
+    _("Days a portable detector's calibration stays valid."),
+    "JJG 693 (annual verification of combustible gas detectors)",
+)
+SETTINGS = (CALIBRATION_CHECK, CALIBRATION_DAYS)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from safework.accounts.scope import grants_of
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Reason, Refused
+from safework.core.settings_registry import get_setting
 from safework.core.workflow import can_proceed
 from safework.org.models import Area, Site
 from safework.people.models import Person
@@ -935,6 +936,32 @@ def record_briefing(
     return b
 
 
+def _calibration_errors(permit: Permit, calibrated_on, taken_at) -> list[FieldError]:
+    """The enterprise's calibration-date rule (GB 30871-2022 §4.12; a setting, default on)."""
+    if not get_setting("permits.calibration_check", site_id=permit.site_id):
+        return []
+    if calibrated_on is None:
+        return [
+            FieldError(
+                "calibrated_on",
+                "required",
+                _("Give the detector's calibration date (enterprise rule)."),
+            )
+        ]
+    if not isinstance(taken_at, dt.datetime):
+        return []
+    days = get_setting("permits.calibration_days", site_id=permit.site_id)
+    if (timezone.localdate(taken_at) - calibrated_on).days > days:
+        return [
+            FieldError(
+                "calibrated_on",
+                "calibration_expired",
+                _("The detector's calibration is older than %(days)s days.") % {"days": days},
+            )
+        ]
+    return []
+
+
 @service
 def record_gas_test(
     permit: Permit,
@@ -977,6 +1004,7 @@ def record_gas_test(
         errors.append(
             FieldError("calibrated_on", "future", _("Calibration date after the sample."))
         )
+    errors += _calibration_errors(permit, calibrated_on, taken_at)
     if not str(point or "").strip():
         errors.append(FieldError("point", "required", _("This field is required.")))
     if not str(instrument or "").strip():

@@ -136,6 +136,7 @@ def test_gas_test_at_most_30_minutes_before_the_start(w, minutes_before, ok):
         lel_percent=Decimal("4.0"),
         instrument="GD-01",
         tester_id=w.tester.pk,
+        calibrated_on=D - dt.timedelta(days=30),
     )
     if ok:
         assert (
@@ -167,6 +168,7 @@ def test_failing_gas_test_blocks_the_start_and_raises_alarm_02(w):
         lel_percent=Decimal("4.0"),
         instrument="GD-01",
         tester_id=w.tester.pk,
+        calibrated_on=D - dt.timedelta(days=30),
     )
     assert "02" in alarm_codes(permit)
     with pytest.raises(Refused) as exc:
@@ -447,3 +449,31 @@ def test_overdue_step_is_reported_once_to_the_notification_outbox(w):
     assert list(permit.events.values_list("kind", flat=True)).count("step.overdue") == 1
     overdue = Event.objects.get(kind="permit.approval_overdue")
     assert overdue.payload["step"] == step.label
+
+
+@pytest.mark.parametrize(("age_days", "ok"), [(365, True), (366, False), (None, False)])
+def test_detector_calibration_date_rule(w, age_days, ok):
+    from safework.core.errors import InvalidInput
+
+    permit = approve_all(
+        w, services.submit(create(w), w.user("applicant"), at=at(D - dt.timedelta(days=1), 10))
+    )
+    start = at(D, 10)
+    test = {
+        "at": start - 5 * MIN,
+        "taken_at": start - 5 * MIN,
+        "point": "动火点",
+        "gas": "combustible",
+        "value": Decimal("0.1"),
+        "unit": "%vol",
+        "lel_percent": Decimal("5"),
+        "instrument": "GD-01",
+        "tester_id": w.tester.pk,
+        "calibrated_on": None if age_days is None else D - dt.timedelta(days=age_days),
+    }
+    if ok:
+        assert services.record_gas_test(permit, w.user("tester"), **test).passed
+    else:
+        with pytest.raises(InvalidInput) as exc:
+            services.record_gas_test(permit, w.user("tester"), **test)
+        assert exc.value.errors[0].field == "calibrated_on"
