@@ -115,6 +115,17 @@ class AreaAdmin(OrgServiceAdmin):
     fieldsets = (
         (None, {"fields": ("site", "name", "code", "hazard_class", "fire_explosion_hazard")}),
         (
+            _("special work"),
+            {
+                "fields": (
+                    "fixed_hot_work_area",
+                    "process_or_tank_area",
+                    "buried_flammable_lines",
+                    "tank_farm_major_dike",
+                )
+            },
+        ),
+        (
             _("geofence"),
             {"fields": (("center_latitude", "center_longitude", "radius_m"), "polygon")},
         ),

@@ -70,6 +70,15 @@ class Area(models.Model):
         _("hazard class"), max_length=20, choices=HazardClass.choices, default=HazardClass.NONE
     )
     fire_explosion_hazard = models.BooleanField(_("fire/explosion hazardous place"), default=False)
+    # What decides a hot-work level and the excavation gas rule (GB 30871-2022 5.1, 5.5, 11.10).
+    fixed_hot_work_area = models.BooleanField(_("approved fixed hot-work area"), default=False)
+    process_or_tank_area = models.BooleanField(_("process unit or tank area"), default=False)
+    buried_flammable_lines = models.BooleanField(
+        _("buried flammable or toxic lines or pits"), default=False
+    )
+    tank_farm_major_dike = models.BooleanField(
+        _("inside the dike of a major-hazard tank farm of flammables"), default=False
+    )
     center_latitude = models.DecimalField(
         _("centre latitude"),
         max_digits=9,

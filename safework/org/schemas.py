@@ -102,6 +102,10 @@ class AreaIn(In):
     code: Code
     hazard_class: HazardClass = HazardClass.NONE
     fire_explosion_hazard: bool = False
+    fixed_hot_work_area: bool = False
+    process_or_tank_area: bool = False
+    buried_flammable_lines: bool = False
+    tank_farm_major_dike: bool = False
     center_latitude: Latitude | None = None
     center_longitude: Longitude | None = None
     radius_m: int | None = Field(None, gt=0)
@@ -114,6 +118,10 @@ class AreaPatch(In):
     code: Code = None
     hazard_class: HazardClass = None
     fire_explosion_hazard: bool = None
+    fixed_hot_work_area: bool = None
+    process_or_tank_area: bool = None
+    buried_flammable_lines: bool = None
+    tank_farm_major_dike: bool = None
     center_latitude: Latitude | None = None
     center_longitude: Longitude | None = None
     radius_m: int | None = Field(None, gt=0)
@@ -127,6 +135,10 @@ class AreaOut(Schema):
     code: str
     hazard_class: str
     fire_explosion_hazard: bool
+    fixed_hot_work_area: bool
+    process_or_tank_area: bool
+    buried_flammable_lines: bool
+    tank_farm_major_dike: bool
     center_latitude: float | None
     center_longitude: float | None
     radius_m: int | None
