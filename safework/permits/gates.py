@@ -356,7 +356,7 @@ def _plan_reasons(permit: Permit, rule) -> list[Reason]:
     ]
 
 
-def _link_reasons(permit: Permit, *, for_start: bool) -> list[Reason]:
+def _link_reasons(permit: Permit, *, for_start: bool, at=None) -> list[Reason]:
     """Hot work inside a confined space is two permits, linked (GB 30871-2022 §4.6)."""
     need = (permit.inputs or {}).get("inside_confined_space") and permit.work_type.code != (
         "confined_space"
@@ -374,7 +374,7 @@ def _link_reasons(permit: Permit, *, for_start: bool) -> list[Reason]:
         ]
     if for_start and not any(
         p.status in (PermitStatus.APPROVED, PermitStatus.ACTIVE)
-        and p.status_at(timezone.now()) != PermitStatus.EXPIRED
+        and p.status_at(at) != PermitStatus.EXPIRED
         for p in linked
     ):
         return [
@@ -526,7 +526,7 @@ def start_reasons(permit: Permit, at: dt.datetime, weather: dict | None) -> list
                 )
             )
     reasons += weather_reasons(permit, weather)
-    reasons += _link_reasons(permit, for_start=True)
+    reasons += _link_reasons(permit, for_start=True, at=at)
     return reasons
 
 

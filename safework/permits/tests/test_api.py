@@ -10,7 +10,7 @@ import time_machine
 
 from safework.accounts.models import Role
 from safework.accounts.tests.world import API, world_fixture
-from safework.permits.tests.world import (
+from safework.permits.tests.api_flow import (
     DRAFTED,
     END,
     ON_SITE,

@@ -1,176 +1,144 @@
-"""A hot-work permit through the API: a qualified crew at site A of the accounts test world, a
-request body, and the steps that take a permit from draft to any later state.
-
-Time: the permit is drafted on Wednesday 20 May 2026 at 10:00 (Shanghai) for Thursday 21 May
-09:00–17:00: a working day in daylight (no upgrade), appointed a day ahead, level 2 (outside
-fire/explosion hazardous places), 8 h within level 2's 72 h.
-"""
+"""A site with a geofenced hazardous area, the users who apply for and approve permits there, and
+a hot-work crew qualified on D (10 March 2026, a Tuesday): each test changes one fact."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass, field
+from decimal import Decimal
 
-import time_machine
+from safework.accounts.tests.factories import RoleGrantFactory, UserFactory
+from safework.org.models import Position
+from safework.org.tests.factories import AreaFactory, DepartmentFactory
+from safework.permits import services
+from safework.qualification.tests.qualification_fixtures import (
+    SHANGHAI,
+    D,
+    at,
+    hot_work_crew,
+    member,
+    site,
+)
 
-from safework.accounts.models import Role
-from safework.accounts.tests.world import API
-from safework.qualification.tests.qualification_fixtures import member
+__all__ = ["D", "SHANGHAI", "World", "at", "build_world", "hot_work_data", "ON_SITE", "OFF_SITE"]
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-DRAFTED = dt.datetime(2026, 5, 20, 10, 0, tzinfo=SHANGHAI)
-START = dt.datetime(2026, 5, 21, 9, 0, tzinfo=SHANGHAI)
-END = dt.datetime(2026, 5, 21, 17, 0, tzinfo=SHANGHAI)
-ON_SITE = {"lat": 31.2301, "lon": 121.4701, "accuracy_m": 10}  # ~15 m from area A's centre
-OFF_SITE = {"lat": 31.2400, "lon": 121.4701, "accuracy_m": 10}  # ~1.1 km away
+CENTRE = (Decimal("31.230400"), Decimal("121.473700"))
+# About 11 m and 1.1 km north of the area's centre; the fence is 200 m.
+ON_SITE = {"lat": 31.2305, "lon": 121.4737, "accuracy_m": 10}
+OFF_SITE = {"lat": 31.2404, "lon": 121.4737, "accuracy_m": 10}
 
 
 @dataclass
-class Crew:
-    lead: object
-    welder: object
-    guardian: object
-    tester: object
+class World:
+    site: object
+    area: object
+    dept: object
+    users: dict = field(default_factory=dict)
+    welder: object = None
+    guardian: object = None
+    tester: object = None
+    leader: object = None
 
-    @property
-    def persons(self):
-        return [self.lead, self.welder, self.guardian]
+    def user(self, name):
+        return self.users[name]
 
 
-def make_crew(world, contractor=None) -> Crew:
-    where = world.site_a
-    kw = {"contractor": contractor} if contractor is not None else {}
-    return Crew(
-        lead=member(where, position="team-leader", certs=(), **kw),
-        welder=member(where, **kw),
-        guardian=member(where, position="team-leader", certs=(("internal", "GUARDIAN"),), **kw),
-        tester=member(where, position="gas-analyst", certs=(("internal", "GAS-TESTER"),)),
+def _user(name, role, **grant):
+    user = UserFactory(username=name)
+    RoleGrantFactory(user=user, role=role, **grant)
+    return user
+
+
+def build_world() -> World:
+    here = site()
+    area = AreaFactory(
+        site=here, code="unit-1", name="一号装置", fire_explosion_hazard=True,
+        center_latitude=CENTRE[0], center_longitude=CENTRE[1], radius_m=200,
     )
+    dept = DepartmentFactory(site=here)
+    w = World(site=here, area=area, dept=dept)
+    w.welder, w.guardian, w.tester = hot_work_crew(here)
+    w.leader = member(here, position="team-leader", certs=(("internal", "GUARDIAN"),))
+    w.users = {
+        "applicant": _user("applicant", "team_leader", site=here),
+        "shift": _user("shift", "team_leader", site=here),
+        "workshop": _user("workshop", "workshop_head", site=here),
+        "workshop2": _user("workshop2", "workshop_head", site=here),
+        "safety_head": _user("safety_head", "safety_head", site=here),
+        "principal": _user("principal", "principal", site=here),
+        "officer": _user("officer", "safety_officer", site=here),
+        "tester": _user("tester_user", "gas_tester", site=here),
+    }
+    w.users["tester"].person = w.tester
+    w.users["tester"].save()
+    assert Position.objects.filter(code="welder").exists()
+    return w
 
 
-def body(world, crew: Crew, **over) -> dict:
+def hot_work_data(w: World, *, start=None, hours=7, **overrides) -> dict:
+    """A level-1 hot-work job (fire/explosion hazardous area) appointed the day before."""
+    start = start or at(D, 10)
     data = {
         "work_type": "hot_work",
-        "site_id": world.site_a.pk,
-        "area_id": world.area_a.pk,
-        "place": "甲厂区 3号泵房 出口管线",
-        "content": "更换出口法兰，焊接",
-        "planned_start": START.isoformat(),
-        "planned_end": END.isoformat(),
-        "work_unit_id": world.dept_t.pk,
-        "work_leader_id": crew.lead.pk,
+        "site_id": w.site.pk,
+        "area_id": w.area.pk,
+        "place": "一号装置 P-101 泵出口管线",
+        "content": "更换泵出口法兰，焊接",
+        "planned_start": start,
+        "planned_end": start + dt.timedelta(hours=hours),
+        "work_unit_id": w.dept.pk,
+        "work_leader_id": w.leader.pk,
         "fields": {"method": "welding"},
+        "inputs": {},
         "crew": [
-            {"person_id": crew.lead.pk, "role": "site_lead"},
-            {"person_id": crew.welder.pk, "role": "worker"},
-            {"person_id": crew.guardian.pk, "role": "guardian"},
+            {"person_id": w.leader.pk, "role": "site_lead"},
+            {"person_id": w.welder.pk, "role": "worker"},
+            {"person_id": w.guardian.pk, "role": "guardian"},
+            {"person_id": w.tester.pk, "role": "gas_tester"},
         ],
+        "risks": [{"hazard": "法兰残液", "controls": "排净、置换、盲板隔离"}],
     }
-    data.update(over)
+    data.update(overrides)
     return data
 
 
-def ok(response, status=200):
-    assert response.status_code == status, response.content.decode()
-    return response.json()
+def create(w: World, *, created=None, **overrides):
+    created = created or at(D - dt.timedelta(days=1), 9)
+    return services.create_permit(w.user("applicant"), hot_work_data(w, **overrides), at=created)
 
 
-class Flow:
-    """Drive one permit through the API as the roles of the world would."""
+def approve_all(w: World, permit, *, when=None, position=ON_SITE):
+    """Sign every pending step with the user who holds its role."""
+    when = when or at(D - dt.timedelta(days=1), 11)
+    by_role = {
+        "workshop_head": "workshop", "safety_head": "safety_head", "principal": "principal",
+        "team_leader": "shift", "safety_officer": "officer",
+    }
+    for _ in range(20):
+        step = services.current_step(permit)
+        if step is None:
+            break
+        role = next(r for r in step.roles if not step.signatures.filter(role=r).exists())
+        services.approve(permit, w.user(by_role[role]), at=when, position=position)
+        permit.refresh_from_db()
+    return permit
 
-    def __init__(self, world, crew: Crew, permit_id: int | None = None):
-        self.w, self.crew, self.id = world, crew, permit_id
 
-    def client(self, role):
-        return self.w.clients[role]
-
-    def url(self, suffix=""):
-        return f"{API}/permits/{self.id}{suffix}"
-
-    def create(self, role=Role.SAFETY_OFFICER, **over):
-        with time_machine.travel(DRAFTED, tick=False):
-            out = ok(self.client(role).post(f"{API}/permits", body(self.w, self.crew, **over)), 201)
-        self.id = out["id"]
-        return out
-
-    def post(self, role, suffix, data=None, *, at, status=200):
-        with time_machine.travel(at, tick=False):
-            response = self.client(role).post(self.url(suffix), data or {})
-        if status is None:
-            return response
-        return ok(response, status)
-
-    def submit(self):
-        return self.post(Role.SAFETY_OFFICER, "/submit", at=DRAFTED + dt.timedelta(minutes=5))
-
-    def approve(self):
-        return self.post(
-            Role.WORKSHOP_HEAD,
-            "/approve",
-            {"position": ON_SITE, "note": "同意"},
-            at=DRAFTED + dt.timedelta(hours=2),
-        )
-
-    def prepare(self):
-        """Everything before the start: the shift check, measures, briefing, gas, check-ins."""
-        before = START - dt.timedelta(minutes=40)
-        self.post(Role.TEAM_LEADER, "/sign", {"position": ON_SITE}, at=before)
-        with time_machine.travel(before, tick=False):
-            detail = ok(self.client(Role.SAFETY_OFFICER).get(self.url()))
-        for m in detail["measures"]:
-            self.post(Role.SAFETY_OFFICER, f"/measures/{m['id']}/confirm", at=before)
-        self.post(
-            Role.SAFETY_OFFICER,
-            "/briefings",
-            {"briefer_id": self.crew.lead.pk, "recipient_ids": [p.pk for p in self.crew.persons]},
-            at=before,
-            status=201,
-        )
-        for person in self.crew.persons:
-            self.post(
-                Role.SAFETY_OFFICER,
-                "/check-in",
-                {"person_id": person.pk, "position": ON_SITE},
-                at=before,
-            )
-
-    def gas_test(self, *, taken_at, value="0.1", at=None):
-        return self.post(
-            Role.SAFETY_OFFICER,
-            "/gas-tests",
-            {
-                "taken_at": taken_at.isoformat(),
-                "point": "动火点",
-                "gas": "combustible",
-                "value": value,
-                "unit": "%vol",
-                "lel_percent": "5",
-                "instrument": "PID-007",
-                "calibrated_on": "2026-05-01",
-                "tester_id": self.crew.tester.pk,
-                "position": ON_SITE,
-            },
-            at=at or taken_at,
-            status=201,
-        )
-
-    def start(self, at=START + dt.timedelta(minutes=10), status=200):
-        return self.post(
-            Role.SAFETY_OFFICER,
-            "/start",
-            {"weather": {"wind_force": 3, "conditions": []}, "position": ON_SITE},
-            at=at,
-            status=status,
-        )
-
-    def to_approved(self):
-        self.create()
-        self.submit()
-        return self.approve()
-
-    def to_active(self):
-        self.to_approved()
-        self.prepare()
-        self.gas_test(taken_at=START - dt.timedelta(minutes=5))
-        return self.start()
+def ready_to_start(w: World, permit, *, start):
+    """Confirm every measure, brief the crew, test the gas 10 minutes before, check everyone in."""
+    for m in permit.measures.all():
+        services.confirm_measure(permit, m.pk, w.user("applicant"), at=start - dt.timedelta(minutes=40))
+    crew = [c.person_id for c in permit.crew.filter(removed_at=None)]
+    services.record_briefing(permit, w.user("applicant"), briefer_id=w.leader.pk,
+                             recipient_ids=crew, at=start - dt.timedelta(minutes=35))
+    services.record_gas_test(
+        permit, w.user("tester"), at=start - dt.timedelta(minutes=10),
+        taken_at=start - dt.timedelta(minutes=10), point="动火点", gas="combustible",
+        value=Decimal("0.10"), unit="%vol", lel_percent=Decimal("5.0"), instrument="GD-01",
+        calibrated_on=D - dt.timedelta(days=30), tester_id=w.tester.pk,
+    )
+    for person_id in crew:
+        services.check_in(permit, w.user("applicant"), person_id=person_id,
+                          at=start - dt.timedelta(minutes=5), position=ON_SITE)
+    permit.refresh_from_db()
+    return permit
