@@ -46,6 +46,7 @@ from safework.permits.models import (
 )
 from safework.permits.workflow import FINAL, VALID, PermitStatus
 from safework.qualification.engine import CrewMember, assess_crew
+from safework.work import fields as work_fields
 from safework.work import gas as work_gas
 from safework.work import routing
 from safework.work import rules as work_rules
@@ -211,7 +212,7 @@ def _resolve(data: Mapping, errors: list, *, base: Permit | None = None) -> dict
         )
     if wt is not None:
         try:
-            out["fields"] = work_rules.validate_fields(
+            out["fields"] = work_fields.validate_fields(
                 wt, data.get("fields", base.fields if base else {}) or {}
             )
         except InvalidInput as exc:

@@ -61,6 +61,7 @@ def body(world, crew: Crew, **over) -> dict:
         "work_unit_id": world.dept_t.pk,
         "work_leader_id": crew.lead.pk,
         "fields": {"method": "welding"},
+        "inputs": {"height_m": 0.5},
         "crew": [
             {"person_id": crew.lead.pk, "role": "site_lead"},
             {"person_id": crew.welder.pk, "role": "worker"},

@@ -2,22 +2,16 @@
 ledger's filters and exports."""
 
 import datetime as dt
-import io
 
-import openpyxl
 import pytest
-import time_machine
 
 from safework.accounts.models import Role
-from safework.accounts.tests.world import API, world_fixture
+from safework.accounts.tests.world import world_fixture
 from safework.permits.tests.api_flow import (
-    DRAFTED,
     END,
-    ON_SITE,
     START,
     Flow,
     make_crew,
-    ok,
 )
 
 api_world = world_fixture(catalogue=True)
