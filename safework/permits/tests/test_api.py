@@ -3,15 +3,27 @@ ledger's filters and exports."""
 
 import datetime as dt
 
+import io
+import json
+
+import openpyxl
 import pytest
+import time_machine
+from django.utils import translation
 
 from safework.accounts.models import Role
-from safework.accounts.tests.world import world_fixture
+from safework.accounts.tests.world import API, world_fixture
+from safework.core.models import AuditRecord
+from safework.permits.models import Alarm, Permit
 from safework.permits.tests.api_flow import (
+    DRAFTED,
     END,
+    OFF_SITE,
+    ON_SITE,
     START,
     Flow,
     make_crew,
+    ok,
 )
 
 api_world = world_fixture(catalogue=True)
@@ -41,3 +53,19 @@ def test_lifecycle_from_draft_to_closed(flow):
     assert accepted["status"] == "accepted"
     closed = flow.post(Role.WORKSHOP_HEAD, "/close", at=after)
     assert closed["status"] == "closed"
+
+
+def test_probe_alarm_on_refusal(flow):
+    flow.create()
+    flow.submit()
+    refused = flow.post(
+        Role.WORKSHOP_HEAD,
+        "/approve",
+        {"position": {"lat": 31.24, "lon": 121.4701, "accuracy_m": 10}},
+        at=DRAFTED + dt.timedelta(hours=2),
+        status=409,
+    )
+    print(refused)
+    with time_machine.travel(DRAFTED + dt.timedelta(hours=2), tick=False):
+        alarms = ok(flow.client(Role.SAFETY_OFFICER).get(f"{API}/alarms"))
+    print(alarms)
