@@ -53,7 +53,7 @@ def alarm_changed(alarm: Alarm, *, at: dt.datetime, by=None) -> None:
             kind=f"alarm.{alarm.status}",
             actor=by if getattr(by, "pk", None) else None,
             actor_label=actor_label(by),
-            details={"code": alarm.alarm_type_id, "message": alarm.message},
+            details={"code": alarm.alarm_type.code, "message": alarm.message},
         )
     park.enqueue_alarm(alarm, at=at)
 

@@ -84,7 +84,8 @@ def decide_level(work_type, inputs, area, site, start, end, requested=None) -> L
         chosen = levels.check_level(work_type, requested, derivation)
         decision.level = chosen
         if up is not None and decision.required is not None and chosen.rank < up.level.rank:
-            for kind, code in zip(up.kinds, up.alarm_codes, strict=False):
+            kinds = [k for k in upgrade.KIND_ORDER if k in span.kinds]
+            for kind, code in zip(kinds, up.alarm_codes, strict=False):
                 decision.refusals.append(
                     Reason(
                         f"level.not_upgraded.{kind}",

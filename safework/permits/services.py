@@ -12,6 +12,7 @@ action on it is refused whether or not the sweep has stored the state.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -65,10 +66,34 @@ EDITABLE = (
 )
 
 
+class _Alarmed(Refused):
+    """A refusal whose reasons AQ 3064.2 may code as alarms: raised inside a service, turned into
+    alarms by `service` once the refused action's transaction has rolled back."""
+
+    def __init__(self, permit: Permit, reasons, at: dt.datetime):
+        super().__init__(reasons)
+        self.permit, self.at = permit, at
+
+
+def service(func):
+    """One transaction per action; a refusal that raises alarms writes them after the action's
+    rollback (in their own transaction), so the refused action leaves its alarms and nothing
+    else (AQ 3064.2 §5.4.3: refuse to sign *and* raise an alarm)."""
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        try:
+            with transaction.atomic():
+                return func(*args, **kwargs)
+        except _Alarmed as exc:
+            alarms.raise_for_refusal(exc.permit, exc.reasons, at=exc.at)
+            raise Refused(exc.reasons) from None
+
+    return run
+
+
 def _refuse(permit: Permit, reasons: Iterable[Reason], at: dt.datetime):
-    reasons = list(reasons)
-    alarms.raise_for_refusal(permit, reasons, at=at)
-    raise Refused(reasons)
+    raise _Alarmed(permit, list(reasons), at)
 
 
 def _lock(permit: Permit | int) -> Permit:
@@ -257,7 +282,7 @@ def preview_level(data: Mapping) -> gates.LevelDecision:
     )
 
 
-@transaction.atomic
+@service
 def create_permit(by, data: Mapping, *, at: dt.datetime) -> Permit:
     """A draft permit with its crew, the type's measure checklist and JSA template (plus the
     applicant's additions). Refuses bad input with every field's error; nothing is saved then."""
@@ -302,7 +327,7 @@ def create_permit(by, data: Mapping, *, at: dt.datetime) -> Permit:
     return permit
 
 
-@transaction.atomic
+@service
 def update_draft(permit: Permit, by, data: Mapping, *, at: dt.datetime) -> Permit:
     """Change a draft (or a rejected permit revised into a draft). A permit that was approved is
     never altered: a change makes a new permit (`change_permit`)."""
@@ -456,6 +481,7 @@ def _route_context(permit: Permit) -> dict:
 def _build_route(
     permit: Permit, *, at: dt.datetime, round_: int, extra_roles=()
 ) -> list[ApprovalStep]:
+    # The upgrade's extra approver comes with the route (work.routing, from work.UpgradePolicy).
     specs = routing.route_for(
         permit.work_type,
         permit.level,
@@ -528,7 +554,7 @@ def _activate_next(permit: Permit, *, at: dt.datetime) -> ApprovalStep | None:
     return step
 
 
-@transaction.atomic
+@service
 def submit(permit: Permit, by, *, at: dt.datetime) -> Permit:
     """Submit: every gate (crew qualified over the whole window, guardian, fields, JSA, measures,
     blinds, lifting plan, level and upgrade, validity, appointment); then the number and the
@@ -553,7 +579,7 @@ def submit(permit: Permit, by, *, at: dt.datetime) -> Permit:
     permit.save()
     events.permit_event(permit, "submitted", at=at, by=by, number=number)
     round_ = (permit.steps.order_by("-round").values_list("round", flat=True).first() or 0) + 1
-    steps = _build_route(permit, at=at, round_=round_, extra_roles=decision.extra_roles)
+    steps = _build_route(permit, at=at, round_=round_)
     permit.route(by=by, at=at, steps=[s.label for s in steps])
     permit.save()
     events.permit_event(permit, "routed", at=at, by=by, steps=[s.label for s in steps])
@@ -593,7 +619,7 @@ def current_step(permit: Permit, stage: str | None = None) -> ApprovalStep | Non
     return qs.order_by("round", "order").first()
 
 
-@transaction.atomic
+@service
 def approve(
     permit: Permit, by, *, at: dt.datetime, position=None, image: str = "", note: str = ""
 ) -> Permit:
@@ -680,7 +706,7 @@ def approve(
     return permit
 
 
-@transaction.atomic
+@service
 def reject(permit: Permit, by, *, at: dt.datetime, reason: str, position=None) -> Permit:
     """Reject with a reason, back to the applicant (who revises it into a draft)."""
     if not str(reason or "").strip():
@@ -740,7 +766,7 @@ def reject(permit: Permit, by, *, at: dt.datetime, reason: str, position=None) -
     return permit
 
 
-@transaction.atomic
+@service
 def revise(permit: Permit, by, *, at: dt.datetime) -> Permit:
     permit = _lock(permit)
     _in(permit, (S.REJECTED,), _("revise"))
@@ -750,7 +776,7 @@ def revise(permit: Permit, by, *, at: dt.datetime) -> Permit:
     return permit
 
 
-@transaction.atomic
+@service
 def delegate(by, *, to, role: str, site, starts_at, ends_at, at: dt.datetime) -> Delegation:
     """Delegate one's step role at a site for a window, only to someone who holds that same role
     there (AQ 3064.2 §5.5.3)."""
@@ -795,7 +821,7 @@ def delegate(by, *, to, role: str, site, starts_at, ends_at, at: dt.datetime) ->
 # ---- before the start -----------------------------------------------------------------------
 
 
-@transaction.atomic
+@service
 def confirm_measure(
     permit: Permit, measure_id: int, by, *, at: dt.datetime, involved=True, photo=None
 ) -> MeasureItem:
@@ -837,7 +863,7 @@ def confirm_measure(
     return item
 
 
-@transaction.atomic
+@service
 def record_briefing(
     permit: Permit,
     by,
@@ -885,7 +911,7 @@ def record_briefing(
     return b
 
 
-@transaction.atomic
+@service
 def record_gas_test(
     permit: Permit,
     by,
@@ -994,7 +1020,7 @@ def record_gas_test(
     return test
 
 
-@transaction.atomic
+@service
 def check_in(
     permit: Permit, by, *, person_id: int, at: dt.datetime, position=None, kind: str = "in"
 ) -> Presence:
@@ -1021,7 +1047,7 @@ def check_in(
 # ---- crew changes ---------------------------------------------------------------------------
 
 
-@transaction.atomic
+@service
 def change_crew(
     permit: Permit, by, *, at: dt.datetime, add: list[Mapping] = (), remove: list[int] = ()
 ) -> Permit:
@@ -1103,7 +1129,7 @@ def _signature(permit, by, action, at, position=None, note=""):
     )
 
 
-@transaction.atomic
+@service
 def start(
     permit: Permit, by, *, at: dt.datetime, weather: Mapping | None = None, position=None
 ) -> Permit:
@@ -1122,7 +1148,7 @@ def start(
     return permit
 
 
-@transaction.atomic
+@service
 def suspend(permit: Permit, by, *, at: dt.datetime, reason: str, position=None) -> Permit:
     if not str(reason or "").strip():
         raise InvalidInput(FieldError("reason", "required", _("Give the reason.")))
@@ -1136,7 +1162,7 @@ def suspend(permit: Permit, by, *, at: dt.datetime, reason: str, position=None) 
     return permit
 
 
-@transaction.atomic
+@service
 def resume(permit: Permit, by, *, at: dt.datetime, position=None) -> Permit:
     """Resume: a passing gas analysis taken after the pause for the types that need one
     (AQ 3064.2 §5.8.4)."""
@@ -1155,7 +1181,7 @@ def resume(permit: Permit, by, *, at: dt.datetime, position=None) -> Permit:
     return permit
 
 
-@transaction.atomic
+@service
 def complete(
     permit: Permit, by, *, at: dt.datetime, cleaned_up: bool, note: str = "", position=None
 ) -> Permit:
@@ -1172,7 +1198,7 @@ def complete(
     return permit
 
 
-@transaction.atomic
+@service
 def accept(permit: Permit, by, *, at: dt.datetime, note: str = "", position=None) -> Permit:
     """Acceptance by the owner (not the applicant), then the permit may close (AQ 3064.2 §5.7)."""
     permit = _lock(permit)
@@ -1194,7 +1220,7 @@ def accept(permit: Permit, by, *, at: dt.datetime, note: str = "", position=None
     return permit
 
 
-@transaction.atomic
+@service
 def close(permit: Permit, by, *, at: dt.datetime) -> Permit:
     permit = _lock(permit)
     _in(permit, (S.ACCEPTED,), _("close"))
@@ -1205,7 +1231,7 @@ def close(permit: Permit, by, *, at: dt.datetime) -> Permit:
     return permit
 
 
-@transaction.atomic
+@service
 def cancel(permit: Permit, by, *, at: dt.datetime, reason: str) -> Permit:
     """Cancel with a reason. Before approval the applicant may; once approved, cancelling needs
     an approver of the permit's site (AQ 3064.2 §5.7: cancellation with its own approval)."""
@@ -1237,7 +1263,7 @@ def cancel(permit: Permit, by, *, at: dt.datetime, reason: str) -> Permit:
     return permit
 
 
-@transaction.atomic
+@service
 def change_permit(permit: Permit, by, *, at: dt.datetime, reason: str, data: Mapping) -> Permit:
     """A change of content, scope, place or time after approval: the old permit closes and a new,
     linked draft carries the change (GB 30871-2022 §4.16–4.17, AQ 3064.2 §5.8)."""
@@ -1325,7 +1351,7 @@ def _lock_alarm(alarm, move: str) -> Alarm:
     return alarm
 
 
-@transaction.atomic
+@service
 def acknowledge_alarm(alarm, by, *, at: dt.datetime):
     alarm = _lock_alarm(alarm, "acknowledge")
     alarm.acknowledge(by=by, at=at)
@@ -1334,7 +1360,7 @@ def acknowledge_alarm(alarm, by, *, at: dt.datetime):
     return alarm
 
 
-@transaction.atomic
+@service
 def handle_alarm(alarm, by, *, at: dt.datetime, note: str):
     if not str(note or "").strip():
         raise InvalidInput(FieldError("note", "required", _("Say how the alarm was handled.")))
@@ -1345,7 +1371,7 @@ def handle_alarm(alarm, by, *, at: dt.datetime, note: str):
     return alarm
 
 
-@transaction.atomic
+@service
 def clear_alarm(alarm, by, *, at: dt.datetime):
     alarm = _lock_alarm(alarm, "clear")
     alarm.clear(by=by, at=at)

@@ -52,8 +52,13 @@ def _user(name, role, **grant):
 def build_world() -> World:
     here = site()
     area = AreaFactory(
-        site=here, code="unit-1", name="一号装置", fire_explosion_hazard=True,
-        center_latitude=CENTRE[0], center_longitude=CENTRE[1], radius_m=200,
+        site=here,
+        code="unit-1",
+        name="一号装置",
+        fire_explosion_hazard=True,
+        center_latitude=CENTRE[0],
+        center_longitude=CENTRE[1],
+        radius_m=200,
     )
     dept = DepartmentFactory(site=here)
     w = World(site=here, area=area, dept=dept)
@@ -89,7 +94,7 @@ def hot_work_data(w: World, *, start=None, hours=7, **overrides) -> dict:
         "work_unit_id": w.dept.pk,
         "work_leader_id": w.leader.pk,
         "fields": {"method": "welding"},
-        "inputs": {},
+        "inputs": {"height_m": 0.5},
         "crew": [
             {"person_id": w.leader.pk, "role": "site_lead"},
             {"person_id": w.welder.pk, "role": "worker"},
@@ -111,8 +116,11 @@ def approve_all(w: World, permit, *, when=None, position=ON_SITE):
     """Sign every pending step with the user who holds its role."""
     when = when or at(D - dt.timedelta(days=1), 11)
     by_role = {
-        "workshop_head": "workshop", "safety_head": "safety_head", "principal": "principal",
-        "team_leader": "shift", "safety_officer": "officer",
+        "workshop_head": "workshop",
+        "safety_head": "safety_head",
+        "principal": "principal",
+        "team_leader": "shift",
+        "safety_officer": "officer",
     }
     for _ in range(20):
         step = services.current_step(permit)
@@ -127,18 +135,38 @@ def approve_all(w: World, permit, *, when=None, position=ON_SITE):
 def ready_to_start(w: World, permit, *, start):
     """Confirm every measure, brief the crew, test the gas 10 minutes before, check everyone in."""
     for m in permit.measures.all():
-        services.confirm_measure(permit, m.pk, w.user("applicant"), at=start - dt.timedelta(minutes=40))
+        services.confirm_measure(
+            permit, m.pk, w.user("applicant"), at=start - dt.timedelta(minutes=40)
+        )
     crew = [c.person_id for c in permit.crew.filter(removed_at=None)]
-    services.record_briefing(permit, w.user("applicant"), briefer_id=w.leader.pk,
-                             recipient_ids=crew, at=start - dt.timedelta(minutes=35))
+    services.record_briefing(
+        permit,
+        w.user("applicant"),
+        briefer_id=w.leader.pk,
+        recipient_ids=crew,
+        at=start - dt.timedelta(minutes=35),
+    )
     services.record_gas_test(
-        permit, w.user("tester"), at=start - dt.timedelta(minutes=10),
-        taken_at=start - dt.timedelta(minutes=10), point="动火点", gas="combustible",
-        value=Decimal("0.10"), unit="%vol", lel_percent=Decimal("5.0"), instrument="GD-01",
-        calibrated_on=D - dt.timedelta(days=30), tester_id=w.tester.pk,
+        permit,
+        w.user("tester"),
+        at=start - dt.timedelta(minutes=10),
+        taken_at=start - dt.timedelta(minutes=10),
+        point="动火点",
+        gas="combustible",
+        value=Decimal("0.10"),
+        unit="%vol",
+        lel_percent=Decimal("5.0"),
+        instrument="GD-01",
+        calibrated_on=D - dt.timedelta(days=30),
+        tester_id=w.tester.pk,
     )
     for person_id in crew:
-        services.check_in(permit, w.user("applicant"), person_id=person_id,
-                          at=start - dt.timedelta(minutes=5), position=ON_SITE)
+        services.check_in(
+            permit,
+            w.user("applicant"),
+            person_id=person_id,
+            at=start - dt.timedelta(minutes=5),
+            position=ON_SITE,
+        )
     permit.refresh_from_db()
     return permit
