@@ -2,12 +2,16 @@
 ledger's filters and exports."""
 
 import datetime as dt
+import io
+import json
 
+import openpyxl
 import pytest
 import time_machine
 
 from safework.accounts.models import Role
 from safework.accounts.tests.world import API, world_fixture
+from safework.core.models import AuditRecord
 from safework.permits.models import Permit
 from safework.permits.tests.api_flow import (
     DRAFTED,
@@ -317,3 +321,170 @@ def test_delegation_only_to_someone_holding_the_role(api_world, db):
     assert (created["delegate_id"], created["role"]) == (deputy.pk, "workshop_head")
     naive = head.post(f"{API}/delegations", body | {"starts_at": "2026-05-20T08:00:00"})
     assert naive.status_code == 422
+
+
+# ---- the ledger (AQ 3064.2 §5.11) -------------------------------------------------------------
+
+
+@pytest.fixture
+def ledger(api_world, db):
+    """Three permits: A (hot work, own team, in area A, draft, alarm 30), B (a contractor's road
+    closure, 25 May), C (hot work of another crew, approved, number DH20260520-099, ends at END)."""
+    from safework.permits import alarms
+    from safework.permits.tests.api_flow import body
+
+    w = api_world
+    a = Flow(w, make_crew(w))
+    a.create()
+    b = Flow(w, make_crew(w, contractor=w.contractor_x))
+    road = body(
+        w,
+        b.crew,
+        work_type="road_closure",
+        area_id=None,
+        place="厂区一路",
+        work_unit_id=None,
+        contractor_id=w.contractor_x.pk,
+        planned_start="2026-05-25T09:00:00+08:00",
+        planned_end="2026-05-25T17:00:00+08:00",
+        fields={"section": "一路"},
+        inputs={},
+    )
+    with time_machine.travel(DRAFTED, tick=False):
+        b.id = ok(w.clients[Role.CONTRACTOR_MANAGER].post(f"{API}/permits", road), 201)["id"]
+    c = Flow(w, make_crew(w))
+    c.create(place="乙罐区 T-2 储罐")
+    Permit.objects.filter(pk=c.id).update(status="approved", number="DH20260520-099")
+    alarms.raise_alarm(
+        "30", permit=Permit.objects.get(pk=a.id), at=DRAFTED, message="审批人不在现场"
+    )
+    return w, a, b, c
+
+
+def _ids(client, query, at):
+    with time_machine.travel(at, tick=False):
+        out = ok(client.get(f"{API}/permits?{query}&limit=500"))
+    assert out["total"] == len(out["items"])
+    return {p["id"] for p in out["items"]}
+
+
+def test_each_ledger_filter(ledger):
+    w, a, b, c = ledger
+    officer = w.clients[Role.SAFETY_OFFICER]
+    at = END + dt.timedelta(hours=1)  # C is past its planned end: expired when read
+    cases = {
+        "status=draft": {a.id, b.id},
+        "status=expired": {c.id},
+        "status=approved": set(),
+        "work_type=road_closure": {b.id},
+        "level=level2": {a.id, c.id},
+        f"site_id={w.site_a.pk}": {a.id, b.id, c.id},
+        f"site_id={w.site_b.pk}": set(),
+        f"area_id={w.area_a.pk}": {a.id, c.id},
+        f"applicant_id={w.users[Role.CONTRACTOR_MANAGER].pk}": {b.id},
+        f"work_unit_id={w.dept_w.pk}": {a.id, c.id},  # W's subtree holds team T
+        "contractor=own": {a.id, c.id},
+        "contractor=contractor": {b.id},
+        f"contractor_id={w.contractor_x.pk}": {b.id},
+        f"contractor_id={w.contractor_y.pk}": set(),
+        f"person_id={a.crew.welder.pk}": {a.id},  # a crew member
+        f"person_id={c.crew.lead.pk}": {c.id},  # the work leader
+        "alarm_type=30": {a.id},
+        "alarm_type=01": set(),
+        "date_from=2026-05-22": {b.id},
+        "date_to=2026-05-21": {a.id, c.id},
+        "date_from=2026-05-21&date_to=2026-05-21": {a.id, c.id},
+        "q=泵房": {a.id},
+        "q=DH20260520": {c.id},
+        "q=储罐": {c.id},
+        "status=draft&contractor=own": {a.id},
+    }
+    for query, expected in cases.items():
+        assert _ids(officer, query, at) == expected, query
+
+
+def test_expired_in_the_ledger_agrees_with_status_at_on_the_boundary(ledger):
+    w, a, b, c = ledger
+    officer = w.clients[Role.SAFETY_OFFICER]
+    permit = Permit.objects.get(pk=c.id)
+    for at, status in (
+        (END - dt.timedelta(seconds=1), "approved"),
+        (END, "expired"),  # "valid until END": at END it no longer is
+    ):
+        assert permit.status_at(at) == status
+        assert _ids(officer, f"status={status}", at) & {c.id} == {c.id}
+        other = "expired" if status == "approved" else "approved"
+        assert c.id not in _ids(officer, f"status={other}", at)
+        with time_machine.travel(at, tick=False):
+            item = ok(officer.get(f"{API}/permits/{c.id}"))
+        assert (item["status"], item["stored_status"]) == (status, "approved")
+
+
+def test_the_ledger_is_one_query_and_a_count(ledger):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    w, a, b, c = ledger
+    officer = w.clients[Role.SAFETY_OFFICER]
+    url = f"{API}/permits?alarm_type=30&person_id={a.crew.welder.pk}&status=draft&q=泵"
+    officer.get(url)  # the session and grants are read once per request either way
+    with time_machine.travel(END, tick=False), CaptureQueriesContext(connection) as ctx:
+        out = ok(officer.get(url))
+    assert [p["id"] for p in out["items"]] == [a.id]
+    on_permits = [q["sql"] for q in ctx.captured_queries if '"permits_permit"' in q["sql"]]
+    assert len(on_permits) == 2, on_permits
+
+
+def test_the_ledger_export_opens_with_openpyxl(ledger):
+    w, a, b, c = ledger
+    officer = w.clients[Role.SAFETY_OFFICER]
+    with time_machine.travel(END, tick=False):
+        response = officer.get(f"{API}/permits/export.xlsx?contractor=own")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 3  # the header and A and C
+    assert {r[0] for r in rows[1:]} == {None, "DH20260520-099"}  # a draft has no number
+    assert "乙罐区 T-2 储罐" in {r[6] for r in rows[1:]}
+
+
+def test_the_history_export_carries_the_audit_hashes(flow):
+    flow.to_approved()
+    flow.post(
+        Role.SAFETY_OFFICER,
+        "/gas-tests",
+        {
+            "taken_at": (START - dt.timedelta(minutes=50)).isoformat(),
+            "point": "动火点",
+            "gas": "combustible",
+            "value": "0.6",
+            "unit": "%vol",
+            "lel_percent": "5",
+            "instrument": "PID-007",
+            "tester_id": flow.crew.tester.pk,
+            "position": ON_SITE,
+        },
+        at=START - dt.timedelta(minutes=45),
+        status=201,
+    )
+    expected = list(
+        AuditRecord.objects.filter(object_type="permits.permit", object_id=str(flow.id))
+        .order_by("seq")
+        .values_list("seq", "hash", "prev_hash")
+    )
+    assert len(expected) >= 4  # created, submitted, routed, signed, approved, gas test …
+    client = flow.client(Role.INSPECTOR)
+    with time_machine.travel(START, tick=False):
+        data = json.loads(client.get(f"{API}/permits/{flow.id}/history").content)
+        book = client.get(f"{API}/permits/{flow.id}/history.xlsx")
+    assert [(r["seq"], r["hash"], r["prev_hash"]) for r in data["audit"]] == expected
+    signature = data["signatures"][0]
+    assert float(signature["position"]["lat"]) == ON_SITE["lat"]
+    assert [t["passed"] for t in data["gas_tests"]] == [False]  # 0.6 > 0.5 %vol (LEL ≥ 4 %)
+    assert "02" in {a["code"] for a in data["alarms"]}
+    assert book.status_code == 200
+    wb = openpyxl.load_workbook(io.BytesIO(book.content))
+    cells = {v for row in wb.worksheets[-1].iter_rows(values_only=True) for v in row}
+    assert {h for _s, h, _p in expected} <= cells
+    assert len(wb.worksheets) == 12
