@@ -69,6 +69,8 @@ from safework.people.queries import (
     health_checks_visible_to,
     persons_visible_to,
 )
+from safework.permits.models import Alarm, AlarmType, Permit
+from safework.permits.queries import alarms_visible_to, permits_visible_to
 from safework.qualification.models import Requirement
 from safework.registry.models import VerificationBatch, VerificationLookup
 from safework.registry.queries import batches_visible_to, lookups_visible_to
@@ -105,6 +107,8 @@ QUERIES = {
     ReportJob: (matrix.CERTIFICATES, lambda scope, user: reports_visible_to(user)),
     Roster: (matrix.ROSTER, lambda scope, user: rosters_visible_to(scope, user)),
     RosterEntry: (matrix.ROSTER, lambda scope, user: roster_entries_visible_to(scope, user)),
+    Permit: ("permits", lambda scope, user: permits_visible_to(scope, user)),
+    Alarm: ("alarms", lambda scope, user: alarms_visible_to(scope, user)),
 }
 # Reference data every role reads whole (decisions.md: the catalogue is the same everywhere).
 CATALOGUE = {
@@ -120,6 +124,7 @@ CATALOGUE = {
     RevocationGround,
     LegacyCode,
     Requirement,
+    AlarmType,
 }
 # Shown whole or not at all by design (administrators' business; group-wide readers' settings).
 ALL_OR_NOTHING = {User, RoleGrant, ApiToken, Setting}

@@ -84,7 +84,7 @@ def test_numbers_are_per_type_and_day_and_never_reused(w):
     assert c.number == "DH20260309-003"
 
 
-# ---- the explosion case -----------------------------------------------------------------------
+# ---- the explosion case ----
 
 
 def test_no_gas_test_cannot_start_and_raises_alarm_01(w):
@@ -264,7 +264,7 @@ def test_no_guardian_cannot_submit(w):
     )
 
 
-# ---- validity, appointment, time ----------------------------------------------------------------
+# ---- validity, appointment, time ----
 
 
 @pytest.mark.parametrize(("minutes", "ok"), [(480, True), (481, False)])
@@ -306,7 +306,7 @@ def test_expired_when_read_and_every_action_refused(w):
     assert permit.status == "expired"
 
 
-# ---- approvals ----------------------------------------------------------------------------------
+# ---- approvals ----
 
 
 def test_nobody_approves_their_own_permit(w):

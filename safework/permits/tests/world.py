@@ -7,7 +7,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from safework.accounts.tests.factories import RoleGrantFactory, UserFactory
+from safework.accounts.models import User
+from safework.accounts.tests.factories import RoleGrantFactory
 from safework.org.models import Position
 from safework.org.tests.factories import AreaFactory, DepartmentFactory
 from safework.permits import services
@@ -44,7 +45,7 @@ class World:
 
 
 def _user(name, role, **grant):
-    user = UserFactory(username=name)
+    user = User.objects.create(username=name)  # no password: hashing one costs a second
     RoleGrantFactory(user=user, role=role, **grant)
     return user
 
