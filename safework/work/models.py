@@ -590,7 +590,8 @@ class Stage(models.TextChoices):
 class RouteStep(Versioned):
     """A step of the approval route: who signs (one role: one approver; several: all
     countersign), when (`condition`, a rule-engine expression over the permit; blank: always),
-    within how long, and whether on site."""
+    within how long, and whether on site. The admin form compiles the condition against the
+    typed context (routing.compile_condition) and checks the roles before a row is saved."""
 
     code = models.SlugField(_("code"), max_length=80)
     work_type = models.ForeignKey(
@@ -627,21 +628,3 @@ class RouteStep(Versioned):
 
     def __str__(self):
         return f"{self.work_type or '*'} {self.order}: {self.label}"
-
-    def clean(self):
-        from django.core.exceptions import ValidationError
-
-        from safework.work.routing import ConditionError, compile_condition, role_problems
-
-        problems = {}
-        if self.condition and self.condition.strip():
-            try:
-                compile_condition(self.condition, self.work_type)
-            except ConditionError as exc:
-                problems["condition"] = str(exc)
-        if msg := role_problems(self.roles):
-            problems["roles"] = msg
-        if self.effective_to and self.effective_to <= self.effective_from:
-            problems["effective_to"] = _("The row must end after it starts.")
-        if problems:
-            raise ValidationError(problems)

@@ -76,7 +76,24 @@ from safework.registry.models import VerificationBatch, VerificationLookup
 from safework.registry.queries import batches_visible_to, lookups_visible_to
 from safework.rosters.models import Roster, RosterEntry
 from safework.rosters.queries import roster_entries_visible_to, rosters_visible_to
-from safework.work.models import CrewRole, HouseRule, PositionPermission, WorkLevel, WorkType
+from safework.work.models import (
+    CalendarDay,
+    CalendarYear,
+    CombustibleCriterion,
+    CrewRole,
+    GasLimit,
+    HeightHazard,
+    HouseRule,
+    PermitFieldSchema,
+    PermitRule,
+    PositionPermission,
+    RouteStep,
+    SpecialPeriod,
+    UpgradePolicy,
+    WeatherStop,
+    WorkLevel,
+    WorkType,
+)
 
 # model → (resource whose READ scope the admin applies, the resource's visibility query)
 QUERIES = {
@@ -118,6 +135,17 @@ CATALOGUE = {
     CrewRole,
     PositionPermission,
     HouseRule,
+    PermitRule,
+    PermitFieldSchema,
+    WeatherStop,
+    HeightHazard,
+    GasLimit,
+    CombustibleCriterion,
+    CalendarYear,
+    CalendarDay,
+    SpecialPeriod,
+    UpgradePolicy,
+    RouteStep,
     Scheme,
     CertificateItem,
     CatalogueRule,
@@ -316,7 +344,7 @@ def test_every_inline_queryset_is_its_models_query_in_the_parents_scope(demo):
                 checked += 1
                 if shown != expected:
                     mismatches.append((user.username, inline_class.__name__))
-    assert checked == 12 * 9  # nine inlines
+    assert checked == 12 * 10  # ten inlines
     assert mismatches == []
 
 

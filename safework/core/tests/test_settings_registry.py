@@ -22,6 +22,12 @@ KNOWN = {
     "cert.absence_rule_enabled": True,
     "cert.absence_months": 6,
     "people.minimum_working_age": 16,
+    # Permit-type rules (work/conf.py), added with the second wave.
+    "work.night_start": "22:00",
+    "work.night_end": "06:00",
+    "work.calendar_missing_year": "weekends",
+    "work.position_accuracy_m": 50,
+    "work.onsite_signing": True,
 }
 
 
