@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,7 +27,7 @@ from safework.core.errors import FieldError, InvalidInput
 from safework.core.pagination import Page, PageParams, paginate
 from safework.core.refusals import Reason, Refused
 from safework.core.validation import RowId
-from safework.org.models import Department
+from safework.org.models import Department, Site
 from safework.permits import exports, queries, services
 from safework.permits.models import Alarm, Permit
 from safework.permits.permissions import (
@@ -148,7 +148,10 @@ def _detail(request, permit_id: int) -> dict:
     """The permit with its crew, steps, signatures, measures, risks, briefings, gas tests,
     check-ins, alarms and timeline (a fixed number of queries)."""
     now = timezone.now()
-    p = exports.history_permit(permit_id, _visible_qs(request).prefetch_related("linked"))
+    try:
+        p = exports.history_permit(permit_id, _visible_qs(request).prefetch_related("linked"))
+    except Permit.DoesNotExist:  # e.g. moved out of the caller's scope by the action itself
+        raise Http404 from None
     out = _summary(p, now)
     out.update(
         derived_level=p.derived_level.code if p.derived_level_id else None,
@@ -542,6 +545,8 @@ def create_delegation(request, body: DelegationIn):
     to = User.objects.filter(pk=body.to_user_id, is_active=True).first()
     if to is None:
         raise InvalidInput(FieldError("to_user_id", "not_found", _("No such user.")))
+    if not Site.objects.filter(pk=body.site_id).exists():
+        raise InvalidInput(FieldError("site_id", "not_found", _("No such site.")))
     d = services.delegate(
         request.user,
         to=to,

@@ -488,3 +488,39 @@ def test_the_history_export_carries_the_audit_hashes(flow):
     cells = {v for row in wb.worksheets[-1].iter_rows(values_only=True) for v in row}
     assert {h for _s, h, _p in expected} <= cells
     assert len(wb.worksheets) == 12
+
+
+def test_suspended_work_resumes_only_after_a_new_gas_analysis(flow):
+    flow.to_active()
+    pause = START + dt.timedelta(hours=1)
+    suspended = flow.post(Role.SAFETY_OFFICER, "/suspend", {"reason": "交叉作业"}, at=pause)
+    assert suspended["status"] == "suspended"
+    back = pause + dt.timedelta(minutes=20)
+    refused = flow.post(Role.SAFETY_OFFICER, "/resume", at=back, status=None)
+    assert refused.status_code == 409
+    assert "gas.resume_missing" in [r["code"] for r in refused.json()["reasons"]]
+    alarms = ok(_get(flow, Role.SAFETY_OFFICER, f"{API}/alarms?permit_id={flow.id}", at=back))
+    assert [a["code"] for a in alarms["items"]] == ["03"]  # not re-analysed after the pause
+    flow.gas_test(taken_at=back - dt.timedelta(minutes=2), at=back)
+    assert flow.post(Role.SAFETY_OFFICER, "/resume", at=back)["status"] == "active"
+
+
+def test_rejected_permit_is_revised_edited_and_submitted_again(flow):
+    flow.create()
+    flow.submit()
+    when = DRAFTED + dt.timedelta(hours=1)
+    # The check before the start is not an approval step: /sign refuses while approval is open.
+    early = flow.post(Role.TEAM_LEADER, "/sign", {"position": ON_SITE}, at=when, status=None)
+    assert early.status_code == 409
+    assert early.json()["reasons"][0]["code"] == "step.none"
+    rejected = flow.post(Role.WORKSHOP_HEAD, "/reject", {"reason": "措施不全"}, at=when)
+    assert (rejected["status"], rejected["reject_reason"]) == ("rejected", "措施不全")
+    draft = flow.post(Role.SAFETY_OFFICER, "/revise", at=when)
+    assert draft["status"] == "draft"
+    with time_machine.travel(when, tick=False):
+        edited = ok(flow.client(Role.SAFETY_OFFICER).patch(flow.url(), {"equipment": "电焊机"}))
+    assert edited["equipment"] == "电焊机"
+    again = flow.post(Role.SAFETY_OFFICER, "/submit", at=when)
+    assert again["status"] == "in_approval"
+    assert again["number"] == draft["number"]  # numbers are never reused or redrawn
+    assert {s["round"] for s in again["steps"] if s["status"] == "pending"} == {2}
