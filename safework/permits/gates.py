@@ -346,12 +346,12 @@ def _plan_reasons(permit: Permit, rule) -> list[Reason]:
     if not rule.plan_required:
         return []
     fields = permit.fields or {}
-    if fields.get("plan_ref") and fields.get("plan_approved") is True:
+    if str(fields.get("plan_ref") or "").strip():  # the approved plan's reference (Annex A)
         return []
     return [
         Reason(
-            "lifting.plan_missing",
-            _("This lift needs an approved lifting plan (its reference and approval)."),
+            "plan.missing",
+            _("This work needs its approved written plan: give the plan's reference."),
             clause=rule.plan_clause or "GB 30871-2022 9.2.1",
         )
     ]

@@ -183,6 +183,15 @@ def _crew_rows(crew: Iterable[Mapping], errors: list) -> list[tuple[Person, Crew
         if role is None:
             errors.append(FieldError(f"crew.{i}.role", "invalid_choice", _("No such crew role.")))
         if person and role:
+            if any(p.pk == person.pk and r.pk == role.pk for p, r, _a in out):
+                errors.append(
+                    FieldError(
+                        f"crew.{i}",
+                        "duplicate",
+                        _("This person already has this role in the crew."),
+                    )
+                )
+                continue
             out.append((person, role, dict(c.get("attrs") or {})))
     return out
 
@@ -589,12 +598,25 @@ def submit(permit: Permit, by, *, at: dt.datetime) -> Permit:
 # ---- approval -------------------------------------------------------------------------------
 
 
+def roles_at_site(user, site_id: int) -> set[str]:
+    """The roles `user` holds at a site: grants naming it, a department grant whose department
+    lies at it, and group-wide grants (no site, no site-bound department)."""
+    out = set()
+    for g in grants_of(user):
+        where = g.site_id
+        if where is None and g.department_id is not None:
+            where = g.department.effective_site_id
+        if where in (None, site_id):
+            out.add(g.role)
+    return out
+
+
 def _signing_role(permit: Permit, step: ApprovalStep, by, at) -> tuple[str | None, object]:
     """The role of `step` the user signs as, and on whose behalf (a delegation): they hold it at
     the permit's site (a grant there or group-wide), or a delegation of it is in force to them —
     and they hold it there themselves (AQ 3064.2 §5.5.3: only someone authorised for the step)."""
     signed = {s.role for s in step.signatures.all() if s.action == SignatureAction.APPROVE}
-    held = {g.role for g in grants_of(by) if g.site_id in (None, permit.site_id)}
+    held = roles_at_site(by, permit.site_id)
     for role in step.roles:
         if role in signed:
             continue
@@ -782,9 +804,9 @@ def delegate(by, *, to, role: str, site, starts_at, ends_at, at: dt.datetime) ->
     there (AQ 3064.2 §5.5.3)."""
     site_id = getattr(site, "pk", site)
     errors = []
-    if not any(g.role == role and g.site_id in (None, site_id) for g in grants_of(by)):
+    if role not in roles_at_site(by, site_id):
         errors.append(FieldError("role", "not_held", _("You do not hold this role at this site.")))
-    if not any(g.role == role and g.site_id in (None, site_id) for g in grants_of(to)):
+    if role not in roles_at_site(to, site_id):
         errors.append(
             FieldError(
                 "to",
@@ -1061,6 +1083,14 @@ def change_crew(
     )
     errors: list = []
     rows = _crew_rows(add, errors)
+    current = set(permit.crew.filter(removed_at=None).values_list("person_id", "role_id"))
+    for i, (person, role, _a) in enumerate(rows):
+        if (person.pk, role.pk) in current:
+            errors.append(
+                FieldError(
+                    f"add.{i}", "duplicate", _("This person already has this role in the crew.")
+                )
+            )
     if errors:
         raise InvalidInput(errors)
     after_approval = permit.status in VALID

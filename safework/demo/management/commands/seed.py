@@ -3,7 +3,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from safework.core.cli import TranslatedCommand
-from safework.demo import enterprise
+from safework.demo import enterprise, permits
 from safework.demo import scale as bench
 
 
@@ -84,6 +84,12 @@ class Command(TranslatedCommand):
             self.stdout.write(_("demo: created %(made)s") % {"made": made})
         else:
             self.stdout.write(_("demo: complete, nothing to add"))
+        # The permit calendar and demo permits: each once (a second run adds nothing).
+        permits.load_calendars()
+        made = permits.seed_permits()
+        if made:
+            shown = ", ".join(f"{v} {k}" for k, v in made.items())
+            self.stdout.write(_("demo permits: %(made)s") % {"made": shown})
         if not result.logins:
             self.stdout.write(
                 _("demo logins: %(path)s is missing; run seed --demo")
