@@ -47,12 +47,16 @@ lint: $(STAMP)
 
 # The schemathesis run over the whole API (marker `fuzz`) takes minutes: .ci/run runs it.
 test: lint
-	$(SQLITE) $(BIN)/pytest -q -p no:cacheprovider -m "not postgres and not fuzz"
+	$(SQLITE) $(BIN)/pytest -q -p no:cacheprovider -m "not postgres and not fuzz and not redis"
 
 # A clean test database each time (--create-db): a stale one can hide a migration's mistake.
 test-postgres: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
-	  $(BIN)/pytest -q -p no:cacheprovider --create-db -m "not fuzz"
+	  $(BIN)/pytest -q -p no:cacheprovider --create-db -m "not fuzz and not redis"
+
+# Notifications on huey's Redis queue (SAFEWORK_HUEY=redis): the Redis at 127.0.0.1:6379.
+test-redis: $(STAMP)
+	$(SQLITE) $(BIN)/pytest -q -p no:cacheprovider -m redis
 
 # Schemathesis over every API operation as an administrator and as a worker: no 5xx, no
 # undocumented status. SAFEWORK_FUZZ_EXAMPLES bounds the examples per operation and user.

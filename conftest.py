@@ -7,6 +7,13 @@ import pytest
 
 def pytest_collection_modifyitems(config, items):
     # Suites marked `postgres` run only against PostgreSQL (.ci/run sets DATABASE_URL).
+    if any("redis" in item.keywords for item in items) and not _redis_reachable():
+        skip_redis = pytest.mark.skip(
+            reason="needs Redis at 127.0.0.1:6379 (and the redis package)"
+        )
+        for item in items:
+            if "redis" in item.keywords:
+                item.add_marker(skip_redis)
     on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
     if on_postgres:
         return
@@ -14,6 +21,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+def _redis_reachable() -> bool:
+    try:
+        import redis
+
+        url = os.environ.get("SAFEWORK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+        with redis.Redis.from_url(url, socket_connect_timeout=2) as conn:
+            return bool(conn.ping())
+    except Exception:
+        return False
 
 
 @pytest.fixture

@@ -152,6 +152,7 @@ def _register_routers():
     from safework.accounts.api_audit import router as audit_router
     from safework.certs.api import router as certs_router
     from safework.ledger.api import router as imports_router
+    from safework.notify.api import router as notify_router
     from safework.org.api import router as org_router
     from safework.people.api import router as people_router
     from safework.permits.api import router as permits_router
@@ -169,6 +170,7 @@ def _register_routers():
     api.add_router("/", registry_router)
     api.add_router("/", imports_router)
     api.add_router("/", permits_router)
+    api.add_router("/", notify_router)
 
 
 _register_routers()

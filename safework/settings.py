@@ -190,6 +190,36 @@ TASKS = {"default": {"BACKEND": "huey.contrib.djhuey.tasks_backend.HueyBackend"}
 JOB_LEASE_SECONDS = env.int("SAFEWORK_JOB_LEASE_SECONDS", default=120)
 JOB_QUEUE_TIMEOUT_SECONDS = env.int("SAFEWORK_JOB_QUEUE_TIMEOUT_SECONDS", default=900)
 
+# The public URL: links in notifications and the permits' QR codes start with it (empty: QR codes
+# take the address of the request that printed them).
+# Notifications (safework.notify): links in messages start with the public URL; mail goes through
+# the default mailer (console unless SAFEWORK_MAIL_BACKEND is Django's SMTP backend, with
+# SAFEWORK_SMTP_HOST/PORT/USER/PASSWORD). A delivery claimed by a worker that died is taken again
+# after the lease; robots and webhooks time out after NOTIFY_HTTP_TIMEOUT seconds.
+SAFEWORK_PUBLIC_URL = env.str("SAFEWORK_PUBLIC_URL", default="http://127.0.0.1:8000")
+_MAIL_BACKEND = env.str(
+    "SAFEWORK_MAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+_MAIL_OPTIONS = (
+    {
+        "host": env.str("SAFEWORK_SMTP_HOST", default="127.0.0.1"),
+        "port": env.int("SAFEWORK_SMTP_PORT", default=25),
+        "username": env.str("SAFEWORK_SMTP_USER", default=""),
+        "password": env.str("SAFEWORK_SMTP_PASSWORD", default=""),
+        "use_tls": env_flag("SAFEWORK_SMTP_TLS", default=False),
+        "timeout": 10,
+    }
+    if _MAIL_BACKEND.endswith("smtp.EmailBackend")
+    else {}
+)
+MAILERS = {"default": {"BACKEND": _MAIL_BACKEND, "OPTIONS": _MAIL_OPTIONS}}
+DEFAULT_FROM_EMAIL = env.str("SAFEWORK_MAIL_FROM", default="safework@localhost")
+NOTIFY_LEASE_SECONDS = env.int("SAFEWORK_NOTIFY_LEASE_SECONDS", default=60)
+NOTIFY_BATCH = env.int("SAFEWORK_NOTIFY_BATCH", default=200)
+NOTIFY_HTTP_TIMEOUT = env.float("SAFEWORK_NOTIFY_HTTP_TIMEOUT", default=10.0)
+# How long a scan or delivery run may hold its lock before another process may take over.
+NOTIFY_LOCK_SECONDS = env.int("SAFEWORK_NOTIFY_LOCK_SECONDS", default=300)
+
 # `safework serve` (the end of `make run`): the web server's port and the demo registry's.
 SERVE_PORT = env.int("SAFEWORK_PORT", default=8000)
 REGISTRY_PORT = env.int("SAFEWORK_REGISTRY_PORT", default=8001)
@@ -201,6 +231,20 @@ REGISTRY_RETRIES = env.int("SAFEWORK_REGISTRY_RETRIES", default=3)
 # The circuit breaker: after this many failed look-ups in a row, stop asking for a while.
 REGISTRY_BREAKER_THRESHOLD = env.int("SAFEWORK_REGISTRY_BREAKER_THRESHOLD", default=5)
 REGISTRY_BREAKER_COOLDOWN = env.float("SAFEWORK_REGISTRY_BREAKER_COOLDOWN", default=30.0)
+
+# The chemical park's data exchange (AQ 3064.2-2025 §8.2, Annex A; permits.park): permit and
+# alarm records pushed to the park's endpoint, signed with HMAC-SHA256 under the secret. With no
+# URL, pushes stay pending (nothing is lost) and `safework park push` says so.
+PARK_URL = env.str("SAFEWORK_PARK_URL", default="")
+PARK_SECRET = env.str("SAFEWORK_PARK_SECRET", default="")
+# The enterprise as the national hazardous-chemical registration system knows it (AQ 3064.1).
+PARK_COMPANY_NAME = env.str("SAFEWORK_PARK_COMPANY_NAME", default="")
+PARK_COMPANY_CODE = env.str("SAFEWORK_PARK_COMPANY_CODE", default="")
+PARK_TIMEOUT_SECONDS = env.float("SAFEWORK_PARK_TIMEOUT_SECONDS", default=10.0)
+PARK_MAX_ATTEMPTS = env.int("SAFEWORK_PARK_MAX_ATTEMPTS", default=12)
+PARK_BACKOFF_SECONDS = env.int("SAFEWORK_PARK_BACKOFF_SECONDS", default=30)
+PARK_BACKOFF_MAX_SECONDS = env.int("SAFEWORK_PARK_BACKOFF_MAX_SECONDS", default=3600)
+PARK_BATCH = env.int("SAFEWORK_PARK_BATCH", default=20)
 
 LOGGING = {
     "version": 1,
@@ -280,3 +324,11 @@ else:
     SECURE_CSP = _CSP
 # API tokens: a random secret checked by HMAC-SHA256 keyed with this (fast; never a password hash).
 API_TOKEN_KEY = env.str("SAFEWORK_API_TOKEN_KEY", default="") or secret_from(VAR_DIR / "token_key")
+
+# --- Permits: QR codes and printed permits (permits.verification, permits.printing) -----------
+# QR codes print SAFEWORK_PUBLIC_URL (above): the public verification page must open from a phone
+# on site.
+# Front-end packages installed by `make install` (npm ci); the PDFs embed the CJK font from here.
+SAFEWORK_NODE_MODULES = Path(
+    env.str("SAFEWORK_NODE_MODULES", default=str(BASE_DIR / "node_modules"))
+).resolve()

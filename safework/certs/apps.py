@@ -20,3 +20,8 @@ class CertsConfig(AppConfig):
         register_catalogue(self.label, shipped.rows)
         # Certificates store their next review due date: it follows the rules as shipped.
         register_catalogue_hook(shipped.rules_written, models=[CatalogueRule])
+        # The date-driven certificate events (warning stages, reviews, expiry) for notify's scan.
+        from safework.certs.notices import scan_certificates
+        from safework.notify.scan import register_scanner
+
+        register_scanner("certificates", scan_certificates)

@@ -466,6 +466,7 @@ USERS = (
         Role.SAFETY_OFFICER, "demo_safety_officer", "demo-nj-safety/safety-officer/1", site="nj"
     ),
     UserSpec(Role.SAFETY_HEAD, "demo_safety_head", "demo-safety/safety-officer/1"),
+    UserSpec(Role.TECHNICAL_LEAD, "demo_technical_lead", site="nj"),
     UserSpec(Role.PRINCIPAL, "demo_principal", "demo-hq/-/1"),
     UserSpec(
         Role.CONTRACTOR_MANAGER, "demo_contractor_manager", "c1/team-leader/1", contractor="c1"

@@ -67,13 +67,11 @@ def _inside(area: Area) -> dict:
 
 
 class _Demo:
-    def __init__(self, now: dt.datetime):
+    def __init__(self, now: dt.datetime, site: str = SITE, area: str = "polypropylene"):
         self.now = now.replace(second=0, microsecond=0)
-        self.site = Site.objects.get(code=SITE)
-        self.area = (
-            Area.objects.filter(site=self.site, code="ethylene").first()
-            or Area.objects.filter(site=self.site).first()
-        )
+        self.site = Site.objects.get(code=site)
+        areas = Area.objects.filter(site=self.site)
+        self.area = areas.filter(code=area).first() or areas.first()
         self.pos = _inside(self.area)
         self.users = {u.username: u for u in User.objects.filter(username__startswith="demo_")}
         self.counts: Counter[str] = Counter()
@@ -99,7 +97,7 @@ class _Demo:
 
     def data(self, start, hours=6, crew=None, **overrides):
         crew = crew or self.crew(start, start + hours * H)
-        leader = self.user("demo_workshop_head").grants.first().department_id
+        unit = crew["leader"].current_employment.department_id  # the leader's team
         data = {
             "work_type": "hot_work",
             "site_id": self.site.pk,
@@ -108,7 +106,7 @@ class _Demo:
             "content": "更换出口短节，氩弧焊打底、电焊盖面",
             "planned_start": start,
             "planned_end": start + hours * H,
-            "work_unit_id": leader,
+            "work_unit_id": unit,
             "work_leader_id": crew["leader"].pk,
             "inputs": {"height_m": 0.5},
             "fields": {"method": "welding", "plan_ref": "FA-2026-118"},
@@ -328,6 +326,8 @@ def seed_permits(*, now: dt.datetime | None = None) -> dict[str, int]:
             except Refused:
                 demo.counts["refused_submit"] += 1
         _refused_blinding(demo, tomorrow + 6 * H)
+        # Zibo has no approver of its own in the demo: one refused blinding permit there.
+        _refused_blinding(_Demo(now, site="demo-zibo", area="hydrocracking"), tomorrow + 6 * H)
     except (LookupError, Refused) as exc:  # the demo staff changed: say so, keep what was made
         logger.warning("demo permits: stopped early: %s", exc)
     return dict(demo.counts)

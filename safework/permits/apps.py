@@ -7,9 +7,14 @@ class PermitsConfig(AppConfig):
 
     def ready(self):
         from safework.core.catalogue import register_catalogue
+        from safework.core.settings_registry import register_setting
         from safework.permits import (
+            conf,
             permissions,  # noqa: F401  declares the permits and alarms resources
             shipped,
+            tasks,  # noqa: F401  the park push task registers itself for ParkPush (core.jobs)
         )
 
         register_catalogue(self.label, shipped.rows)
+        for spec in conf.SETTINGS:
+            register_setting(spec)

@@ -28,7 +28,7 @@ from safework.qualification.requirements import ATTRIBUTES
 from safework.work import calendar as work_calendar
 from safework.work import levels, upgrade
 from safework.work import rules as work_rules
-from safework.work.models import WorkLevel
+from safework.work.models import CrewRole, WorkLevel
 
 GUARDIAN = "guardian"
 AQ_APPOINTMENT = "AQ 3064.2-2025 5.3.1"
@@ -242,13 +242,14 @@ def submit_reasons(permit: Permit, at: dt.datetime, decision: LevelDecision) -> 
         reasons.append(
             Reason("crew.no_guardian", _("No guardian is named."), clause="GB 30871-2022 4.10")
         )
+    role_names = dict(CrewRole.objects.values_list("code", "name"))
     for role in rule.required_roles or []:
         if role not in roles and role != GUARDIAN:
             reasons.append(
                 Reason(
                     "crew.role_missing",
-                    _("The crew has no %(role)s.") % {"role": role},
-                    clause=rule.max_clause or wt.clause,
+                    _("The crew has no %(role)s.") % {"role": role_names.get(role, role)},
+                    clause=getattr(rule, "roles_clause", "") or rule.max_clause or wt.clause,
                     subject=role,
                 )
             )

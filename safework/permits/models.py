@@ -259,6 +259,8 @@ class ApprovalStep(models.Model):
     activated_at = models.DateTimeField(_("pending since"), null=True, blank=True)
     due_at = models.DateTimeField(_("due at"), null=True, blank=True)
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    overdue_at = models.DateTimeField(_("reported overdue at"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("approval step")

@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from safework.accounts.guard import may
 from safework.accounts.scope import grants_of
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Reason, Refused
+from safework.core.settings_registry import get_setting
 from safework.core.workflow import can_proceed
 from safework.org.models import Area, Site
 from safework.people.models import Person
@@ -1363,7 +1365,51 @@ def expire_due(*, at: dt.datetime, by=None, limit: int = 1000) -> int:
     return done
 
 
+def flag_overdue_steps(*, at: dt.datetime) -> tuple[int, int]:
+    """Steps past their time limit (AQ 3064.2 §5.2, §5.9 "approval overdue"): each is reported
+    once when it falls due (the approvers are reminded), and escalated once to the next level
+    when it stays unsigned for the escalation time after that. Returns (overdue, escalated)."""
+    overdue = escalated = 0
+    due = ApprovalStep.objects.filter(
+        status=StepStatus.PENDING, due_at__lte=at, overdue_at=None
+    ).select_related("permit")
+    for step in due:
+        with transaction.atomic():
+            if ApprovalStep.objects.filter(pk=step.pk, overdue_at=None).update(overdue_at=at):
+                events.permit_event(
+                    step.permit,
+                    "step.overdue",
+                    at=at,
+                    step=step.label,
+                    roles=step.roles,
+                    due_at=step.due_at.isoformat(),
+                )
+                overdue += 1
+    for step in ApprovalStep.objects.filter(
+        status=StepStatus.PENDING, overdue_at__isnull=False, escalated_at=None
+    ).select_related("permit"):
+        wait = dt.timedelta(
+            minutes=get_setting("permits.escalate_after_minutes", site_id=step.permit.site_id)
+        )
+        if step.overdue_at + wait > at:
+            continue
+        with transaction.atomic():
+            if ApprovalStep.objects.filter(pk=step.pk, escalated_at=None).update(escalated_at=at):
+                events.permit_event(
+                    step.permit, "step.escalated", at=at, step=step.label, roles=step.roles
+                )
+                escalated += 1
+    return overdue, escalated
+
+
 # ---- alarms ---------------------------------------------------------------------------------
+
+
+ALARM_MOVES = {
+    "acknowledge": _lazy("acknowledged"),
+    "handle": _lazy("handled"),
+    "clear": _lazy("cleared"),
+}
 
 
 def _lock_alarm(alarm, move: str) -> Alarm:
@@ -1374,7 +1420,7 @@ def _lock_alarm(alarm, move: str) -> Alarm:
                 Reason(
                     "alarm.state",
                     _("The alarm is %(status)s: it cannot be %(move)s.")
-                    % {"status": alarm.get_status_display(), "move": move},
+                    % {"status": alarm.get_status_display(), "move": ALARM_MOVES[move]},
                 )
             ]
         )

@@ -12,6 +12,7 @@ EVERY_ROLE_READS = {
     Role.PRINCIPAL,
     Role.SAFETY_HEAD,
     Role.SAFETY_OFFICER,
+    Role.TECHNICAL_LEAD,
     Role.WORKSHOP_HEAD,
     Role.TEAM_LEADER,
     Role.WORKER,

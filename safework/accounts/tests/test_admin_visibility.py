@@ -15,6 +15,8 @@ or where the issue saw them drift (a contractor manager and a site's ledger nami
 company).
 """
 
+import datetime as dt
+
 import pytest
 from django.contrib import admin
 from django.db import transaction
@@ -167,6 +169,7 @@ def demo(django_db_setup, django_db_blocker, tmp_path_factory):
     """The demo enterprise plus jobs, rosters, batches, tokens, settings and files, made once
     for the module inside a transaction rolled back after it."""
     from safework.demo.enterprise import seed_demo
+    from safework.demo.permits import load_calendars, seed_permits
 
     settings = override_settings(
         VAR_DIR=tmp_path_factory.mktemp("var"), PASSWORD_HASHERS=FAST_HASHERS
@@ -179,6 +182,8 @@ def demo(django_db_setup, django_db_blocker, tmp_path_factory):
         outer.__enter__()
         try:
             seed_demo(today=AFTER_ORDER_19)
+            load_calendars()
+            seed_permits(now=dt.datetime.combine(AFTER_ORDER_19, dt.time(2), tzinfo=dt.UTC))
             yield _add_rows()
         finally:
             transaction.set_rollback(True)
@@ -315,7 +320,7 @@ def test_every_registered_admin_model_is_pinned_here(demo):
 
 def test_every_admin_queryset_is_the_resource_query_for_every_demo_user(demo):
     users = _demo_users()
-    assert len(users) == 12  # one per role, and the second contractor's manager
+    assert len(users) == 13  # one per role, and the second contractor's manager
     mismatches = []
     for user in users:
         for model, model_admin in admin.site._registry.items():
@@ -344,7 +349,7 @@ def test_every_inline_queryset_is_its_models_query_in_the_parents_scope(demo):
                 checked += 1
                 if shown != expected:
                     mismatches.append((user.username, inline_class.__name__))
-    assert checked == 12 * 10  # ten inlines
+    assert checked == 13 * 10  # ten inlines
     assert mismatches == []
 
 

@@ -36,6 +36,8 @@ from safework.ledger import report_jobs
 from safework.ledger import services as import_services
 from safework.ledger.models import JobStatus
 from safework.ledger.testing import identities, xlsx_bytes
+from safework.notify import services as notify_services
+from safework.notify.models import Delivery
 from safework.people.models import ContractorEngagement
 from safework.people.tests.factories import (
     HealthCheckFactory,
@@ -69,6 +71,7 @@ api_world = world_fixture(catalogue=True)
 ORG, PEOPLE, CONTRACTORS, HEALTH = "org", "people", "contractors", "health"
 BLACKLIST, CERTIFICATES, CATALOGUE, ROSTER = "blacklist", "certificates", "catalogue", "roster"
 AUDIT, ACCOUNTS, SETTINGS, TOKENS = "audit", "accounts", "settings", "tokens"
+INBOX, NOTIFY_DIAGNOSIS = "inbox", "notify_diagnosis"
 EVERYTHING = {
     ORG,
     PEOPLE,
@@ -81,6 +84,7 @@ EVERYTHING = {
     AUDIT,
     ACCOUNTS,
     SETTINGS,
+    NOTIFY_DIAGNOSIS,
 }
 OWN_RECORDS = {PEOPLE, HEALTH, CERTIFICATES, CATALOGUE}  # the catalogue is everyone's reference
 
@@ -101,11 +105,22 @@ POLICY: dict[str, tuple[set[str], set[str]]] = {
     # site: people, contractors engaged there, certificates, health checks, audit; the same
     # writes, and rosters. Reads the org (its site), catalogue, rosters and the blacklist.
     "safety_officer": (
-        {ORG, PEOPLE, CONTRACTORS, HEALTH, CERTIFICATES, AUDIT, CATALOGUE, ROSTER, BLACKLIST},
+        {
+            ORG,
+            PEOPLE,
+            CONTRACTORS,
+            HEALTH,
+            CERTIFICATES,
+            AUDIT,
+            CATALOGUE,
+            ROSTER,
+            BLACKLIST,
+            NOTIFY_DIAGNOSIS,
+        },
         {PEOPLE, CONTRACTORS, HEALTH, CERTIFICATES, ROSTER},
     ),
-    # countersigns permits (the permit issue's cells); nothing else yet.
-    "technical_lead": (set(), set()),
+    # countersigns permits (the permit issue's cells); reads the catalogue, its own certificates.
+    "technical_lead": ({CATALOGUE, CERTIFICATES}, set()),
     # their department subtree / team; writes roster entries.
     "workshop_head": (OWN_RECORDS | {ORG, ROSTER}, {ROSTER}),
     "team_leader": (OWN_RECORDS | {ORG, ROSTER}, {ROSTER}),
@@ -119,10 +134,11 @@ POLICY: dict[str, tuple[set[str], set[str]]] = {
     # all in their scope incl. audit export (not accounts, not settings); no writes.
     "inspector": (EVERYTHING - {ACCOUNTS, SETTINGS}, set()),
 }
-# Every role manages its own API tokens (a credential, not a record).
+# Every role manages its own API tokens (a credential, not a record) and reads and acknowledges
+# its own notices (the inbox).
 for _reads, _writes in POLICY.values():
-    _reads.add(TOKENS)
-    _writes.add(TOKENS)
+    _reads.update({TOKENS, INBOX})
+    _writes.update({TOKENS, INBOX})
 
 ROLES = [*POLICY, "other_manager", "stranger"]
 
@@ -226,7 +242,7 @@ def pinned_allows(role: str, resource: str, action: str) -> bool:
 
 def test_the_declared_cells_are_the_pinned_policy():
     assert set(POLICY) == set(Role.values)
-    assert set(policy.resources()) == EVERYTHING | {TOKENS} | set(ACTION_POLICY)
+    assert set(policy.resources()) == EVERYTHING | {TOKENS, INBOX} | set(ACTION_POLICY)
     for resource in policy.resources():
         actions = set(ACTION_POLICY[resource]) if resource in ACTION_POLICY else {"read", "write"}
         assert set(policy.resource(resource).actions) == actions, resource
@@ -476,6 +492,21 @@ class Cell:
         else:
             body["work_unit_id"] = self.w.dept_t.pk
         return body
+
+
+def _notice(c: Cell):
+    """A notice in the role's own inbox."""
+    event = notify_services.emit(
+        "permit.approval_waiting",
+        key=f"matrix:{c.role}",
+        subject_label="DH20260520-001",
+        payload={"number": "DH20260520-001", "roles": [], "url": "/"},
+        site_id=c.w.site_a.pk,
+        at=NOW,
+        recipients_hint={"approver": [c.user.pk]},
+    )
+    notify_services.fan_out(now=NOW)
+    return Delivery.objects.get(event=event, user=c.user, channel="inbox")
 
 
 def new_id_number() -> str:
@@ -750,6 +781,15 @@ REQUEST = {
     ("POST", "/verifications/{batch_id}/retry"): lambda c: POST(
         f"/verifications/{c.batch(LookupOutcome.RETRY_LATER).pk}/retry"
     ),
+    # notify: one's own inbox; the diagnosis of a person the role sees
+    ("GET", "/notify/inbox"): lambda c: GET("/notify/inbox"),
+    ("POST", "/notify/inbox/{notice_id}/read"): lambda c: POST(
+        f"/notify/inbox/{_notice(c).pk}/read"
+    ),
+    ("POST", "/notify/inbox/{notice_id}/acknowledge"): lambda c: POST(
+        f"/notify/inbox/{_notice(c).pk}/acknowledge"
+    ),
+    ("GET", "/notify/explain"): lambda c: GET(f"/notify/explain?person_id={c.person.pk}"),
     ("GET", "/imports/template"): lambda c: GET("/imports/template"),
     ("POST", "/imports"): lambda c: UPLOAD(
         "/imports", {"file": ContentFile(b"a,b\n1,2\n", name="台账.csv")}
@@ -1107,11 +1147,13 @@ def test_a_manager_of_two_contractors_names_the_company_of_an_upload(api_world, 
 def test_inspector_is_refused_every_write(api_world, db):
     client = client_for(api_world.users[Role.INSPECTOR])
     # by the declared action: a question asked with POST (a qualification check) is a read.
-    # Their own API tokens are every role's to manage (a credential, not a record).
+    # Their own API tokens are every role's to manage (a credential, not a record), and so is
+    # acknowledging their own notices (the inbox).
     writes = [
         (m, p)
         for m, p, op in OPERATIONS
-        if op[PERMISSION_KEY]["action"] != "read" and op[PERMISSION_KEY]["resource"] != "tokens"
+        if op[PERMISSION_KEY]["action"] != "read"
+        and op[PERMISSION_KEY]["resource"] not in (TOKENS, INBOX)
     ]
     assert len(writes) > 30
     statuses = {f"{m} {p}": _send(client, _bare(m, p)).status_code for m, p in writes}

@@ -426,3 +426,17 @@ def test_a_change_closes_the_old_permit_and_opens_a_linked_new_one(w):
     permit.refresh_from_db()
     assert permit.status == "closed" and permit.change_reason == "动火点移位"
     assert new.status == "draft" and new.replaces_id == permit.pk and new.place.endswith("P-102")
+
+
+def test_overdue_step_is_reported_once_then_escalated_once(w):
+    permit = services.submit(create(w), w.user("applicant"), at=at(D - dt.timedelta(days=1), 10))
+    step = services.current_step(permit)
+    assert step.due_at == step.activated_at + dt.timedelta(minutes=step.time_limit_minutes)
+    before = step.due_at - MIN
+    assert services.flag_overdue_steps(at=before) == (0, 0)
+    assert services.flag_overdue_steps(at=step.due_at) == (1, 0)
+    assert services.flag_overdue_steps(at=step.due_at + MIN) == (0, 0)
+    assert services.flag_overdue_steps(at=step.due_at + 59 * MIN) == (0, 0)  # setting: 60 min
+    assert services.flag_overdue_steps(at=step.due_at + 60 * MIN) == (0, 1)
+    kinds = list(permit.events.values_list("kind", flat=True))
+    assert kinds.count("step.overdue") == 1 and kinds.count("step.escalated") == 1
