@@ -155,6 +155,7 @@ def _register_routers():
     from safework.notify.api import router as notify_router
     from safework.org.api import router as org_router
     from safework.people.api import router as people_router
+    from safework.permits.api import router as permits_router
     from safework.qualification.api import router as qualification_router
     from safework.registry.api import router as registry_router
     from safework.rosters.api import router as rosters_router
@@ -168,6 +169,7 @@ def _register_routers():
     api.add_router("/", rosters_router)
     api.add_router("/", registry_router)
     api.add_router("/", imports_router)
+    api.add_router("/", permits_router)
     api.add_router("/", notify_router)
 
 

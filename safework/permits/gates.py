@@ -427,7 +427,13 @@ def gas_reasons(
         earliest = max(earliest, since)
     tests = [t for t in permit.gas_tests.all() if earliest <= t.taken_at <= at]
     if not tests:
-        older = [t for t in permit.gas_tests.all() if t.taken_at < earliest]
+        # Stale only by a test of this stretch of work: one from before a pause does not count,
+        # so a resume without a new analysis is `code_missing` (AQ 3064.2 alarm 03, not 01).
+        older = [
+            t
+            for t in permit.gas_tests.all()
+            if t.taken_at < earliest and (since is None or t.taken_at >= since)
+        ]
         if older:
             return [
                 Reason(

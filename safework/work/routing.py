@@ -187,7 +187,7 @@ def route_for(work_type, level, context: Mapping, on: dt.date) -> list[StepSpec]
     values = symbols(work_type, level, context)
     rows = (
         RouteStep.objects.filter(in_force_q(on))
-        .filter(models_q_type(work_type))
+        .filter(_for_type(work_type))
         .select_related("work_type")
     )
     steps = [
@@ -210,7 +210,7 @@ def route_for(work_type, level, context: Mapping, on: dt.date) -> list[StepSpec]
     return sorted(steps, key=lambda s: (stage_rank.get(s.stage, 9), s.order, s.rule_id or 0))
 
 
-def models_q_type(work_type: WorkType):
+def _for_type(work_type: WorkType):
     from django.db.models import Q
 
     return Q(work_type=work_type) | Q(work_type__isnull=True)

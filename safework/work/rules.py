@@ -54,10 +54,13 @@ def weather_stops(work_type: WorkType, on: dt.date | None = None) -> list[Weathe
     return list(qs)
 
 
-def validity_refusal(rule: PermitRule, start: dt.datetime, end: dt.datetime) -> Reason | None:
+def validity_refusal(
+    permit_rule: PermitRule, start: dt.datetime, end: dt.datetime
+) -> Reason | None:
     """Why the planned span is too long, or None. Measured between instants: 480 minutes pass
     a 480-minute limit, a second more does not. Between the normal and the absolute maximum
     (temporary power: 15 and 30 days) the answer is a warning (`blocking=False`)."""
+    rule = permit_rule
     if end <= start:
         return Reason(
             "work.validity.end_before_start",
