@@ -879,6 +879,7 @@ REQUEST = {
             "value": "20.9",
             "unit": "%vol",
             "instrument": "O2-01",
+            "calibrated_on": (NOW - dt.timedelta(days=30)).date().isoformat(),
             "tester_id": c.crew_person.pk,
         },
     ),

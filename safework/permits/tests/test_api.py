@@ -462,6 +462,7 @@ def test_the_history_export_carries_the_audit_hashes(flow):
             "unit": "%vol",
             "lel_percent": "5",
             "instrument": "PID-007",
+            "calibrated_on": "2026-05-01",
             "tester_id": flow.crew.tester.pk,
             "position": ON_SITE,
         },
