@@ -142,16 +142,10 @@ def ledger(qs: QuerySet[Permit], f: LedgerFilter, *, at) -> QuerySet[Permit]:
         q &= Q(number__icontains=text) | Q(place__icontains=text) | Q(content__icontains=text)
     return (
         with_status_at(qs.filter(q), at)
-        .select_related(
-            "work_type",
-            "level",
-            "site",
-            "area",
-            "applicant",
-            "work_unit",
-            "contractor",
-            "work_leader",
-        )
+        # Three small tables joined, the rest read per page: on PostgreSQL planning a nine-table
+        # join took longer than running it (bench/permits_bench.py: median 235 → 124 ms).
+        .select_related("work_type", "level", "site")
+        .prefetch_related("area", "applicant", "work_unit", "contractor", "work_leader")
         .order_by("-planned_start", "-id")
     )
 
