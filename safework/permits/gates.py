@@ -28,7 +28,7 @@ from safework.qualification.requirements import ATTRIBUTES
 from safework.work import calendar as work_calendar
 from safework.work import levels, upgrade
 from safework.work import rules as work_rules
-from safework.work.models import CrewRole, WorkLevel
+from safework.work.models import CrewRole, UpgradePolicy, WorkLevel
 
 GUARDIAN = "guardian"
 AQ_APPOINTMENT = "AQ 3064.2-2025 5.3.1"
@@ -84,8 +84,10 @@ def decide_level(work_type, inputs, area, site, start, end, requested=None) -> L
         chosen = levels.check_level(work_type, requested, derivation)
         decision.level = chosen
         if up is not None and decision.required is not None and chosen.rank < up.level.rank:
-            kinds = [k for k in upgrade.KIND_ORDER if k in span.kinds]
-            for kind, code in zip(kinds, up.alarm_codes, strict=False):
+            policy = UpgradePolicy.objects.filter(work_type=work_type).first()
+            codes = (policy.alarm_codes or {}) if policy else {}
+            for kind in [k for k in upgrade.KIND_ORDER if k in span.kinds]:
+                code = codes.get(kind)
                 decision.refusals.append(
                     Reason(
                         f"level.not_upgraded.{kind}",

@@ -162,7 +162,7 @@ class Permit(PermitWorkflow):
         indexes = [
             models.Index(fields=["site", "status", "-planned_start"], name="permit_site_status"),
             models.Index(fields=["work_type", "level", "-planned_start"], name="permit_type"),
-            models.Index(fields=["-planned_start", "id"], name="permit_start"),
+            models.Index(fields=["-planned_start", "-id"], name="permit_start"),
             models.Index(fields=["applicant", "-created_at"], name="permit_applicant"),
             models.Index(fields=["contractor", "-planned_start"], name="permit_contractor"),
             models.Index(fields=["area", "-planned_start"], name="permit_area"),
