@@ -13,12 +13,13 @@ the `permits.sign` permission; approval steps are signed with `/approve` (`permi
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Status
+from ninja import File, Form, Query, Router, Status, UploadedFile
 
 from safework.accounts.access import READ, access, require
 from safework.accounts.models import User
@@ -44,6 +45,7 @@ from safework.permits.schemas import (
     AlarmFilterIn,
     AlarmHandleIn,
     AlarmOut,
+    AttachmentOut,
     BriefingIn,
     CancelIn,
     ChangeIn,
@@ -683,6 +685,50 @@ def close_permit(request, permit_id: RowId):
 
 
 # ---- history ----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/permits/{permit_id}/attachments", response={201: AttachmentOut}, **access(PERMITS, APPLY)
+)
+def add_attachment(
+    request, permit_id: RowId, file: File[UploadedFile], name: Form[str] = "", kind: Form[str] = ""
+):
+    """Attach a document or an image (a plan, the blind drawing, a sketch, an evidence photo):
+    422 for another type, an empty or too large file; 409 on a closed permit."""
+    permit = _permit(request, permit_id)
+    item = services.add_attachment(
+        permit, request.user, upload=file, name=name, kind=kind, at=timezone.now()
+    )
+    return Status(201, _attachment(item))
+
+
+@router.get(
+    "/permits/{permit_id}/attachments", response=list[AttachmentOut], **access(PERMITS, READ)
+)
+def list_attachments(request, permit_id: RowId):
+    permit = _permit(request, permit_id)
+    return [_attachment(a) for a in permit.attachments.select_related("uploaded_by").order_by("at")]
+
+
+@router.get("/permits/{permit_id}/attachments/{attachment_id}", **access(PERMITS, READ))
+def download_attachment(request, permit_id: RowId, attachment_id: RowId):
+    """The file itself (someone else's permit or attachment: 404)."""
+    permit = _permit(request, permit_id)
+    item = get_object_or_404(permit.attachments, pk=attachment_id)
+    return FileResponse(
+        item.file.open("rb"), as_attachment=True, filename=Path(item.file.name).name
+    )
+
+
+def _attachment(a) -> dict:
+    return {
+        "id": a.pk,
+        "name": a.name,
+        "kind": a.kind,
+        "uploaded_by": _user_ref(a.uploaded_by),
+        "at": a.at,
+        "bytes": a.file.size if a.file else 0,
+    }
 
 
 @router.get("/permits/{permit_id}/history", **access(PERMITS, READ))

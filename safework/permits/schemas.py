@@ -349,3 +349,12 @@ class MeasureOut(Schema):
 
 class CreatedOut(Schema):
     id: int
+
+
+class AttachmentOut(Schema):
+    id: int
+    name: str
+    kind: str
+    uploaded_by: dict
+    at: datetime
+    bytes: int

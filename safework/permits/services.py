@@ -15,7 +15,9 @@ import datetime as dt
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,6 +36,7 @@ from safework.permits import alarms, events, gates, numbers
 from safework.permits.models import (
     Alarm,
     ApprovalStep,
+    Attachment,
     Blind,
     Briefing,
     CrewAssignment,
@@ -1096,6 +1099,60 @@ def check_in(
     return p
 
 
+# Evidence a permit carries (plans, drawings, photos, sketches): documents and images only.
+ATTACHMENT_SUFFIXES = (".pdf", ".jpg", ".jpeg", ".png", ".webp", ".xlsx", ".docx", ".dwg")
+
+
+@service
+def add_attachment(
+    permit: Permit, by, *, upload, name: str = "", kind: str = "", at: dt.datetime
+) -> Attachment:
+    """Attach a file (a lifting plan, the blind drawing, a sketch, a photo): bounded in size, of
+    a document or image type; never to a closed, cancelled or expired permit (§4.18)."""
+    permit = _lock(permit)
+    _in(permit, tuple(s for s in S if s not in FINAL), _("attach files to"))
+    filename = str(getattr(upload, "name", "") or "")
+    size = getattr(upload, "size", None)
+    errors = []
+    if not filename.lower().endswith(ATTACHMENT_SUFFIXES):
+        errors.append(
+            FieldError(
+                "file",
+                "file_type",
+                _("Attach a document or an image (%(types)s).")
+                % {"types": " ".join(ATTACHMENT_SUFFIXES)},
+            )
+        )
+    if size is None or size == 0:
+        errors.append(FieldError("file", "empty", _("The file is empty.")))
+    elif size > settings.UPLOAD_MAX_BYTES:
+        errors.append(
+            FieldError(
+                "file",
+                "too_large",
+                _("The file is larger than %(mb)s MB.")
+                % {"mb": settings.UPLOAD_MAX_BYTES // 2**20},
+            )
+        )
+    if len(kind or "") > 30:
+        errors.append(FieldError("kind", "too_long", _("At most 30 characters.")))
+    if errors:
+        raise InvalidInput(errors)
+    label = (name or filename).strip()[:200]
+    item = Attachment(permit=permit, name=label, kind=kind or "", uploaded_by=by, at=at)
+    item.file.save(Path(filename).name, upload, save=False)
+    item.save()
+    events.permit_event(permit, "attachment", at=at, by=by, name=label, file_kind=item.kind)
+    audit.record(
+        action="permit.attachment_added",
+        target=permit,
+        actor=by,
+        at=at,
+        after={"attachment": item.pk, "name": label, "kind": item.kind, "bytes": size},
+    )
+    return item
+
+
 # ---- crew changes ---------------------------------------------------------------------------
 
 
@@ -1476,6 +1533,7 @@ __all__ = [
     "Position",
     "accept",
     "acknowledge_alarm",
+    "add_attachment",
     "approve",
     "cancel",
     "change_crew",

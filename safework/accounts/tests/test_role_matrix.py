@@ -49,6 +49,7 @@ from safework.permits.models import (
     Alarm,
     AlarmType,
     ApprovalStep,
+    Attachment,
     Briefing,
     CrewAssignment,
     MeasureItem,
@@ -419,6 +420,16 @@ class Cell:
             Permit.objects.filter(pk=permit.pk).update(status=status, number=number, **fields)
         permit.refresh_from_db()
         return permit
+
+    def attachment(self):
+        permit = self.permit()
+        return Attachment.objects.create(
+            permit=permit,
+            name="盲板位置图",
+            file=ContentFile(b"%PDF-1.4 drawing", name="drawing.pdf"),
+            uploaded_by=self.w.target_user,
+            at=NOW,
+        )
 
     def pending(self, status: str, stage: str):
         permit = self.permit(status)
@@ -906,6 +917,16 @@ REQUEST = {
     ("POST", "/permits/{permit_id}/close"): lambda c: POST(
         f"/permits/{c.permit('accepted').pk}/close"
     ),
+    ("POST", "/permits/{permit_id}/attachments"): lambda c: UPLOAD(
+        f"/permits/{c.permit().pk}/attachments",
+        {"file": ContentFile(b"%PDF-1.4 plan", name="吊装方案.pdf"), "kind": "plan"},
+    ),
+    ("GET", "/permits/{permit_id}/attachments"): lambda c: GET(
+        f"/permits/{c.permit().pk}/attachments"
+    ),
+    ("GET", "/permits/{permit_id}/attachments/{attachment_id}"): lambda c: (
+        lambda a: GET(f"/permits/{a.permit_id}/attachments/{a.pk}")
+    )(c.attachment()),
     ("GET", "/permits/{permit_id}/history"): lambda c: GET(f"/permits/{c.permit().pk}/history"),
     ("GET", "/permits/{permit_id}/history.xlsx"): lambda c: GET(
         f"/permits/{c.permit().pk}/history.xlsx"

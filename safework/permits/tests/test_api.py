@@ -525,3 +525,28 @@ def test_rejected_permit_is_revised_edited_and_submitted_again(flow):
     assert again["status"] == "in_approval"
     assert again["number"] == draft["number"]  # numbers are never reused or redrawn
     assert {s["round"] for s in again["steps"] if s["status"] == "pending"} == {2}
+
+
+def test_attachments_upload_list_download_and_hostile_files(flow):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    flow.create()
+    client = flow.client(Role.SAFETY_OFFICER)
+    url = flow.url("/attachments")
+    pdf = SimpleUploadedFile("盲板图.pdf", b"%PDF-1.4 x")
+    with time_machine.travel(DRAFTED, tick=False):
+        ok_ = Client.post(client, url, {"file": pdf, "kind": "drawing"})  # multipart
+        assert ok_.status_code == 201, ok_.content
+        assert ok_.json()["name"] == "盲板图.pdf" and ok_.json()["bytes"] == 10
+        listed = client.get(url).json()
+        assert [a["kind"] for a in listed] == ["drawing"]
+        got = client.get(f"{url}/{listed[0]['id']}")
+        assert got.status_code == 200 and b"".join(got.streaming_content) == b"%PDF-1.4 x"
+        bad = Client.post(client, url, {"file": SimpleUploadedFile("run.exe", b"MZ")})
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "file"
+        empty = Client.post(client, url, {"file": SimpleUploadedFile("空.pdf", b"")})
+        assert empty.status_code == 422
+        assert client.get(f"{url}/999999").status_code == 404
+        other = flow.client("other_manager").get(url)
+        assert other.status_code == 404
