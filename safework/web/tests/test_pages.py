@@ -1,0 +1,153 @@
+"""The web pages through Django's test client on the demo data: every page answers for every
+role (no 500), visibility is the API's (another contractor's person is a 404), ID numbers are
+masked for roles that may not see them, and forms reach the same services as the API."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from safework.accounts.models import User
+from safework.people.models import Person
+
+PAGES = [
+    "web:home",
+    "web:persons",
+    "web:certificates",
+    "web:qualification",
+    "web:imports",
+    "web:rosters",
+    "web:verifications",
+]
+
+
+def client_for(username: str) -> Client:
+    client = Client()
+    client.force_login(User.objects.get(username=username))
+    return client
+
+
+def test_pages_need_a_login(db):
+    response = Client().get(reverse("web:persons"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("web:login"))
+
+
+def test_login_with_the_form_then_home(demo):
+    password = demo["demo_safety_officer"][1]
+    client = Client()
+    response = client.post(
+        reverse("web:login"), {"username": "demo_safety_officer", "password": password}
+    )
+    assert response.status_code == 302
+    assert client.get(reverse("web:home")).status_code == 200
+
+
+def test_wrong_passwords_lock_the_login(demo, settings):
+    client = Client()
+    url = reverse("web:login")
+    codes = [
+        client.post(url, {"username": "demo_safety_officer", "password": "wrong"}).status_code
+        for _ in range(settings.AXES_FAILURE_LIMIT)
+    ]
+    assert codes[:-1] == [200] * (settings.AXES_FAILURE_LIMIT - 1)
+    assert codes[-1] == 429
+    right = demo["demo_safety_officer"][1]
+    response = client.post(url, {"username": "demo_safety_officer", "password": right})
+    assert response.status_code == 429
+
+
+@pytest.mark.parametrize(
+    "username",
+    [
+        "demo_worker",
+        "demo_team_leader",
+        "demo_workshop_head",
+        "demo_safety_officer",
+        "demo_safety_head",
+        "demo_principal",
+        "demo_contractor_manager",
+        "demo_inspector",
+        "demo_admin",
+    ],
+)
+def test_every_page_answers_every_role(demo, username):
+    client = client_for(username)
+    for name in PAGES:
+        status = client.get(reverse(name)).status_code
+        assert status in (200, 403), (name, status)
+    home = client.get(reverse("web:home"))
+    assert home.status_code == 200
+    assert "Content-Security-Policy" in home
+
+
+def test_navigation_offers_only_permitted_pages(demo):
+    worker_home = client_for("demo_worker").get(reverse("web:home")).content.decode()
+    assert reverse("web:imports") not in worker_home
+    officer_home = client_for("demo_safety_officer").get(reverse("web:home")).content.decode()
+    assert reverse("web:imports") in officer_home
+
+
+def _staff_of(username_of_manager: str) -> Person:
+    manager = User.objects.get(username=username_of_manager)
+    contractor_id = manager.grants.get().contractor_id
+    return Person.objects.filter(current_employment__contractor_id=contractor_id).first()
+
+
+def test_contractor_manager_cannot_open_another_contractors_person(demo):
+    own = _staff_of("demo_contractor_manager")
+    other = _staff_of("demo_contractor_manager_2")
+    client = client_for("demo_contractor_manager")
+    assert client.get(reverse("web:person", args=[own.pk])).status_code == 200
+    assert client.get(reverse("web:person", args=[other.pk])).status_code == 404
+    listing = client.get(reverse("web:persons")).content.decode()
+    assert other.name not in listing or other.name == own.name
+    portal = client.get(reverse("web:contractor"))
+    assert portal.status_code == 200
+    assert own.name in portal.content.decode()
+
+
+def test_the_contractor_portal_is_a_contractor_managers_page(demo):
+    assert client_for("demo_safety_officer").get(reverse("web:contractor")).status_code == 404
+
+
+def test_id_numbers_masked_for_the_inspector_full_for_the_safety_officer(demo):
+    person = _staff_of("demo_contractor_manager")
+    url = reverse("web:person", args=[person.pk])
+    inspector = client_for("demo_inspector").get(url).content.decode()
+    officer = client_for("demo_safety_officer").get(url).content.decode()
+    assert person.id_number not in inspector
+    assert person.id_number[:6] + "********" + person.id_number[-4:] in inspector
+    assert person.id_number in officer
+
+
+def test_person_search_partial_for_htmx(demo):
+    person = _staff_of("demo_contractor_manager")
+    client = client_for("demo_safety_officer")
+    response = client.get(reverse("web:persons"), {"q": person.name}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="results">')
+    assert person.name in body
+    assert "<html" not in body
+
+
+def test_red_certificates_filter_shows_only_red(demo):
+    client = client_for("demo_safety_officer")
+    response = client.get(reverse("web:certificates"), {"colour": "red"})
+    rows = response.context["rows"]
+    assert rows
+    assert {r["colour"] for r in rows} == {"red"}
+
+
+def test_certificate_export_builds_the_file(demo, django_capture_on_commit_callbacks):
+    client = client_for("demo_safety_officer")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("web:certificate_export"), {"colour": ""})
+    assert response.status_code == 302
+    page = client.get(response["Location"])
+    assert page.context["job"].status == "succeeded"
+    download = client.get(reverse("web:report_file", args=[page.context["job"].pk]))
+    assert download.status_code == 200
+    assert download["Content-Disposition"].startswith("attachment")
+    assert b"".join(download.streaming_content)[:2] == b"PK"  # an xlsx is a zip
+    download.close()
