@@ -15,9 +15,18 @@ from safework.people import queries as people_queries
 from safework.people.models import EmployerKind
 from safework.people.rules import normalise_id_text
 from safework.qualification import engine as qualification
+from safework.qualification.requirements import attribute_table
 from safework.work.models import CrewRole, WorkLevel, WorkType
 
 CREW_ROWS = 5
+# The attributes a check may give (qualification.requirements.ATTRIBUTES); the listed ones are
+# choices from attributes.yaml.
+ATTRIBUTE_LABELS = {
+    "hot_work_method": _("Hot-work method"),
+    "height_task": _("Work at height"),
+    "crane_kind": _("Crane kind"),
+}
+ATTRIBUTE_NAMES = ("height_m", *ATTRIBUTE_LABELS, "process", "forklift_area")
 
 
 class Styled:
@@ -136,6 +145,23 @@ class QualificationForm(Styled, forms.Form):
         self.fields["level"].choices = _blank(
             [(lv.code, f"{lv.work_type.name} · {lv.name}") for lv in levels], _("none")
         )
+        self.fields["height_m"] = forms.DecimalField(
+            label=_("Height (m)"), required=False, min_value=0, max_digits=6, decimal_places=2
+        )
+        table = attribute_table()
+        for name, label in ATTRIBUTE_LABELS.items():
+            values = table[name]["values"]
+            self.fields[name] = forms.ChoiceField(
+                label=label,
+                required=False,
+                choices=_blank([(c, (syn or [c])[0]) for c, syn in values.items()], _("none")),
+            )
+        self.fields["process"] = forms.CharField(
+            label=_("Hazardous process (item code)"), required=False, max_length=20
+        )
+        self.fields["forklift_area"] = forms.BooleanField(
+            label=_("Drives a forklift in the area"), required=False
+        )
         roles = [(r.code, r.name) for r in CrewRole.objects.order_by("pk")]
         for i in range(CREW_ROWS):
             self.fields[f"person_{i}"] = forms.CharField(
@@ -146,6 +172,22 @@ class QualificationForm(Styled, forms.Form):
             self.fields[f"role_{i}"] = forms.ChoiceField(
                 label=_("Member %(n)d: crew role") % {"n": i + 1}, required=False, choices=roles
             )
+
+    def work_fields(self):
+        return [self[n] for n in ("work_type", "level", "site", "at")]
+
+    def attribute_fields(self):
+        return [self[n] for n in ATTRIBUTE_NAMES]
+
+    def attrs(self) -> dict:
+        """The check's attributes as the API takes them (`attrs`), only those given."""
+        out = {}
+        for name in ATTRIBUTE_NAMES:
+            value = self.cleaned_data.get(name)
+            if value is None or value == "" or value is False:  # not given (0 m is given)
+                continue
+            out[name] = float(value) if name == "height_m" else value
+        return out
 
     def member_fields(self):
         return [(self[f"person_{i}"], self[f"role_{i}"]) for i in range(CREW_ROWS)]

@@ -11,12 +11,14 @@ menu never offers a page that would answer 403.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from safework.accounts.guard import may
+from safework.accounts.guard import may, scope_in
+from safework.people.queries import is_contractor_only
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,9 @@ class NavEntry:
     perm: str  # "resource.action", checked with guard.may
     icon: str = "circle"  # a bootstrap-icons name
     order: int = 100
+    # A further question about the user's scope, for pages of one kind of user only (the
+    # contractor portal); the same question its view asks.
+    when: Callable[[object], bool] | None = None
 
 
 _ENTRIES: dict[str, NavEntry] = {}
@@ -45,7 +50,7 @@ def visible_entries(request) -> list[dict]:
     """The entries this user may open, with their URL and whether they are the current page."""
     out = []
     for e in entries():
-        if not may(request, e.perm):
+        if not may(request, e.perm) or (e.when is not None and not e.when(request)):
             continue
         url = reverse(e.url_name)
         out.append(
@@ -58,6 +63,11 @@ def visible_entries(request) -> list[dict]:
             }
         )
     return out
+
+
+def _contractor_only(request) -> bool:
+    scope = scope_in(request, "people", "read")
+    return scope is not None and is_contractor_only(scope)
 
 
 for _entry in (
@@ -81,6 +91,15 @@ for _entry in (
     ),
     NavEntry(
         "imports", _("Ledger import"), "web:imports", "certificates.write", icon="upload", order=50
+    ),
+    NavEntry(
+        "contractor",
+        _("My company"),
+        "web:contractor",
+        "people.read",
+        icon="building",
+        order=15,
+        when=_contractor_only,
     ),
     NavEntry("rosters", _("Rosters"), "web:rosters", "roster.read", icon="calendar-week", order=60),
     NavEntry(

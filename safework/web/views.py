@@ -63,7 +63,8 @@ def _partial(request, template: str, partial_name: str) -> str:
 def _errors(form, exc: InvalidInput) -> None:
     """A service's field errors onto the form (unknown fields as form-wide errors)."""
     for e in exc.errors:
-        field = e.field if e.field in form.fields else None
+        field = e.field.rpartition(".")[2]  # "attrs.height_m" → "height_m"
+        field = field if field in form.fields else None
         form.add_error(field, ValidationError(str(e.message), code=e.code))
 
 
@@ -279,7 +280,7 @@ def qualification_check(request):
                 form.cleaned_data["level"] or None,
                 form.cleaned_data["site"],
                 form.cleaned_data["at"],
-                None,
+                form.attrs(),
                 field_prefix="crew",
             )
         except InvalidInput as exc:
