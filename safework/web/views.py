@@ -47,6 +47,7 @@ from safework.rosters import api as roster_api
 from safework.rosters import queries as roster_queries
 from safework.rosters import services as roster_services
 from safework.web import forms
+from safework.work.models import CrewRole
 
 PAGE_SIZE = 25
 
@@ -85,12 +86,14 @@ class LogoutView(auth_views.LogoutView):
 # --- home --------------------------------------------------------------------------------------
 
 
-def _attention_certificates(scope, on):
-    """Certificates in the scope that are red or yellow on `on`, the most urgent first."""
+def _attention_certificates(scope, on, colour: str):
+    """Certificates in the scope of a colour on `on`: yellow ones soonest to turn red first,
+    red ones most recently turned first."""
     qs = cert_queries.with_status(
         cert_queries.certificates_visible_to(scope).select_related("person", "item"), on=on
     )
-    return qs.exclude(colour="green").order_by("days_left", "person__name", "pk")
+    order = "days_left" if colour == "yellow" else "-days_left"
+    return qs.filter(colour=colour).order_by(order, "person__name", "pk")
 
 
 @login_required
@@ -107,11 +110,15 @@ def home(request):
             row["colour"]: row["n"] for row in counts_qs.values("colour").annotate(n=Count("pk"))
         }
         context["colour_counts"] = [
-            {"colour": c, "label": label, "count": counts.get(c, 0)}
+            {"colour": c, "label": str(label), "count": counts.get(c, 0)}
             for c, label in (("red", _("red")), ("yellow", _("yellow")), ("green", _("green")))
         ]
-        attention = list(_attention_certificates(cert_scope, on)[:10])
-        context["attention"] = [_cert_row(user, c) for c in attention]
+        context["turning_yellow"] = [
+            _cert_row(user, c) for c in _attention_certificates(cert_scope, on, "yellow")[:8]
+        ]
+        context["turning_red"] = [
+            _cert_row(user, c) for c in _attention_certificates(cert_scope, on, "red")[:8]
+        ]
     if may(request, "certificates.write"):
         leases.expire_stale_imports()
         pending = ledger_queries.imports_visible_to(
@@ -287,6 +294,7 @@ def qualification_check(request):
             _errors(form, exc)
         else:
             user = request.user
+            role_names = dict(CrewRole.objects.values_list("code", "name"))
             result = {
                 "allowed": answer.decision.allowed,
                 "on": answer.on,
@@ -295,7 +303,7 @@ def qualification_check(request):
                     {
                         "name": persons[m.person_id].name,
                         "id_number": shown_id_number(user, persons[m.person_id].id_number),
-                        "role": m.role,
+                        "role": role_names.get(str(m.role), m.role),
                         "allowed": m.decision.allowed,
                         "reasons": [shown_reason(r, persons, user) for r in m.decision.reasons],
                     }

@@ -151,3 +151,10 @@ def test_certificate_export_builds_the_file(demo, django_capture_on_commit_callb
     assert download["Content-Disposition"].startswith("attachment")
     assert b"".join(download.streaming_content)[:2] == b"PK"  # an xlsx is a zip
     download.close()
+
+
+def test_english_on_request_chinese_by_default(demo):
+    client = client_for("demo_safety_officer")
+    assert "退出登录" in client.get(reverse("web:home")).content.decode()
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert "Log out" in client.get(reverse("web:home")).content.decode()

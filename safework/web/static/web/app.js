@@ -3,6 +3,9 @@
 (function () {
   "use strict";
 
+  // Bootstrap's danger / warning / success colours, as the status badges use them.
+  var COLOURS = { red: "#dc3545", yellow: "#ffc107", green: "#198754" };
+
   function drawCharts(root) {
     if (typeof echarts === "undefined") {
       return;
@@ -18,13 +21,15 @@
       chart.setOption({
         animation: false,
         tooltip: { trigger: "item" },
+        legend: { bottom: 0 },
         series: [
           {
             type: "pie",
-            radius: ["45%", "75%"],
-            label: { formatter: "{b}: {c}" },
+            radius: ["40%", "70%"],
+            center: ["50%", "45%"],
+            label: { position: "inside", formatter: "{c}" },
             data: rows.map(function (r) {
-              return { name: r.label, value: r.count, itemStyle: { color: r.color } };
+              return { name: r.label, value: r.count, itemStyle: { color: COLOURS[r.colour] } };
             }),
           },
         ],
