@@ -90,6 +90,7 @@ class PersonSearchForm(Styled, forms.Form):
 
 
 class CertificateSearchForm(Styled, forms.Form):
+    number = forms.CharField(label=_("Certificate number"), required=False, max_length=100)
     colour = forms.ChoiceField(label=_("Colour"), required=False, choices=_blank(Colour.choices))
     status = forms.ChoiceField(label=_("Status"), required=False, choices=_blank(Status.choices))
     scheme = forms.ChoiceField(label=_("Scheme"), required=False, choices=())

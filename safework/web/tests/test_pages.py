@@ -158,3 +158,29 @@ def test_english_on_request_chinese_by_default(demo):
     assert "退出登录" in client.get(reverse("web:home")).content.decode()
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     assert "Log out" in client.get(reverse("web:home")).content.decode()
+
+
+def test_list_pages_read_a_fixed_number_of_queries_whatever_the_rows(demo):
+    """One row or a full page of 25: the same queries (no query per row)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from safework.certs.models import Certificate
+
+    client = client_for("demo_admin")
+    cert = Certificate.objects.select_related("person").order_by("pk").first()
+
+    def queries(path, params):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(path, params)
+        assert response.status_code == 200
+        return len(ctx.captured_queries), len(response.context["rows"])
+
+    one_person = queries("/persons/", {"q": cert.person.id_number})
+    all_persons = queries("/persons/", {})
+    assert (one_person[1], all_persons[1]) == (1, 25)
+    assert one_person[0] == all_persons[0]
+    one_cert = queries("/certificates/", {"number": cert.number})
+    all_certs = queries("/certificates/", {})
+    assert 1 <= one_cert[1] < all_certs[1] == 25
+    assert one_cert[0] == all_certs[0]
