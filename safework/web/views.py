@@ -353,7 +353,9 @@ def import_detail(request, job_id: int):
         "job": job,
         "out": out,
         "polling": job.status in LIVE,
-        "may_review": job.status == JobStatus.PENDING_REVIEW and may(request, "certificates.write"),
+        # The review buttons only for whom the service would let review (its own reasons).
+        "may_review": may(request, "certificates.write")
+        and not ledger_services.review_reasons(job, request.user),
     }
     return render(request, _partial(request, "web/import.html", "progress"), context)
 

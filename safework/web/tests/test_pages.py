@@ -184,3 +184,137 @@ def test_list_pages_read_a_fixed_number_of_queries_whatever_the_rows(demo):
     all_certs = queries("/certificates/", {})
     assert 1 <= one_cert[1] < all_certs[1] == 25
     assert one_cert[0] == all_certs[0]
+
+
+def _expired_welder(officer):
+    from django.utils import timezone
+
+    from safework.accounts.scope import scope_for
+    from safework.certs import queries as cert_queries
+
+    scope = scope_for(officer, "certificates", "read")
+    return (
+        cert_queries.with_status(
+            cert_queries.certificates_visible_to(scope).select_related("person"),
+            on=timezone.localdate(),
+        )
+        .filter(item__code="2.1", status="expired")
+        .order_by("pk")
+        .first()
+        .person
+    )
+
+
+def test_qualification_form_names_the_refusal_and_its_clause(demo):
+    from django.utils import timezone
+
+    from safework.work.models import WorkType
+
+    officer = User.objects.get(username="demo_safety_officer")
+    welder = _expired_welder(officer)
+    data = {
+        "work_type": WorkType.objects.get(code="hot_work").pk,
+        "level": "level2",
+        "site": officer.grants.get().site_id,
+        "at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        "height_m": "0",
+        "hot_work_method": "welding",
+        "person_0": welder.id_number,
+        "role_0": "worker",
+    }
+    response = client_for("demo_safety_officer").post(
+        reverse("web:qualification"), data, HTTP_HX_REQUEST="true"
+    )
+    result = response.context["result"]
+    assert result["allowed"] is False
+    [member] = result["members"]
+    expired = [r for r in member["reasons"] if r["code"] == "cert.expired"]
+    assert expired and "安监总局令第30号" in expired[0]["clause"]
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="result"')
+    assert expired[0]["clause"] in body
+
+
+def test_qualification_form_refuses_someone_outside_the_scope(demo):
+    other = _staff_of("demo_contractor_manager_2")
+    data = {"person_0": other.id_number, "role_0": "worker"}
+    response = client_for("demo_contractor_manager").post(reverse("web:qualification"), data)
+    assert response.status_code == 200
+    assert response.context["result"] is None
+    assert response.context["form"].errors["person_0"]
+
+
+def test_roster_upload_shows_its_problems_and_refuses_bad_rows(demo):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    officer = User.objects.get(username="demo_safety_officer")
+    welder = _expired_welder(officer)
+    on = timezone.localdate().isoformat()
+    header = "身份证号,日期,作业类型,级别,角色,作业高度(m),动火方式\n"
+    client = client_for("demo_safety_officer")
+    good = SimpleUploadedFile(
+        "排班.csv", (header + f"{welder.id_number},{on},动火作业,二级,作业人,0,焊接\n").encode()
+    )
+    response = client.post(reverse("web:rosters"), {"file": good, "name": "本周排班"})
+    assert response.status_code == 302
+    page = client.get(response["Location"])
+    [problem] = page.context["problems"]
+    assert "cert.expired" in {r["code"] for r in problem["reasons"]}
+    assert welder.name in page.content.decode()
+
+    bad = SimpleUploadedFile(
+        "排班.csv", (header + f"110105194912310021,{on},动火作业,二级,作业人,0,焊接\n").encode()
+    )
+    response = client.post(reverse("web:rosters"), {"file": bad})
+    assert response.status_code == 200
+    assert response.context["form"].row_errors
+
+
+def test_contractor_upload_waits_for_the_safety_officers_review(
+    demo, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from safework.ledger.models import ImportJob
+    from safework.ledger.testing import BENCH_HEADER, xlsx_bytes
+
+    staff = _staff_of("demo_contractor_manager")
+    today = timezone.localdate()
+    rows = [
+        BENCH_HEADER,
+        [
+            1,
+            staff.name,
+            staff.id_number,
+            "",
+            "2.1",
+            "T" + staff.id_number,
+            today,
+            today,
+            today.replace(year=today.year + 6),
+            "测试发证机关",
+        ],
+    ]
+    manager = client_for("demo_contractor_manager")
+    upload = SimpleUploadedFile("台账.xlsx", xlsx_bytes(rows))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = manager.post(reverse("web:imports"), {"file": upload})
+    assert response.status_code == 302
+    job = ImportJob.objects.get()
+    job.refresh_from_db()
+    assert job.status == "pending_review"
+    officer = client_for("demo_safety_officer")
+    home = officer.get(reverse("web:home"))
+    assert job in home.context["pending_reviews"]
+    assert manager.get(reverse("web:import", args=[job.pk])).context["may_review"] is False
+    assert officer.get(reverse("web:import", args=[job.pk])).context["may_review"] is True
+    refused = manager.post(reverse("web:import_approve", args=[job.pk]), follow=True)
+    assert [str(m) for m in refused.context["messages"]]  # the service's reason, with its clause
+    job.refresh_from_db()
+    assert job.status == "pending_review"
+    with django_capture_on_commit_callbacks(execute=True):
+        officer.post(reverse("web:import_approve", args=[job.pk]))
+    job.refresh_from_db()
+    assert job.status == "succeeded"
