@@ -134,10 +134,11 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
-# The web pages (safework.web): log in there; the admin keeps its own login page.
-LOGIN_URL = "web:login"
-LOGIN_REDIRECT_URL = "web:home"
-LOGOUT_REDIRECT_URL = "web:login"
+# The web pages (safework.web): log in there; the admin keeps its own login page. Paths, not URL
+# names: a URL configuration without the pages (tests mount their own) still redirects.
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

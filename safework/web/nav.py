@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 from safework.accounts.guard import may, scope_in
@@ -52,7 +52,10 @@ def visible_entries(request) -> list[dict]:
     for e in entries():
         if not may(request, e.perm) or (e.when is not None and not e.when(request)):
             continue
-        url = reverse(e.url_name)
+        try:
+            url = reverse(e.url_name)
+        except NoReverseMatch:  # a URL configuration without the pages (some tests mount their own)
+            continue
         out.append(
             {
                 "key": e.key,

@@ -40,6 +40,7 @@ from safework.people import queries as people_queries
 from safework.people.schemas import PersonFilter
 from safework.qualification import engine as qualification
 from safework.qualification.api import _shown as shown_reason
+from safework.qualification.requirements import INTERNAL
 from safework.registry import api as registry_api
 from safework.registry import queries as registry_queries
 from safework.registry import verification
@@ -200,8 +201,9 @@ def person_detail(request, person_id: int):
         )
         statuses = cert_queries.statuses_of(certs, on=on)
         rows = [_cert_row(user, c, statuses[c.pk]) for c in certs]
-        context["certificates"] = [r for r in rows if r["cert"].scheme.code != "internal"]
-        context["training"] = [r for r in rows if r["cert"].scheme.code == "internal"]
+        # Internal qualifications (plant training, entry briefings) are the person's training.
+        context["certificates"] = [r for r in rows if r["cert"].scheme.code != INTERNAL]
+        context["training"] = [r for r in rows if r["cert"].scheme.code == INTERNAL]
         context["reviews"] = list(
             CertificateEvent.objects.filter(certificate__in=certs, kind=EventKind.REVIEW)
             .select_related("certificate__item")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 from pathlib import Path
 
 import pytest
@@ -30,9 +29,6 @@ from safework.work.models import WorkType
 
 pytestmark = pytest.mark.browser
 
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls (setting up
-# data, reading expected rows) are still plain synchronous code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
@@ -41,6 +37,14 @@ WIDTHS = {"phone": (375, 812), "desktop": (1280, 900)}
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"needs {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def _orm_beside_playwright(monkeypatch):
+    """Playwright's sync API runs an event loop in this thread; the test's own ORM calls (setting
+    up data, reading expected rows) are still plain synchronous code. Per test, never for the
+    session: a subprocess would inherit it (`check --deploy` refuses it)."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(scope="session")
