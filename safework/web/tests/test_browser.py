@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -39,12 +40,21 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"needs {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 
 
-@pytest.fixture(autouse=True)
-def _orm_beside_playwright(monkeypatch):
-    """Playwright's sync API runs an event loop in this thread; the test's own ORM calls (setting
-    up data, reading expected rows) are still plain synchronous code. Per test, never for the
-    session: a subprocess would inherit it (`check --deploy` refuses it)."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+@pytest.fixture(scope="module", autouse=True)
+def _orm_beside_playwright(django_db_setup):
+    """Playwright's sync API runs an event loop in this thread, so Django takes the test's own
+    ORM calls (setting up data, reading expected rows, flushing the database) for async code.
+    They are plain synchronous code: allowed for this module only, never for the session (a
+    subprocess would inherit it; `check --deploy` refuses it). The test database is created
+    before Playwright starts (this fixture comes first)."""
+    key = "DJANGO_ALLOW_ASYNC_UNSAFE"
+    previous = os.environ.get(key)
+    os.environ[key] = "true"
+    yield
+    if previous is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = previous
 
 
 @pytest.fixture(scope="session")
