@@ -3,13 +3,13 @@
     .venv/bin/python bench/pages_bench.py                      # demo, then demo + 5,000 persons
     .venv/bin/python bench/pages_bench.py --requests 50 --scale 20000
 
-Runs on SQLite in a var folder of its own (default /tmp/sw-web-bench: migrated, catalogue loaded,
-demo seeded, as `make run` does). Each page is requested through Django's test client (the whole
-middleware stack: sessions, CSP, locale, axes) by the user it is for: the site safety officer for
-the officer's pages, the contractor manager for the portal, the administrator (who sees every
-row) for the second table. Prints the median and p95 of each page beside a baseline (the
-anonymous login page: the same layout with no data), target median ≤ 200 ms, and the queries per
-page.
+Runs on SQLite in a var folder of its own (default /tmp/sw-web-bench, emptied first: migrated,
+catalogue loaded, demo seeded, as `make run` does). Each page is requested through Django's test
+client (the whole middleware stack: sessions, CSP, locale, axes) by the user it is for: the site
+safety officer for the officer's pages, the contractor manager for the portal, the administrator
+(who sees every row) for the second table. Prints the median and p95 of each page beside a
+baseline (the anonymous login page: the same layout with no data), target median ≤ 200 ms, and
+the queries per page.
 
 Then it adds a bench group of `--scale` persons (`safework seed --scale`, ~3 certificates each)
 and counts the queries of the list pages again as the administrator, who sees both sizes: the
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -113,6 +114,7 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=5000, help="persons added for size two")
     parser.add_argument("--var-dir", default="/tmp/sw-web-bench")
     args = parser.parse_args()
+    shutil.rmtree(args.var_dir, ignore_errors=True)  # its own folder: the demo alone, each run
     _setup(args.var_dir)
     _prepare()
 
