@@ -18,7 +18,7 @@ PYTHON ?= $(shell for c in python3.13 python3.12 python3; do \
 	  $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { echo $$p; exit 0; }; \
 	done)
 
-.PHONY: run test lint install clean-venv test-postgres test-fuzz
+.PHONY: run test lint install clean-venv test-postgres test-fuzz test-browser test-redis
 
 $(STAMP): requirements/lock.txt pyproject.toml package-lock.json
 	@if [ -z "$(PYTHON)" ]; then echo "SafeWork needs Python 3.12 or newer (python3.12/python3.13 on PATH)."; exit 1; fi
@@ -45,14 +45,20 @@ lint: $(STAMP)
 	$(SQLITE) $(BIN)/python manage.py check --fail-level WARNING
 	$(SQLITE) $(BIN)/python manage.py makemigrations --check --dry-run
 
-# The schemathesis run over the whole API (marker `fuzz`) takes minutes: .ci/run runs it.
+# The schemathesis run over the whole API (marker `fuzz`) takes minutes, and the browser journeys
+# (marker `browser`) need a local Chromium: .ci/run runs both.
 test: lint
-	$(SQLITE) $(BIN)/pytest -q -p no:cacheprovider -m "not postgres and not fuzz and not redis"
+	$(SQLITE) $(BIN)/pytest -q -p no:cacheprovider -m "not postgres and not fuzz and not redis and not browser"
+
+# The web pages in Debian's Chromium (/usr/bin/chromium: `apt-get install chromium`) at 375 and
+# 1280 px; screenshots land in var/screenshots/.
+test-browser: $(STAMP)
+	$(SQLITE) $(BIN)/pytest -q -p no:cacheprovider -m browser
 
 # A clean test database each time (--create-db): a stale one can hide a migration's mistake.
 test-postgres: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
-	  $(BIN)/pytest -q -p no:cacheprovider --create-db -m "not fuzz and not redis"
+	  $(BIN)/pytest -q -p no:cacheprovider --create-db -m "not fuzz and not redis and not browser"
 
 # Notifications on huey's Redis queue (SAFEWORK_HUEY=redis): the Redis at 127.0.0.1:6379.
 test-redis: $(STAMP)

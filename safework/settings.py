@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "ninja",  # serves Swagger UI from local static files, so /api/v1/docs works offline
     "pgtrigger",
     "huey.contrib.djhuey",
+    "django_htmx",
     "rules",  # the plain app (template tags); each app imports its permissions.py in ready()
     "safework.core",
     "safework.org",
@@ -90,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",  # request.htmx: pages answer htmx with a partial
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "safework.core.middleware.AuditContextMiddleware",
 ]
@@ -105,6 +107,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "safework.web.context_processors.navigation",
             ],
         },
     },
@@ -131,6 +134,15 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
+# The web pages (safework.web): log in there; the admin keeps its own login page. Paths, not URL
+# names: a URL configuration without the pages (tests mount their own) still redirects.
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "safework" / "locale"]
@@ -144,6 +156,16 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Front-end packages from npm (package.json + lock, `npm ci` in `make install`), served from
+# node_modules as static files under vendor/: never committed, never from a CDN.
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [
+    ("vendor/bootstrap", NODE_MODULES / "bootstrap" / "dist"),
+    ("vendor/bootstrap-icons", NODE_MODULES / "bootstrap-icons" / "font"),
+    ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
+    ("vendor/echarts", NODE_MODULES / "echarts" / "dist"),
+    ("vendor/noto-sans-sc", NODE_MODULES / "@fontsource" / "noto-sans-sc"),
+]
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"
 

@@ -1,12 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from safework.api import api
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("permits/", include("safework.permits.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switch
+    path("", include("safework.web.urls")),
 ]
