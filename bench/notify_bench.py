@@ -91,7 +91,8 @@ def main() -> None:
         print(f"seed: {persons} persons in {time.perf_counter() - t:.1f} s")
     total = Certificate.objects.count()
     scan(total)
-    deliveries(env, args.deliveries)
+    if args.deliveries:
+        deliveries(env, args.deliveries)
 
 
 def scan(total: int) -> None:
