@@ -60,11 +60,14 @@ def acknowledge_notice(request, notice_id: RowId):
 
 class ExplainOut(Schema):
     person_id: int
+    total: int
     events: list[dict]
     summary: list[str]
 
 
 @router.get("/notify/explain", response=ExplainOut, **access(NOTIFY_DIAGNOSIS, READ))
 def explain(request, person_id: RowId, event: str | None = None):
-    person = get_object_or_404(persons_visible_to(request.scope), pk=person_id)
-    return diagnosis.explain(person_id=person.pk, event=event)
+    # A filter, like a list's: a person outside the caller's scope (or none) has no events here.
+    if not persons_visible_to(request.scope).filter(pk=person_id).exists():
+        return diagnosis.nobody(person_id)
+    return diagnosis.explain(person_id=person_id, event=event)

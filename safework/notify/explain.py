@@ -164,4 +164,10 @@ def explain(*, person_id: int, event: str | None = None, limit: int = 20) -> dic
         summary.append(
             _("No event about this person: nothing was due, or the scan has not run yet.")
         )
-    return {"person_id": person_id, "events": rows, "summary": summary}
+    return {"person_id": person_id, "total": len(rows), "events": rows, "summary": summary}
+
+
+def nobody(person_id: int) -> dict:
+    """The answer for a person the caller does not see (or who does not exist)."""
+    summary = [_("No such person in your scope.")]
+    return {"person_id": person_id, "total": 0, "events": [], "summary": summary}

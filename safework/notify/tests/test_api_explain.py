@@ -77,11 +77,17 @@ def test_explain_names_the_missing_binding_and_the_disabled_channel(notify_world
     assert {d["channel"] for d in event["deliveries"]} == {"inbox"}
 
 
-def test_explain_outside_the_scope_is_404_and_a_worker_may_not(notify_world, db):
+def test_explain_outside_the_scope_shows_nothing_and_a_worker_may_not(notify_world, db):
     w = notify_world
     other_site = w.p_b  # site B: outside the site-A safety officer's scope
+    cert_event(other_site, site_id=w.site_b.pk)
+    services.fan_out(now=AT)
     response = w.clients[Role.SAFETY_OFFICER].get(f"{API}/notify/explain?person_id={other_site.pk}")
-    assert response.status_code == 404
+    assert response.status_code == 200  # a filter, as a list's: nothing about them shows
+    assert (response.json()["total"], response.json()["events"]) == (0, [])
+    admin = w.clients[Role.ADMINISTRATOR].get(f"{API}/notify/explain?person_id={other_site.pk}")
+    kinds = {e["event"]["kind"] for e in admin.json()["events"]}
+    assert kinds == {"cert.expiring", "notify.undeliverable"}  # p_b has no login or binding
     mine = w.person_of(Role.WORKER)
     response = w.clients[Role.WORKER].get(f"{API}/notify/explain?person_id={mine.pk}")
     assert response.status_code == 403
