@@ -154,6 +154,7 @@ def _register_routers():
     from safework.ledger.api import router as imports_router
     from safework.org.api import router as org_router
     from safework.people.api import router as people_router
+    from safework.permits.api import router as permits_router
     from safework.qualification.api import router as qualification_router
     from safework.registry.api import router as registry_router
     from safework.rosters.api import router as rosters_router
@@ -167,6 +168,7 @@ def _register_routers():
     api.add_router("/", rosters_router)
     api.add_router("/", registry_router)
     api.add_router("/", imports_router)
+    api.add_router("/", permits_router)
 
 
 _register_routers()

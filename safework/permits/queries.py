@@ -1,10 +1,15 @@
 """Reads of permits and alarms, filtered by a visibility scope (API, admin, pages, exports)."""
 
-from django.db.models import Q, QuerySet
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
+from django.utils import timezone
 
 from safework.core.scope import Scope
 from safework.org.models import Department
 from safework.permits.models import Alarm, CrewAssignment, Permit
+from safework.permits.workflow import VALID, PermitStatus
 
 
 def _permit_q(scope: Scope, user) -> Q:
@@ -46,3 +51,137 @@ def alarms_visible_to(scope: Scope, user=None) -> QuerySet[Alarm]:
     if scope.site_ids:
         q |= Q(site_id__in=scope.site_ids)
     return Alarm.objects.filter(q)
+
+
+# ---- the ledger (AQ 3064.2 §5.11): status as read, filters -------------------------------------
+
+
+def status_q(status: str, at) -> Q:
+    """The SQL twin of `Permit.status_at(at)` as a filter: a valid permit whose planned end has
+    come counts as expired (AQ 3064.2 alarm 10), whether or not the sweep stored it."""
+    past = Q(status__in=VALID, planned_end__lte=at)
+    if status == PermitStatus.EXPIRED:
+        return Q(status=PermitStatus.EXPIRED) | past
+    if status in VALID:
+        return Q(status=status, planned_end__gt=at)
+    return Q(status=status)
+
+
+def with_status_at(qs: QuerySet[Permit], at) -> QuerySet[Permit]:
+    """Annotate `status_now`: the status as read at `at` (`Permit.status_at`), in the same SQL."""
+    return qs.annotate(
+        status_now=Case(
+            When(Q(status__in=VALID, planned_end__lte=at), then=Value(PermitStatus.EXPIRED)),
+            default=F("status"),
+            output_field=CharField(),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class LedgerFilter:
+    """The ledger's questions (AQ 3064.2 §5.11): every field optional; dates are local days,
+    `date_to` inclusive."""
+
+    status: str | None = None
+    work_type: str | None = None
+    level: str | None = None
+    site_id: int | None = None
+    area_id: int | None = None
+    applicant_id: int | None = None
+    work_unit_id: int | None = None
+    contractor: str | None = None  # "own" | "contractor"
+    contractor_id: int | None = None
+    person_id: int | None = None
+    alarm_type: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    q: str | None = None
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=timezone.get_current_timezone())
+
+
+def ledger(qs: QuerySet[Permit], f: LedgerFilter, *, at) -> QuerySet[Permit]:
+    """The permits of `qs` that answer `f`, with `status_now`, newest planned start first."""
+    q = Q()
+    if f.status:
+        q &= status_q(f.status, at)
+    if f.work_type:
+        q &= Q(work_type__code=f.work_type)
+    if f.level:
+        q &= Q(level__code=f.level)
+    if f.site_id is not None:
+        q &= Q(site_id=f.site_id)
+    if f.area_id is not None:
+        q &= Q(area_id=f.area_id)
+    if f.applicant_id is not None:
+        q &= Q(applicant_id=f.applicant_id)
+    if f.work_unit_id is not None:
+        root = Department.objects.filter(pk=f.work_unit_id).values_list("path", flat=True).first()
+        subtree = Department.objects.filter(path__startswith=root) if root else None
+        q &= Q(work_unit__in=subtree.values("pk")) if subtree is not None else Q(pk__in=[])
+    if f.contractor == "own":
+        q &= Q(contractor__isnull=True)
+    elif f.contractor == "contractor":
+        q &= Q(contractor__isnull=False)
+    if f.contractor_id is not None:
+        q &= Q(contractor_id=f.contractor_id)
+    if f.person_id is not None:
+        crew = CrewAssignment.objects.filter(person_id=f.person_id, removed_at=None)
+        q &= Q(work_leader_id=f.person_id) | Q(pk__in=crew.values("permit_id"))
+    if f.alarm_type:
+        q &= Q(pk__in=Alarm.objects.filter(alarm_type__code=f.alarm_type).values("permit_id"))
+    if f.date_from:
+        q &= Q(planned_start__gte=_local_midnight(f.date_from))
+    if f.date_to:
+        q &= Q(planned_start__lt=_local_midnight(f.date_to + dt.timedelta(days=1)))
+    if f.q and f.q.strip():
+        text = f.q.strip()
+        q &= Q(number__icontains=text) | Q(place__icontains=text) | Q(content__icontains=text)
+    return (
+        with_status_at(qs.filter(q), at)
+        .select_related(
+            "work_type",
+            "level",
+            "site",
+            "area",
+            "applicant",
+            "work_unit",
+            "contractor",
+            "work_leader",
+        )
+        .order_by("-planned_start", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class AlarmFilter:
+    alarm_type: str | None = None
+    status: str | None = None
+    site_id: int | None = None
+    permit_id: int | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+
+def alarm_list(qs: QuerySet[Alarm], f: AlarmFilter) -> QuerySet[Alarm]:
+    q = Q()
+    if f.alarm_type:
+        q &= Q(alarm_type__code=f.alarm_type)
+    if f.status:
+        q &= Q(status=f.status)
+    if f.site_id is not None:
+        q &= Q(site_id=f.site_id)
+    if f.permit_id is not None:
+        q &= Q(permit_id=f.permit_id)
+    if f.date_from:
+        q &= Q(raised_at__gte=_local_midnight(f.date_from))
+    if f.date_to:
+        q &= Q(raised_at__lt=_local_midnight(f.date_to + dt.timedelta(days=1)))
+    return (
+        qs.filter(q)
+        .select_related("alarm_type", "permit", "site", "acknowledged_by", "handled_by")
+        .order_by("-raised_at", "-id")
+    )

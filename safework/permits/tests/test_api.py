@@ -1,0 +1,319 @@
+"""The permits API: the lifecycle through HTTP, refusals with clauses, field errors, scopes, the
+ledger's filters and exports."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from safework.accounts.models import Role
+from safework.accounts.tests.world import API, world_fixture
+from safework.permits.models import Permit
+from safework.permits.tests.api_flow import (
+    DRAFTED,
+    END,
+    OFF_SITE,
+    ON_SITE,
+    START,
+    Flow,
+    make_crew,
+    ok,
+)
+
+api_world = world_fixture(catalogue=True)
+
+
+@pytest.fixture
+def flow(api_world, db):
+    return Flow(api_world, make_crew(api_world))
+
+
+def _get(flow, role, url, at=DRAFTED + dt.timedelta(hours=3)):
+    with time_machine.travel(at, tick=False):
+        return flow.client(role).get(url)
+
+
+def test_lifecycle_from_draft_to_closed(flow):
+    created = flow.create()
+    assert (created["status"], created["level"], created["number"]) == ("draft", "level2", None)
+    assert created["measures"] and created["risks"]  # the hot-work template
+    submitted = flow.submit()
+    assert submitted["status"] == "in_approval"
+    assert submitted["number"].startswith("DH20260520-")  # prefix + local day of submission
+    assert [s["status"] for s in submitted["steps"]] == ["pending", "waiting"]
+    approved = flow.approve()
+    assert approved["status"] == "approved"
+    signature = approved["signatures"][0]
+    assert (signature["action"], signature["role"], signature["on_site"]) == (
+        "approve",
+        "workshop_head",
+        True,
+    )
+    assert signature["position"]["accuracy_m"] == ON_SITE["accuracy_m"]
+    flow.prepare()
+    flow.gas_test(taken_at=START - dt.timedelta(minutes=5))
+    started = flow.start()
+    assert started["status"] == "active"
+    assert all(m["confirmed_at"] for m in started["measures"])
+    assert started["gas_tests"][0]["passed"] is True
+    after = END - dt.timedelta(hours=1)
+    done = flow.post(Role.SAFETY_OFFICER, "/complete", {"cleaned_up": True}, at=after)
+    assert done["status"] == "completed"
+    accepted = flow.post(Role.WORKSHOP_HEAD, "/accept", {"note": "合格"}, at=after)
+    assert accepted["status"] == "accepted"
+    closed = flow.post(Role.WORKSHOP_HEAD, "/close", at=after)
+    assert closed["status"] == "closed"
+    kinds = [e["kind"] for e in closed["events"]]
+    for kind in ("created", "submitted", "approved", "started", "completed", "closed"):
+        assert kind in kinds
+    assert closed["alarms"] == []
+
+
+def test_the_applicant_does_not_approve_their_own_permit(flow):
+    flow.create(role=Role.WORKSHOP_HEAD)
+    flow.post(Role.WORKSHOP_HEAD, "/submit", at=DRAFTED + dt.timedelta(minutes=5))
+    response = flow.post(
+        Role.WORKSHOP_HEAD,
+        "/approve",
+        {"position": ON_SITE},
+        at=DRAFTED + dt.timedelta(hours=1),
+        status=None,
+    )
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["code"] == "forbidden"
+
+
+def test_no_gas_test_cannot_start_409_with_clause_and_alarm_01(flow):
+    flow.to_approved()
+    flow.prepare()
+    response = flow.start(status=None)
+    assert response.status_code == 409
+    reasons = {r["code"]: r for r in response.json()["reasons"]}
+    assert "gas.missing" in reasons
+    assert "5.3.1" in reasons["gas.missing"]["clause"]
+    # The refusal keeps its alarm (AQ 3064.2 Table A.4: 01), in the ledger and the alarm list.
+    listed = ok(_get(flow, Role.SAFETY_OFFICER, f"{API}/permits?alarm_type=01", at=START))
+    assert [p["id"] for p in listed["items"]] == [flow.id]
+    alarms = ok(_get(flow, Role.SAFETY_OFFICER, f"{API}/alarms?alarm_type=01", at=START))
+    assert [a["permit_id"] for a in alarms["items"]] == [flow.id]
+
+
+def test_a_gas_sample_31_minutes_old_is_stale_30_minutes_passes(flow):
+    flow.to_approved()
+    flow.prepare()
+    flow.gas_test(taken_at=START - dt.timedelta(minutes=1))
+    at = START + dt.timedelta(minutes=31)  # the sample is 31 minutes old
+    stale = flow.start(at=at, status=None)
+    assert stale.status_code == 409
+    assert "gas.stale" in [r["code"] for r in stale.json()["reasons"]]
+    started = flow.start(at=START + dt.timedelta(minutes=29))
+    assert started["status"] == "active"
+
+
+def test_approval_off_site_is_409_and_alarm_30_runs_its_closed_loop(flow):
+    flow.create()
+    flow.submit()
+    when = DRAFTED + dt.timedelta(hours=2)
+    refused = flow.post(
+        Role.WORKSHOP_HEAD, "/approve", {"position": OFF_SITE}, at=when, status=None
+    )
+    assert refused.status_code == 409
+    reason = refused.json()["reasons"][0]
+    assert reason["code"] == "sign.off_site"
+    assert "4.11" in reason["clause"] and "5.5.2" in reason["clause"]
+    officer = flow.client(Role.SAFETY_OFFICER)
+    with time_machine.travel(when, tick=False):
+        alarm = ok(officer.get(f"{API}/alarms?alarm_type=30&status=raised"))["items"][0]
+        assert (alarm["permit_id"], alarm["status"]) == (flow.id, "raised")
+        url = f"{API}/alarms/{alarm['id']}"
+        assert ok(officer.post(f"{url}/acknowledge"))["status"] == "acknowledged"
+        empty = officer.post(f"{url}/handle", {"note": ""})
+        assert empty.status_code == 422
+        assert empty.json()["errors"][0]["field"] == "note"
+        handled = ok(officer.post(f"{url}/handle", {"note": "已要求到现场签字"}))
+        assert (handled["status"], handled["note"]) == ("handled", "已要求到现场签字")
+        assert ok(officer.post(f"{url}/clear"))["status"] == "cleared"
+        again = officer.post(f"{url}/clear")
+        assert again.status_code == 409
+        assert again.json()["reasons"][0]["code"] == "alarm.state"
+        # A worker reads no alarms; a guardian reads them but does not handle them.
+        assert flow.client(Role.WORKER).get(f"{API}/alarms").status_code == 403
+        assert flow.client(Role.GUARDIAN).post(f"{url}/acknowledge").status_code == 403
+
+
+def test_crew_change_after_approval_sends_the_permit_back_to_approval(flow, api_world):
+    from safework.qualification.tests.qualification_fixtures import member
+
+    flow.to_approved()
+    newcomer = member(api_world.site_a)
+    changed = flow.post(
+        Role.SAFETY_OFFICER,
+        "/crew",
+        {"add": [{"person_id": newcomer.pk, "role": "worker"}]},
+        at=DRAFTED + dt.timedelta(hours=3),
+    )
+    assert changed["status"] == "in_approval"
+    added = [c for c in changed["crew"] if c["person_id"] == newcomer.pk]
+    assert added[0]["added_after_approval"] is True
+    assert [s["round"] for s in changed["steps"] if s["status"] == "pending"] == [2]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "code"),
+    [
+        ({"planned_start": "2026-05-21T09:00:00"}, "planned_start", "invalid_datetime"),
+        ({"planned_end": "not a time"}, "planned_end", "invalid_datetime"),
+        ({"site_id": "abc"}, "site_id", "invalid_type"),
+        ({"place": 123}, "place", "invalid_type"),
+        ({"crew": [{"person_id": 1}]}, "crew.0.role", "required"),
+        ({"unknown": 1}, "unknown", "unknown_field"),
+    ],
+)
+def test_bad_input_is_422_naming_the_field_in_chinese(flow, change, field, code):
+    from safework.permits.tests.api_flow import body
+
+    data = body(flow.w, flow.crew) | change
+    with time_machine.travel(DRAFTED, tick=False):
+        response = flow.client(Role.SAFETY_OFFICER).post(f"{API}/permits", data)
+    assert response.status_code == 422, response.content
+    errors = {e["field"]: e for e in response.json()["errors"]}
+    assert errors[field]["code"] == code
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in errors[field]["message"])
+    assert not Permit.objects.exists()
+
+
+def test_references_and_order_are_checked_by_the_service(flow):
+    from safework.permits.tests.api_flow import body
+
+    officer = flow.client(Role.SAFETY_OFFICER)
+    data = body(flow.w, flow.crew, planned_end=(START - dt.timedelta(hours=1)).isoformat())
+    data["crew"][0]["person_id"] = 987654321
+    with time_machine.travel(DRAFTED, tick=False):
+        response = officer.post(f"{API}/permits", data)
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert {"planned_end", "crew.0.person_id"} <= fields
+    # A level the standard does not have is refused with the clause.
+    with time_machine.travel(DRAFTED, tick=False):
+        unknown = officer.post(f"{API}/permits", body(flow.w, flow.crew, level="三级"))
+    assert unknown.status_code == 409
+    assert unknown.json()["reasons"][0]["code"] == "work.level.unknown"
+    assert unknown.json()["reasons"][0]["clause"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/permits/abc", 422),
+        ("/permits/99999999999999999999", 422),
+        ("/permits/987654321", 404),
+        ("/permits/987654321/history.xlsx", 404),
+        ("/permits?status=nonsense", 422),
+        ("/permits?date_from=2026-13-01", 422),
+        ("/permits?contractor=maybe", 422),
+        ("/alarms?status=lost", 422),
+    ],
+)
+def test_bad_ids_and_filters_are_never_500(api_world, db, path, status):
+    response = api_world.clients[Role.SAFETY_OFFICER].get(f"{API}{path}")
+    assert response.status_code == status, response.content
+
+
+def test_malformed_body_is_400(api_world, db):
+    client = api_world.clients[Role.SAFETY_OFFICER]
+    response = client.post(f"{API}/permits", "{not json", content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_another_contractors_permit_is_404(api_world, db):
+    crew = make_crew(api_world, contractor=api_world.contractor_x)
+    flow = Flow(api_world, crew)
+    created = flow.create(role=Role.CONTRACTOR_MANAGER, contractor_id=api_world.contractor_x.pk)
+    own = api_world.clients[Role.CONTRACTOR_MANAGER]
+    other = api_world.clients["other_manager"]
+    url = f"{API}/permits/{created['id']}"
+    with time_machine.travel(DRAFTED, tick=False):
+        assert own.get(url).status_code == 200
+        for response in (
+            other.get(url),
+            other.get(f"{url}/history"),
+            other.patch(url, {"place": "别处"}),
+            other.post(f"{url}/cancel", {"reason": "不是我的"}),
+        ):
+            assert response.status_code == 404, response.content
+            assert response.json()["errors"][0]["code"] == "not_found"
+        assert ok(other.get(f"{API}/permits"))["total"] == 0
+        # A worker who is not on the crew does not see it either.
+        assert api_world.clients[Role.WORKER].get(url).status_code == 404
+        # Applying for another contractor is outside the manager's scope.
+        refused = other.post(
+            f"{API}/permits",
+            __import__("safework.permits.tests.api_flow", fromlist=["body"]).body(
+                api_world, crew, contractor_id=api_world.contractor_x.pk, work_unit_id=None
+            ),
+        )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["code"] == "out_of_scope"
+
+
+def test_cancel_needs_a_reason(flow):
+    flow.create()
+    response = flow.post(Role.SAFETY_OFFICER, "/cancel", {"reason": ""}, at=DRAFTED, status=None)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "reason"
+    cancelled = flow.post(Role.SAFETY_OFFICER, "/cancel", {"reason": "计划取消"}, at=DRAFTED)
+    assert (cancelled["status"], cancelled["cancel_reason"]) == ("cancelled", "计划取消")
+
+
+def test_preview_level_derives_and_upgrades_as_you_type(api_world, db):
+    client = api_world.clients[Role.SAFETY_OFFICER]
+
+    def preview(start, **inputs):
+        return ok(
+            client.post(
+                f"{API}/permits/preview-level",
+                {
+                    "work_type": "hot_work",
+                    "site_id": api_world.site_a.pk,
+                    "area_id": api_world.area_a.pk,
+                    "planned_start": start.isoformat(),
+                    "planned_end": (start + dt.timedelta(hours=4)).isoformat(),
+                    "inputs": inputs,
+                },
+            )
+        )
+
+    weekday = preview(START)  # Thursday 21 May 2026, 09:00–13:00
+    assert (weekday["level"], weekday["upgraded"]) == ("level2", False)
+    assert preview(START, pipe_rack=True)["level"] == "level1"
+    saturday = preview(START + dt.timedelta(days=2))  # 23 May 2026
+    assert "rest_day" in saturday["kinds"]
+    assert (saturday["derived"], saturday["level"], saturday["upgraded"]) == (
+        "level2",
+        "level1",
+        True,
+    )
+    bad = client.post(f"{API}/permits/preview-level", {"work_type": "hot_work"})
+    assert bad.status_code == 422
+
+
+def test_delegation_only_to_someone_holding_the_role(api_world, db):
+    from safework.accounts.tests.world import grant, make_user
+
+    head = api_world.clients[Role.WORKSHOP_HEAD]
+    body = {
+        "to_user_id": api_world.users[Role.WORKER].pk,
+        "role": "workshop_head",
+        "site_id": api_world.site_a.pk,
+        "starts_at": "2026-05-20T08:00:00+08:00",
+        "ends_at": "2026-05-21T08:00:00+08:00",
+    }
+    refused = head.post(f"{API}/delegations", body)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "to"
+    deputy = make_user("deputy-head")
+    grant(deputy, Role.WORKSHOP_HEAD, site=api_world.site_a)
+    created = ok(head.post(f"{API}/delegations", body | {"to_user_id": deputy.pk}), 201)
+    assert (created["delegate_id"], created["role"]) == (deputy.pk, "workshop_head")
+    naive = head.post(f"{API}/delegations", body | {"starts_at": "2026-05-20T08:00:00"})
+    assert naive.status_code == 422
