@@ -280,3 +280,12 @@ else:
     SECURE_CSP = _CSP
 # API tokens: a random secret checked by HMAC-SHA256 keyed with this (fast; never a password hash).
 API_TOKEN_KEY = env.str("SAFEWORK_API_TOKEN_KEY", default="") or secret_from(VAR_DIR / "token_key")
+
+# --- Permits: QR codes and printed permits (permits.verification, permits.printing) -----------
+# The address printed in QR codes: the public verification page must open from a phone on site.
+# Empty: the address of the request that printed it.
+SAFEWORK_PUBLIC_URL = env.str("SAFEWORK_PUBLIC_URL", default="http://127.0.0.1:8000")
+# Front-end packages installed by `make install` (npm ci); the PDFs embed the CJK font from here.
+SAFEWORK_NODE_MODULES = Path(
+    env.str("SAFEWORK_NODE_MODULES", default=str(BASE_DIR / "node_modules"))
+).resolve()

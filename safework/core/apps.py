@@ -6,4 +6,4 @@ class CoreConfig(AppConfig):
     verbose_name = "核心"
 
     def ready(self):
-        from safework.core import permissions  # noqa: F401  declares core's resources
+        from safework.core import pdf, permissions  # noqa: F401  resources; the PDF font check
