@@ -8,12 +8,13 @@ settings, in database `sw_permits_bench` (created when missing). The child migra
 catalogue, builds the bench world once (a synthetic group with 3 sites, their areas — one
 geofenced fire/explosion-hazardous unit as in `permits.tests.world` —, departments, contractors,
 applicants and approvers, and a hot-work crew qualified on 10 March 2026 built with the
-qualification fixtures), and loads the permits with COPY (secondary indexes dropped during the
-load and rebuilt after, then ANALYZE), or reuses them when the same number is already there. The
-permits are synthetic (group `permits-bench`, is_synthetic; content "基准合成许可"): spread over
-the 3 sites, the 8 work types and their levels, two years of planned starts up to a week past
-"now" (10 March 2026 09:00 Shanghai), statuses by time (the past closed, cancelled, rejected,
-expired; the present approved and active; the future drafts and in approval), ~20 % contractor
+qualification fixtures), and loads the permits with COPY (secondary indexes and foreign keys
+dropped during the load and rebuilt after, then VACUUM ANALYZE), or reuses them when the same
+number is already there. The permits are synthetic (group `permits-bench`, is_synthetic;
+content "基准合成许可"): spread over the 3 sites, the 8 work types and their levels, two
+years of planned starts up to a week past "now" (10 March 2026 09:00 Shanghai), statuses by
+time (the past closed, cancelled, rejected, expired; the present approved and active; the future
+drafts and in approval), ~20 % contractor
 work. Child tables stay empty except a 1 % sample with a crew.
 
 Then it times, with "now" fixed:
@@ -516,9 +517,11 @@ def generate(n: int, world: dict) -> None:
         )
     mark = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {table}")
-        cursor.execute(f"ANALYZE {CrewAssignment._meta.db_table}")
-    timings["ANALYZE"] = time.perf_counter() - mark
+        # Statistics, and the visibility map autovacuum would have set on a table this old
+        # (without it a COUNT cannot use an index-only scan).
+        cursor.execute(f"VACUUM ANALYZE {table}")
+        cursor.execute(f"VACUUM ANALYZE {CrewAssignment._meta.db_table}")
+    timings["VACUUM ANALYZE"] = time.perf_counter() - mark
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
     print(
         f"  generated {n:,} permits in {time.perf_counter() - started:.1f} s ({parts})",
@@ -909,15 +912,17 @@ def time_pdf(args, permit) -> None:
         print(f"PDF: not available ({exc})", flush=True)
         return
     first = (time.perf_counter() - started) * 1000
-    timings = []
+    timings, cpu = [], []
     for _ in range(args.pdfs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         pdf = permit_pdf(permit, at=at)
         timings.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
     print(
         f"PDF (closed level-1 hot-work permit, {len(pdf) // 1024} KiB): first {first:.0f} ms, "
         f"then median {statistics.median(timings):.0f} ms, max {max(timings):.0f} ms over "
-        f"{args.pdfs} (target <= 1 s)",
+        f"{args.pdfs} (this process's CPU: median {statistics.median(cpu):.0f} ms) "
+        f"(target <= 1 s)",
         flush=True,
     )
 
