@@ -104,6 +104,14 @@ for _entry in (
         order=15,
         when=_contractor_only,
     ),
+    NavEntry(
+        "permits",
+        _("Work permits"),
+        "web:permits",
+        "permits.read",
+        icon="file-earmark-text",
+        order=40,
+    ),
     NavEntry("rosters", _("Rosters"), "web:rosters", "roster.read", icon="calendar-week", order=60),
     NavEntry(
         "verifications",

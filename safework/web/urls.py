@@ -1,6 +1,6 @@
 from django.urls import path
 
-from safework.web import views
+from safework.web import permit_views, views
 
 app_name = "web"
 
@@ -37,4 +37,6 @@ urlpatterns = [
     path("rosters/<int:roster_id>/", views.roster_detail, name="roster"),
     path("verifications/", views.verification_list, name="verifications"),
     path("verifications/<int:batch_id>/", views.verification_detail, name="verification"),
+    path("work-permits/", permit_views.permit_list, name="permits"),
+    path("work-permits/<int:permit_id>/", permit_views.permit_detail, name="permit"),
 ]
