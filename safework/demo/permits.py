@@ -159,8 +159,8 @@ class _Demo:
 
     def ready(self, permit, crew, start):
         officer = self.user("demo_safety_officer")
-        for m in permit.measures.all():
-            services.confirm_measure(permit, m.pk, officer, at=start - 40 * MIN)
+        checklist = [{"id": pk} for pk in permit.measures.values_list("pk", flat=True)]
+        services.confirm_measures(permit, checklist, officer, at=start - 40 * MIN)
         people = [c.person_id for c in permit.crew.filter(removed_at=None)]
         services.record_briefing(
             permit,

@@ -6,6 +6,8 @@ notification outbox (`notify.services.emit`: approval waiting or overdue, alarm 
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.utils.translation import gettext as _
 
@@ -34,6 +36,24 @@ PUSHED = {
 }
 
 
+# The permits changed by the running service call (see `one_push_per_permit`).
+_changed: ContextVar[dict | None] = ContextVar("permits_changed", default=None)
+
+
+@contextmanager
+def one_push_per_permit():
+    """Within one service call, queue one park push per changed permit, with its final state
+    (a submission that is also routed, an approval that also approves the permit: one version,
+    not two). Outside a service call each change is pushed at once."""
+    token = _changed.set({})
+    try:
+        yield
+        for permit, at in _changed.get().values():
+            park.enqueue_permit(permit, at=at)
+    finally:
+        _changed.reset(token)
+
+
 def permit_event(permit: Permit, kind: str, *, at: dt.datetime, by=None, **details) -> PermitEvent:
     event = PermitEvent.objects.create(
         permit=permit,
@@ -44,7 +64,11 @@ def permit_event(permit: Permit, kind: str, *, at: dt.datetime, by=None, **detai
         details=details,
     )
     if kind in PUSHED and permit.number:
-        park.enqueue_permit(permit, at=at)
+        changed = _changed.get()
+        if changed is None:
+            park.enqueue_permit(permit, at=at)
+        else:
+            changed[permit.pk] = (permit, at)
     if kind in NOTIFIED:
         _notify_step(permit, NOTIFIED[kind], at=at, details=details)
     return event

@@ -88,7 +88,7 @@ def service(func):
     @functools.wraps(func)
     def run(*args, **kwargs):
         try:
-            with transaction.atomic():
+            with transaction.atomic(), events.one_push_per_permit():
                 return func(*args, **kwargs)
         except _Alarmed as exc:
             alarms.raise_for_refusal(exc.permit, exc.reasons, at=exc.at)
@@ -397,8 +397,8 @@ def _apply_level(permit: Permit, d: gates.LevelDecision) -> None:
 
 
 def _write_crew(permit, crew, *, at, after_approval: bool) -> list[CrewAssignment]:
-    return [
-        CrewAssignment.objects.create(
+    return CrewAssignment.objects.bulk_create(
+        CrewAssignment(
             permit=permit,
             person=person,
             role=role,
@@ -407,52 +407,56 @@ def _write_crew(permit, crew, *, at, after_approval: bool) -> list[CrewAssignmen
             added_after_approval=after_approval,
         )
         for person, role, attrs in crew
-    ]
+    )
 
 
 def _write_templates(permit: Permit, data: Mapping, by) -> None:
+    """The type's measure checklist and JSA template (with their clauses), then the applicant's
+    additions (with their author)."""
     rule = work_rules.permit_rule(
         permit.work_type, permit.level, timezone.localdate(permit.planned_start)
     )
     who = getattr(by, "username", "") or ""
-    order = 0
-    for item in rule.measures or []:
-        order += 1
-        MeasureItem.objects.create(
+    measures = [
+        MeasureItem(
             permit=permit,
-            order=order,
             code=item.get("code", ""),
             text=item["text"],
             clause=item.get("clause", ""),
         )
-    for item in data.get("measures") or []:
-        order += 1
-        MeasureItem.objects.create(
+        for item in rule.measures or []
+    ] + [
+        MeasureItem(
             permit=permit,
-            order=order,
             text=str(item.get("text", "")),
             author_label=who,
             confirmer_id=item.get("confirmer_id"),
         )
-    order = 0
-    for item in rule.hazards or []:
-        order += 1
-        RiskItem.objects.create(
+        for item in data.get("measures") or []
+    ]
+    risks = [
+        RiskItem(
             permit=permit,
-            order=order,
             hazard=item["hazard"],
             controls=item.get("controls", ""),
             from_template=True,
         )
-    for item in data.get("risks") or []:
-        order += 1
-        RiskItem.objects.create(
+        for item in rule.hazards or []
+    ] + [
+        RiskItem(
             permit=permit,
-            order=order,
             hazard=str(item.get("hazard", "")),
             controls=str(item.get("controls", "")),
             author_label=who,
         )
+        for item in data.get("risks") or []
+    ]
+    for order, row in enumerate(measures, start=1):
+        row.order = order
+    for order, row in enumerate(risks, start=1):
+        row.order = order
+    MeasureItem.objects.bulk_create(measures)
+    RiskItem.objects.bulk_create(risks)
 
 
 def _write_blinds(permit: Permit) -> None:
@@ -854,41 +858,78 @@ def confirm_measure(
     permit: Permit, measure_id: int, by, *, at: dt.datetime, involved=True, photo=None
 ) -> MeasureItem:
     """Confirm one measure (the named person, when one is named)."""
+    return _confirm(permit, [(measure_id, involved, photo)], by, at=at)[0]
+
+
+@service
+def confirm_measures(permit: Permit, items, by, *, at: dt.datetime) -> list[MeasureItem]:
+    """Confirm several measures at once, as a checklist is ticked and signed on site: `items` are
+    `{"id": …, "involved": True|False}`; each is refused or confirmed as `confirm_measure` would,
+    and one refused item confirms none."""
+    rows = []
+    for i, item in enumerate(items or []):
+        if not isinstance(item, Mapping) or not isinstance(item.get("id"), int):
+            raise InvalidInput(FieldError(f"items.{i}.id", "required", _("Name the measure.")))
+        rows.append((item["id"], item.get("involved", True), None))
+    if not rows:
+        raise InvalidInput(FieldError("items", "required", _("Name the measures confirmed.")))
+    return _confirm(permit, rows, by, at=at)
+
+
+def _confirm(permit: Permit, rows, by, *, at: dt.datetime) -> list[MeasureItem]:
     permit = _lock(permit)
     _not_expired(permit, at)
     _in(permit, (S.IN_APPROVAL, S.APPROVED, S.SUSPENDED, S.ACTIVE), _("confirm measures of"))
-    item = permit.measures.filter(pk=measure_id).first()
-    if item is None:
+    found = permit.measures.select_related("confirmer").in_bulk([r[0] for r in rows])
+    missing = [i for i, r in enumerate(rows) if r[0] not in found]
+    if missing:
         raise InvalidInput(
-            FieldError("measure_id", "not_found", _("No such measure on this permit."))
+            [
+                FieldError(
+                    "measure_id" if len(rows) == 1 else f"items.{i}.id",
+                    "not_found",
+                    _("No such measure on this permit."),
+                )
+                for i in missing
+            ]
         )
-    if item.confirmer_id and item.confirmer_id != _user_person(by):
+    person_id = _user_person(by)
+    others = [found[r[0]] for r in rows if found[r[0]].confirmer_id not in (None, person_id)]
+    if others:
         raise Refused(
             [
                 Reason(
                     "measures.not_confirmer",
-                    _("This measure is confirmed by %(name)s.") % {"name": item.confirmer},
+                    _("This measure is confirmed by %(name)s.") % {"name": m.confirmer},
                     clause="GB 30871-2022 4.11 c)",
+                    subject=m.text[:60],
                 )
+                for m in others
             ]
         )
-    item.involved = bool(involved)
-    item.confirmed_by = by
-    item.confirmed_at = at
-    if photo is not None:
-        item.photo = photo
-    item.save()
-    events.permit_event(
-        permit, "measure.confirmed", at=at, by=by, measure=item.text[:80], involved=item.involved
+    items = []
+    for measure_id, involved, photo in rows:
+        item = found[measure_id]
+        item.involved = bool(involved)
+        item.confirmed_by = by
+        item.confirmed_at = at
+        if photo is not None:
+            item.photo = photo
+            item.save()
+        items.append(item)
+    MeasureItem.objects.bulk_update(
+        [i for i in items if not i.photo], ["involved", "confirmed_by", "confirmed_at"]
     )
+    confirmed = [{"measure": i.text[:200], "involved": i.involved} for i in items]
+    events.permit_event(permit, "measure.confirmed", at=at, by=by, measures=confirmed)
     audit.record(
         action="permit.measure_confirmed",
         target=permit,
         actor=by,
         at=at,
-        after={"measure": item.text[:200], "involved": item.involved},
+        after={"measures": confirmed},
     )
-    return item
+    return items
 
 
 @service
@@ -1543,6 +1584,7 @@ __all__ = [
     "close",
     "complete",
     "confirm_measure",
+    "confirm_measures",
     "create_permit",
     "current_step",
     "delegate",

@@ -477,3 +477,24 @@ def test_detector_calibration_date_rule(w, age_days, ok):
         with pytest.raises(InvalidInput) as exc:
             services.record_gas_test(permit, w.user("tester"), **test)
         assert exc.value.errors[0].field == "calibrated_on"
+
+
+def test_a_checklist_confirmed_at_once_refuses_whole_when_one_item_is_someone_elses(w):
+    permit = approve_all(
+        w, services.submit(create(w), w.user("applicant"), at=at(D - dt.timedelta(days=1), 10))
+    )
+    first, second = list(permit.measures.order_by("order")[:2])
+    second.confirmer = w.guardian  # named: only the guardian confirms it
+    second.save()
+    with pytest.raises(Refused) as exc:
+        services.confirm_measures(
+            permit, [{"id": first.pk}, {"id": second.pk}], w.user("applicant"), at=at(D, 9)
+        )
+    assert codes(exc) == {"measures.not_confirmer"}
+    assert not permit.measures.filter(confirmed_at__isnull=False).exists()
+    done = services.confirm_measures(
+        permit, [{"id": first.pk, "involved": False}], w.user("applicant"), at=at(D, 9)
+    )
+    assert [m.involved for m in done] == [False]
+    first.refresh_from_db()
+    assert first.confirmed_at == at(D, 9) and not first.involved

@@ -135,10 +135,10 @@ def approve_all(w: World, permit, *, when=None, position=ON_SITE):
 
 def ready_to_start(w: World, permit, *, start):
     """Confirm every measure, brief the crew, test the gas 10 minutes before, check everyone in."""
-    for m in permit.measures.all():
-        services.confirm_measure(
-            permit, m.pk, w.user("applicant"), at=start - dt.timedelta(minutes=40)
-        )
+    checklist = [{"id": pk} for pk in permit.measures.values_list("pk", flat=True)]
+    services.confirm_measures(
+        permit, checklist, w.user("applicant"), at=start - dt.timedelta(minutes=40)
+    )
     crew = [c.person_id for c in permit.crew.filter(removed_at=None)]
     services.record_briefing(
         permit,
