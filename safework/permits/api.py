@@ -50,6 +50,7 @@ from safework.permits.schemas import (
     CancelIn,
     ChangeIn,
     CheckInIn,
+    ChecklistIn,
     CompleteIn,
     ConfirmIn,
     CrewChangeIn,
@@ -575,6 +576,18 @@ def confirm_measure(request, permit_id: RowId, measure_id: RowId, body: ConfirmI
     services.confirm_measure(
         permit, measure_id, request.user, at=timezone.now(), involved=body.involved
     )
+    return _detail(request, permit.pk)
+
+
+@router.post(
+    "/permits/{permit_id}/measures/confirm", response=PermitDetailOut, **access(PERMITS, SIGN)
+)
+def confirm_checklist(request, permit_id: RowId, body: ChecklistIn):
+    """Confirm several measures at once (the checklist ticked and signed on site); one refused
+    item confirms none (409, or 422 for a measure not on this permit)."""
+    permit = _permit(request, permit_id)
+    items = [{"id": i.id, "involved": i.involved} for i in body.items]
+    services.confirm_measures(permit, items, request.user, at=timezone.now())
     return _detail(request, permit.pk)
 
 

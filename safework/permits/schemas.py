@@ -133,6 +133,15 @@ class ConfirmIn(In):
     involved: bool = True
 
 
+class ChecklistItemIn(In):
+    id: RowId
+    involved: bool = True
+
+
+class ChecklistIn(In):
+    items: list[ChecklistItemIn] = Field(min_length=1, max_length=200)
+
+
 class BriefingIn(In):
     briefer_id: RowId
     recipient_ids: list[RowId] = Field(..., min_length=1, max_length=200)

@@ -877,6 +877,9 @@ REQUEST = {
     ("POST", "/permits/{permit_id}/measures/{measure_id}/confirm"): lambda c: POST(
         "/permits/{}/measures/{}/confirm".format(*(x.pk for x in c.measure()))
     ),
+    ("POST", "/permits/{permit_id}/measures/confirm"): lambda c: (
+        lambda pm: POST(f"/permits/{pm[0].pk}/measures/confirm", {"items": [{"id": pm[1].pk}]})
+    )(c.measure()),
     ("POST", "/permits/{permit_id}/briefings"): lambda c: POST(
         f"/permits/{c.permit('approved').pk}/briefings",
         {"briefer_id": c.w.p_own.pk, "recipient_ids": [c.crew_person.pk]},
