@@ -142,6 +142,7 @@ class _Demo:
             "principal": "demo_principal",
             "team_leader": "demo_team_leader",
             "safety_officer": "demo_safety_officer",
+            "technical_lead": "demo_technical_lead",
         }
         for _ in range(10):
             step = services.current_step(permit)

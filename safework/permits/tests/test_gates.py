@@ -197,3 +197,22 @@ def test_hot_work_inside_a_confined_space_needs_its_linked_permit(w):
 def test_every_work_type_has_a_prefix_and_rules(w):
     prefixes = set(WorkType.objects.values_list("permit_code", flat=True))
     assert prefixes == {"DH", "SX", "MB", "GC", "DZ", "LD", "DT", "DL"}
+
+
+def test_special_hot_work_upgraded_gets_one_more_approver(w):
+    """Special has no level above: upgrading it adds the policy's approver (data: the technical
+    lead), after the special route's own steps."""
+    day = D
+    fields = {"method": "welding", "plan_ref": "FA-07"}
+    inputs = {"height_m": 0.5, "running_unit": True}
+    by_day = create(w, created=day_before(day), start=at(day, 10), fields=fields, inputs=inputs)
+    at_night = create(w, created=day_before(day), start=at(day, 22), fields=fields, inputs=inputs)
+    assert by_day.level.code == at_night.level.code == "special"
+    assert not by_day.upgraded and at_night.upgraded
+    roles = {}
+    for permit in (by_day, at_night):
+        permit = services.submit(permit, w.user("applicant"), at=day_before(day))
+        roles[permit.pk] = [r for s in permit.steps.filter(stage="approval") for r in s.roles]
+    assert "technical_lead" not in roles[by_day.pk]
+    assert roles[at_night.pk][-1] == "technical_lead"
+    assert roles[at_night.pk][:-1] == roles[by_day.pk]
