@@ -22,6 +22,11 @@ KNOWN = {
     "cert.absence_rule_enabled": True,
     "cert.absence_months": 6,
     "people.minimum_working_age": 16,
+    # notifications (issue 15)
+    "notify.max_attempts": 5,
+    "notify.retry_base_seconds": 60,
+    "notify.expired_lookback_days": 7,
+    "notify.roster_lookahead_days": 30,
 }
 
 
