@@ -215,12 +215,12 @@ JOB_QUEUE_TIMEOUT_SECONDS = env.int("SAFEWORK_JOB_QUEUE_TIMEOUT_SECONDS", defaul
 # The public URL: links in notifications and the permits' QR codes start with it (empty: QR codes
 # take the address of the request that printed them).
 # Notifications (safework.notify): links in messages start with the public URL; mail goes through
-# the default mailer (console unless SAFEWORK_MAIL_BACKEND is Django's SMTP backend, with
-# SAFEWORK_SMTP_HOST/PORT/USER/PASSWORD). A delivery claimed by a worker that died is taken again
-# after the lease; robots and webhooks time out after NOTIFY_HTTP_TIMEOUT seconds.
+# the default mailer: SMTP (SAFEWORK_SMTP_HOST/PORT/USER/PASSWORD/TLS), or another backend named
+# by SAFEWORK_MAIL_BACKEND. A delivery claimed by a worker that died is taken again after the
+# lease; robots and webhooks time out after NOTIFY_HTTP_TIMEOUT seconds.
 SAFEWORK_PUBLIC_URL = env.str("SAFEWORK_PUBLIC_URL", default="http://127.0.0.1:8000")
 _MAIL_BACKEND = env.str(
-    "SAFEWORK_MAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+    "SAFEWORK_MAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend"
 )
 _MAIL_OPTIONS = (
     {

@@ -41,11 +41,19 @@ def _json_safe(payload: dict) -> dict:
     return json.loads(json.dumps(payload or {}, cls=DjangoJSONEncoder))
 
 
-def _wake() -> None:
-    # Lazy: tasks imports this module. Delivery starts when the caller's transaction commits.
-    from safework.notify import tasks
+# The delivery run to queue when an emitting transaction commits: set by notify.tasks (which
+# imports this module; a service never imports its app's tasks).
+_waker = None
 
-    tasks.wake()
+
+def set_waker(fn) -> None:
+    global _waker
+    _waker = fn
+
+
+def _wake() -> None:
+    if _waker is not None:
+        _waker()
 
 
 def emit(

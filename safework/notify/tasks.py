@@ -11,7 +11,7 @@ from django.tasks import task
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 
-from safework.notify import locks, scan, worker
+from safework.notify import locks, scan, services, worker
 
 __all__ = ["deliver_task", "notify_deliver", "notify_scan", "wake"]
 
@@ -30,6 +30,9 @@ def deliver_task() -> int:
 def wake() -> None:
     """Queue a delivery run (called when an emitting transaction commits)."""
     deliver_task.enqueue()
+
+
+services.set_waker(wake)
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -48,6 +48,15 @@ from safework.core.queries import audit_visible_to, settings_visible_to
 from safework.demo.tests.conftest import AFTER_ORDER_19
 from safework.ledger.models import KIND_CONTRACTOR, KIND_LEDGER, ImportJob, ReportJob, ReportKind
 from safework.ledger.queries import imports_visible_to, reports_visible_to
+from safework.notify.models import (
+    Attempt,
+    Channel,
+    ChannelBinding,
+    Delivery,
+    Event,
+    NotifyRule,
+    RunLock,
+)
 from safework.org.models import Area, Department, Group, Position, Site
 from safework.org.queries import (
     areas_visible_to,
@@ -128,6 +137,11 @@ QUERIES = {
     RosterEntry: (matrix.ROSTER, lambda scope, user: roster_entries_visible_to(scope, user)),
     Permit: ("permits", lambda scope, user: permits_visible_to(scope, user)),
     Alarm: ("alarms", lambda scope, user: alarms_visible_to(scope, user)),
+    # notify: configuration and the outbox, whole to whoever reads the database settings
+    **{
+        model: (matrix.SETTINGS, lambda scope, user, model=model: model.objects.all())
+        for model in (NotifyRule, Channel, ChannelBinding, Event, Delivery, Attempt, RunLock)
+    },
 }
 # Reference data every role reads whole (decisions.md: the catalogue is the same everywhere).
 CATALOGUE = {
@@ -158,6 +172,8 @@ CATALOGUE = {
 }
 # Shown whole or not at all by design (administrators' business; group-wide readers' settings).
 ALL_OR_NOTHING = {User, RoleGrant, ApiToken, Setting}
+# notify's configuration and outbox: whole to readers of the database settings, else nothing.
+ALL_OR_NOTHING |= {NotifyRule, Channel, ChannelBinding, Event, Delivery, Attempt, RunLock}
 
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -28,6 +28,14 @@ KNOWN = {
     "work.calendar_missing_year": "weekends",
     "work.position_accuracy_m": 50,
     "work.onsite_signing": True,
+    # notifications (issue 15)
+    "notify.max_attempts": 5,
+    "notify.retry_base_seconds": 60,
+    "notify.expired_lookback_days": 7,
+    "notify.roster_lookahead_days": 30,
+    # permits (issue 14)
+    "permits.calibration_check": True,
+    "permits.calibration_days": 365,
 }
 
 
