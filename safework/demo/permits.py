@@ -14,6 +14,7 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from safework.accounts.models import User
@@ -75,6 +76,9 @@ class _Demo:
         self.pos = _inside(self.area)
         self.users = {u.username: u for u in User.objects.filter(username__startswith="demo_")}
         self.counts: Counter[str] = Counter()
+        self.preferred: list[Person] = []
+        guardian = getattr(self.users.get("demo_guardian"), "person", None)
+        self.reserved = {guardian.pk} if guardian else set()
 
     def user(self, name):
         return self.users[name]
@@ -88,8 +92,16 @@ class _Demo:
             ("guardian", "process-operator", "guardian"),
             ("tester", "gas-analyst", "gas_tester"),
         ):
-            people = [p for p in _staff(self.site, position) if p.pk not in exclude]
-            cleared = _cleared(people[:12], role, "hot_work", level, self.site, start, end, attrs)
+            # The demo guardian's person is on the permits it is preferred for only, so that the
+            # guardian's login sees "their" permits, not the whole site's.
+            others = [
+                p
+                for p in _staff(self.site, position)
+                if p.pk not in exclude and p.pk not in self.reserved
+            ]
+            preferred = [p for p in self.preferred if p.position_id and p.position.code == position]
+            people = preferred + others[:12]
+            cleared = _cleared(people, role, "hot_work", level, self.site, start, end, attrs)
             if not cleared:
                 raise LookupError(f"no demo {position} cleared for {role}")
             pick[key] = cleared[0]
@@ -236,6 +248,14 @@ def _refused_blinding(demo: _Demo, start: dt.datetime) -> None:
     )
     officer = demo.user("demo_safety_officer")
     permit = services.create_permit(officer, data, at=start - dt.timedelta(days=1))
+    services.add_attachment(
+        permit,
+        officer,
+        name="盲板位置图",
+        kind="drawing",
+        at=permit.created_at,
+        upload=ContentFile("盲板位置图（演示）".encode(), name="blinds.pdf"),
+    )
     try:
         services.submit(permit, officer, at=permit.created_at + MIN)
     except Refused:
@@ -264,7 +284,18 @@ def seed_permits(*, now: dt.datetime | None = None) -> dict[str, int]:
         demo.draft(tomorrow)
         demo.submitted(tomorrow + H)  # waits for the workshop head
         demo.approved(tomorrow + 2 * H)
+        guardian = demo.users["demo_guardian"].person
+        demo.preferred = [guardian] if guardian else []
         running, _ = demo.active(now - H, hours=6)
+        demo.preferred = []
+        services.add_attachment(
+            running,
+            officer,
+            name="动火作业方案",
+            kind="plan",
+            at=now - 2 * H,
+            upload=ContentFile("特级动火作业方案（演示）".encode(), name="plan.pdf"),
+        )
         paused, _ = demo.active(now - 2 * H, hours=6)
         services.suspend(paused, officer, at=now - 30 * MIN, reason="监护人临时离开，收回作业票")
         for state in ("completed", "accepted", "closed"):

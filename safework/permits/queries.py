@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from safework.core.scope import Scope
 from safework.org.models import Department
-from safework.permits.models import Alarm, CrewAssignment, Permit
+from safework.permits.models import Alarm, CrewAssignment, Delegation, Permit
 from safework.permits.workflow import VALID, PermitStatus
 
 
@@ -179,3 +179,21 @@ def alarm_list(qs: QuerySet[Alarm], f: AlarmFilter) -> QuerySet[Alarm]:
         .select_related("alarm_type", "permit", "site", "acknowledged_by", "handled_by")
         .order_by("-raised_at", "-id")
     )
+
+
+def permit_parts_visible_to(model, scope: Scope, user=None) -> QuerySet:
+    """The rows of a permit's part (crew, steps, signatures, measures, tests, events, …): those
+    of the permits the scope sees."""
+    if scope.group_wide:
+        return model.objects.all()
+    return model.objects.filter(permit__in=permits_visible_to(scope, user).values("pk"))
+
+
+def delegations_visible_to(scope: Scope, user=None) -> QuerySet[Delegation]:
+    """A site's delegations to whoever sees the site; one's own (given or received) always."""
+    if scope.group_wide:
+        return Delegation.objects.all()
+    q = Q(site_id__in=scope.site_ids) if scope.site_ids else Q(pk__in=[])
+    if user is not None and getattr(user, "pk", None):
+        q |= Q(delegator_id=user.pk) | Q(delegate_id=user.pk)
+    return Delegation.objects.filter(q)

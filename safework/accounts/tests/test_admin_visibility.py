@@ -80,8 +80,31 @@ from safework.people.queries import (
     health_checks_visible_to,
     persons_visible_to,
 )
-from safework.permits.models import Alarm, AlarmType, Permit
-from safework.permits.queries import alarms_visible_to, permits_visible_to
+from safework.permits.models import (
+    Alarm,
+    AlarmType,
+    ApprovalStep,
+    Attachment,
+    Blind,
+    Briefing,
+    CrewAssignment,
+    Delegation,
+    GasTest,
+    MeasureItem,
+    ParkPush,
+    Permit,
+    PermitEvent,
+    PermitNumberCounter,
+    Presence,
+    RiskItem,
+    Signature,
+)
+from safework.permits.queries import (
+    alarms_visible_to,
+    delegations_visible_to,
+    permit_parts_visible_to,
+    permits_visible_to,
+)
 from safework.qualification.models import Requirement
 from safework.registry.models import VerificationBatch, VerificationLookup
 from safework.registry.queries import batches_visible_to, lookups_visible_to
@@ -137,6 +160,29 @@ QUERIES = {
     RosterEntry: (matrix.ROSTER, lambda scope, user: roster_entries_visible_to(scope, user)),
     Permit: ("permits", lambda scope, user: permits_visible_to(scope, user)),
     Alarm: ("alarms", lambda scope, user: alarms_visible_to(scope, user)),
+    # a permit's parts: those of the permits the scope sees
+    **{
+        model: (
+            "permits",
+            lambda scope, user, model=model: permit_parts_visible_to(model, scope, user),
+        )
+        for model in (
+            CrewAssignment,
+            ApprovalStep,
+            Signature,
+            MeasureItem,
+            RiskItem,
+            Briefing,
+            GasTest,
+            Presence,
+            Blind,
+            Attachment,
+            PermitEvent,
+        )
+    },
+    Delegation: ("permits", lambda scope, user: delegations_visible_to(scope, user)),
+    PermitNumberCounter: ("permits", lambda scope, user: PermitNumberCounter.objects.all()),
+    ParkPush: (matrix.SETTINGS, lambda scope, user: ParkPush.objects.all()),
     # notify: configuration and the outbox, whole to whoever reads the database settings
     **{
         model: (matrix.SETTINGS, lambda scope, user, model=model: model.objects.all())
@@ -171,7 +217,7 @@ CATALOGUE = {
     AlarmType,
 }
 # Shown whole or not at all by design (administrators' business; group-wide readers' settings).
-ALL_OR_NOTHING = {User, RoleGrant, ApiToken, Setting}
+ALL_OR_NOTHING = {User, RoleGrant, ApiToken, Setting, PermitNumberCounter, ParkPush}
 # notify's configuration and outbox: whole to readers of the database settings, else nothing.
 ALL_OR_NOTHING |= {NotifyRule, Channel, ChannelBinding, Event, Delivery, Attempt, RunLock}
 
@@ -280,6 +326,17 @@ def _add_rows() -> dict:
 
     for i, user in enumerate((users["demo_worker"], officer, users["demo_admin"])):
         ApiToken.objects.create(user=user, name="脚本", prefix=f"sw_t{i}", digest="0" * 64)
+    # Delegations at each site (a site's readers see its own; the people in one, theirs).
+    for site in (nj, zb):
+        Delegation.objects.create(
+            delegator=workshop_head,
+            delegate=principal,
+            role="workshop_head",
+            site=site,
+            starts_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            ends_at=dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
+            created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        )
     Setting.objects.create(key="cert.yellow_days", value=30)
     Setting.objects.create(key="cert.yellow_days", value=20, site_id=nj.pk)
     Setting.objects.create(key="cert.yellow_days", value=40, site_id=zb.pk)

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from safework.work.models import PermitFieldSchema, RouteStep
+from safework.work.models import PermitFieldSchema, RouteStep, UpgradePolicy
 from safework.work.routing import ConditionError, compile_condition, route_for
 
 ON = dt.date(2027, 3, 10)
@@ -66,17 +66,17 @@ def test_emergency_adds_a_step_for_every_type(types):
 
 
 def test_upgraded_top_level_gets_the_policy_role_once(types):
-    RouteStep.objects.filter(code="hot_work.principal").update(roles=["safety_head"])
     steps = route_for(types["hot_work"], "special", {"upgraded": True}, ON)
     extra = [s for s in steps if s.rule_id is None]
-    assert [s.roles for s in extra] == [("principal",)]
+    assert [s.roles for s in extra] == [("technical_lead",)]  # the shipped policy's role
     assert extra[0].clause.startswith("GB 30871-2022 5.1.1")
     # Not upgraded, or not the top level: no extra step.
     assert all(s.rule_id for s in route_for(types["hot_work"], "special", {}, ON))
     assert all(s.rule_id for s in route_for(types["hot_work"], "level1", {"upgraded": True}, ON))
 
 
-def test_upgraded_special_where_principal_already_signs_adds_nothing(types):
+def test_upgraded_special_where_the_policy_role_already_signs_adds_nothing(types):
+    UpgradePolicy.objects.filter(work_type=types["hot_work"]).update(at_top_extra_role="principal")
     steps = route_for(types["hot_work"], "special", {"upgraded": True}, ON)
     assert _roles(steps) == [("workshop_head",), ("safety_head",), ("principal",)]
 

@@ -11,7 +11,11 @@ def _level(types, code, level):
 
 @pytest.mark.parametrize(
     ("level", "upgraded", "extra"),
-    [("level2", "level1", ()), ("level1", "special", ()), ("special", "special", ("principal",))],
+    [
+        ("level2", "level1", ()),
+        ("level1", "special", ()),
+        ("special", "special", ("technical_lead",)),
+    ],
 )
 def test_hot_work_goes_one_level_up(types, level, upgraded, extra):
     u = upgrade(types["hot_work"], _level(types, "hot_work", level), {"night"})
@@ -48,4 +52,4 @@ def test_two_levels_up_from_level2_reaches_special_with_an_extra_role(types):
     assert u.level.code == "special"
     assert u.extra_roles == ()
     u = upgrade(types["hot_work"], _level(types, "hot_work", "level1"), {"holiday"})
-    assert u.extra_roles == ("principal",)
+    assert u.extra_roles == ("technical_lead",)
