@@ -219,18 +219,33 @@ def csv_long_field(chars: int) -> bytes:
 def run_measured(script: str, *, env: dict | None = None, address_space: int | None = None):
     """Run `python -c script` in a child process (its address space limited, so that a file
     that is not refused fails the child instead of the machine) and return (exit status,
-    stdout, the child's peak RSS in KiB, as `wait4` reports it)."""
+    stdout, the child's peak RSS in KiB).
+
+    The peak is the child's own (`VmHWM` of its process, written at exit): `wait4`'s maxrss
+    also counts the parent's resident pages at the fork, which in a long test run were larger
+    than anything the child did."""
     import os
     import resource
     import subprocess
     import sys
+    import tempfile
 
     def limit():
         if address_space:
             resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
 
+    handle, peak_file = tempfile.mkstemp(prefix="sw-peak-")
+    os.close(handle)
+    report_peak = (
+        "import atexit as _atexit, re as _re\n"
+        "def _peak():\n"
+        "    status = open('/proc/self/status').read()\n"
+        "    found = _re.search(r'VmHWM:\\s+(\\d+)', status)\n"
+        f"    open({peak_file!r}, 'w').write(found.group(1) if found else '')\n"
+        "_atexit.register(_peak)\n"
+    )
     child = subprocess.Popen(
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", report_peak + script],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
@@ -240,4 +255,11 @@ def run_measured(script: str, *, env: dict | None = None, address_space: int | N
     child.stdout.close()
     _pid, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
-    return child.returncode, out.decode(errors="replace"), usage.ru_maxrss
+    try:
+        with open(peak_file) as f:
+            peak = int(f.read().strip() or 0) or usage.ru_maxrss
+    except (OSError, ValueError):  # no /proc (not Linux), or the child died before exit
+        peak = usage.ru_maxrss
+    finally:
+        os.unlink(peak_file)
+    return child.returncode, out.decode(errors="replace"), peak
