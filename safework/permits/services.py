@@ -644,6 +644,34 @@ def _signing_role(permit: Permit, step: ApprovalStep, by, at) -> tuple[str | Non
     return None, None
 
 
+def _approver_of(permit: Permit, step: ApprovalStep, by, at) -> tuple[str, object]:
+    """The role `by` signs `step` as (and on whose behalf), or the refusal: nobody approves their
+    own permit; only a holder of the step's role at the site (or their delegate)."""
+    if permit.applicant_id == by.pk:
+        raise Refused(
+            [
+                Reason(
+                    "sign.own_permit",
+                    _("Nobody approves their own permit."),
+                    clause="GB 30871-2022 4.11",
+                )
+            ]
+        )
+    role, on_behalf = _signing_role(permit, step, by, at)
+    if role is None:
+        raise Refused(
+            [
+                Reason(
+                    "sign.not_approver",
+                    _("This step is signed by: %(roles)s at this site.")
+                    % {"roles": "、".join(step.roles)},
+                    clause=step.clause,
+                )
+            ]
+        )
+    return role, on_behalf
+
+
 def current_step(permit: Permit, stage: str | None = None) -> ApprovalStep | None:
     qs = permit.steps.filter(status=StepStatus.PENDING)
     if stage:
@@ -668,28 +696,7 @@ def approve(
         raise Refused(
             [Reason("step.none", _("No step of this permit is waiting for a signature."))]
         )
-    if permit.applicant_id == by.pk:
-        raise Refused(
-            [
-                Reason(
-                    "sign.own_permit",
-                    _("Nobody approves their own permit."),
-                    clause="GB 30871-2022 4.11",
-                )
-            ]
-        )
-    role, on_behalf = _signing_role(permit, step, by, at)
-    if role is None:
-        raise Refused(
-            [
-                Reason(
-                    "sign.not_approver",
-                    _("This step is signed by: %(roles)s at this site.")
-                    % {"roles": "、".join(step.roles)},
-                    clause=step.clause,
-                )
-            ]
-        )
+    role, on_behalf = _approver_of(permit, step, by, at)
     pos = Position.of(position)
     on_site, refusal = gates.position_reason(
         permit, pos.as_dict() if pos else None, required=step.on_site_required
@@ -749,28 +756,7 @@ def reject(permit: Permit, by, *, at: dt.datetime, reason: str, position=None) -
         raise Refused(
             [Reason("step.none", _("No step of this permit is waiting for a signature."))]
         )
-    if permit.applicant_id == by.pk:
-        raise Refused(
-            [
-                Reason(
-                    "sign.own_permit",
-                    _("Nobody approves their own permit."),
-                    clause="GB 30871-2022 4.11",
-                )
-            ]
-        )
-    role, on_behalf = _signing_role(permit, step, by, at)
-    if role is None:
-        raise Refused(
-            [
-                Reason(
-                    "sign.not_approver",
-                    _("This step is signed by: %(roles)s at this site.")
-                    % {"roles": "、".join(step.roles)},
-                    clause=step.clause,
-                )
-            ]
-        )
+    role, on_behalf = _approver_of(permit, step, by, at)
     pos = Position.of(position)
     Signature.objects.create(
         permit=permit,
