@@ -119,8 +119,12 @@ class ApplyForm(Styled, forms.Form):
     `f_` for the type's and the enterprise's form fields, `person_N`/`role_N` for the crew."""
 
     level = forms.CharField(label=_lazy("Level"), required=False, widget=forms.Select())
-    site = forms.ModelChoiceField(label=_lazy("Site"), queryset=Site.objects.none())
-    area = _AreaChoice(label=_lazy("Area"), required=False, queryset=Area.objects.none())
+    site = forms.ModelChoiceField(
+        label=_lazy("Site"), queryset=Site.objects.none(), empty_label="—"
+    )
+    area = _AreaChoice(
+        label=_lazy("Area"), required=False, queryset=Area.objects.none(), empty_label="—"
+    )
     place = forms.CharField(label=_lazy("Exact place"), max_length=300)
     latitude = forms.DecimalField(
         label=_lazy("Latitude"),
@@ -161,10 +165,10 @@ class ApplyForm(Styled, forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     work_unit = forms.ModelChoiceField(
-        label=_lazy("Work unit (own department)"), required=False, queryset=None
+        label=_lazy("Work unit (own department)"), required=False, queryset=None, empty_label="—"
     )
     contractor = forms.ModelChoiceField(
-        label=_lazy("Work unit (contractor)"), required=False, queryset=None
+        label=_lazy("Work unit (contractor)"), required=False, queryset=None, empty_label="—"
     )
     work_leader = forms.CharField(
         label=_lazy("Work leader: name or ID number"), required=False, max_length=100
