@@ -228,3 +228,43 @@ def test_bad_input_is_answered_in_the_form_in_chinese(w):
     assert response.status_code == 200
     assert "计划结束时间必须晚于计划开始时间" in response.content.decode()
     assert not Permit.objects.exists()
+
+
+def test_an_enterprise_field_is_in_the_form_and_checked_by_its_schema(w):
+    from safework.work.models import PermitFieldSchema, WorkType
+
+    PermitFieldSchema.objects.create(
+        work_type=WorkType.objects.get(code="hot_work"),
+        code="fire_watch",
+        name="消防监护",
+        schema={
+            "type": "object",
+            "properties": {
+                "fire_watch_phone": {"type": "string", "title": "消防值班电话", "minLength": 5}
+            },
+            "required": ["fire_watch_phone"],
+        },
+    )
+    c = _client(w.user("applicant"))
+    page = c.get("/work-permits/new/?type=hot_work").content.decode()
+    assert 'name="f_fire_watch_phone"' in page and "消防值班电话" in page
+    response = c.post("/work-permits/new/", _form(w, f_fire_watch_phone="119"))
+    assert response.status_code == 200 and not Permit.objects.exists()
+    assert "至少 5 个字符" in response.content.decode()  # the schema's minLength, in Chinese
+    permit = _draft(w, c, f_fire_watch_phone="0512-119119")
+    assert permit.fields["fire_watch_phone"] == "0512-119119"
+
+
+@pytest.mark.parametrize(
+    "code", ["hot_work", "height", "lifting", "excavation", "confined_space", "blinding"]
+)
+def test_every_work_type_has_its_form_and_a_half_filled_form_is_checked_without_error(w, code):
+    c = _client(w.user("applicant"))
+    page = c.get(f"/work-permits/new/?type={code}")
+    assert page.status_code == 200
+    half = c.post(
+        "/work-permits/new/check/", {"work_type": code, "site": w.site.pk, "i_height_m": "x"}
+    )
+    assert half.status_code == 200 and 'id="apply-level"' in half.content.decode()
+    empty = c.post("/work-permits/new/", {"work_type": code})
+    assert empty.status_code == 200 and "此字段为必填项" in empty.content.decode()
