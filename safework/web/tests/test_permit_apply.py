@@ -268,3 +268,25 @@ def test_every_work_type_has_its_form_and_a_half_filled_form_is_checked_without_
     assert half.status_code == 200 and 'id="apply-level"' in half.content.decode()
     empty = c.post("/work-permits/new/", {"work_type": code})
     assert empty.status_code == 200 and "此字段为必填项" in empty.content.decode()
+
+
+def test_a_contractor_manager_applies_for_their_own_company_only(w):
+    from safework.accounts.models import User
+    from safework.accounts.tests.factories import RoleGrantFactory
+    from safework.people.tests.factories import EngagementFactory
+
+    own = EngagementFactory(site=w.site).contractor
+    other = EngagementFactory(site=w.site).contractor
+    manager = User.objects.create(username="contractor_manager")
+    RoleGrantFactory(user=manager, role="contractor_manager", contractor=own)
+    c = _client(manager)
+    page = c.get("/work-permits/new/?type=hot_work").content.decode()
+    assert f'<option value="{own.pk}"' in page and f'<option value="{other.pk}"' not in page
+    mine = {"work_unit": "", "contractor": own.pk, "work_leader": "", "person_0": ""}
+    for i in range(1, 4):
+        mine[f"person_{i}"] = ""
+    theirs = {**mine, "contractor": other.pk}
+    assert c.post("/work-permits/new/", _form(w, **theirs)).status_code == 404
+    response = c.post("/work-permits/new/", _form(w, **mine))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Permit.objects.get().contractor == own
