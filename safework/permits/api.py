@@ -28,7 +28,7 @@ from safework.core.errors import FieldError, InvalidInput
 from safework.core.pagination import Page, PageParams, paginate
 from safework.core.refusals import Reason, Refused
 from safework.core.validation import RowId
-from safework.org.models import Department, Site
+from safework.org.models import Site
 from safework.permits import exports, queries, services
 from safework.permits.models import Alarm, Permit
 from safework.permits.permissions import (
@@ -318,23 +318,7 @@ def _position_in(body) -> dict | None:
 
 
 def _in_scope_to_apply(request, site_id: int, contractor_id: int | None) -> None:
-    """An applicant applies at a site of their scope, or for a contractor of theirs."""
-    scope = request.scope
-    if scope.group_wide or site_id in scope.site_ids:
-        return
-    if contractor_id is not None and contractor_id in scope.contractor_ids:
-        return
-    if scope.department_ids:
-        roots = Department.objects.filter(pk__in=scope.department_ids).values_list(
-            "path", flat=True
-        )
-        for path in roots:
-            if Department.objects.filter(path__startswith=path, effective_site_id=site_id).exists():
-                return
-    field = "contractor_id" if scope.contractor_ids else "site_id"
-    raise InvalidInput(
-        FieldError(field, "out_of_scope", _("No such object, or it is outside your scope."))
-    )
+    services.check_apply_scope(request.scope, site_id, contractor_id)
 
 
 def _data(body) -> dict:

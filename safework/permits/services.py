@@ -30,7 +30,7 @@ from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Reason, Refused
 from safework.core.settings_registry import get_setting
 from safework.core.workflow import can_proceed
-from safework.org.models import Area, Site
+from safework.org.models import Area, Department, Site
 from safework.people.models import Person
 from safework.permits import alarms, events, gates, numbers
 from safework.permits.models import (
@@ -294,6 +294,84 @@ def preview_level(data: Mapping) -> gates.LevelDecision:
         r["planned_end"],
         data.get("level"),
     )
+
+
+def check_apply_scope(scope, site_id, contractor_id=None) -> None:
+    """An applicant applies at a site of their scope, or for a contractor of theirs; otherwise
+    InvalidInput naming the field (the API's 422; the pages treat it as someone else's site)."""
+    if scope.group_wide or site_id in scope.site_ids:
+        return
+    if contractor_id is not None and contractor_id in scope.contractor_ids:
+        return
+    if scope.department_ids:
+        roots = Department.objects.filter(pk__in=scope.department_ids).values_list(
+            "path", flat=True
+        )
+        for path in roots:
+            if Department.objects.filter(path__startswith=path, effective_site_id=site_id).exists():
+                return
+    field = "contractor_id" if scope.contractor_ids else "site_id"
+    raise InvalidInput(
+        FieldError(field, "out_of_scope", _("No such object, or it is outside your scope."))
+    )
+
+
+@dataclass
+class CrewCheck:
+    """One crew row's qualification over the planned window, as the submit gate asks it."""
+
+    person: Person
+    role: CrewRole
+    reasons: list[Reason]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.reasons
+
+
+def preview_crew(data: Mapping) -> list[CrewCheck]:
+    """Each crew member's answer from the qualification engine for the planned window, the level
+    and the work's inputs, exactly as `submit` asks it (`gates.qualification_reasons`); nothing
+    is stored. InvalidInput when the window, type, site or crew cannot be read."""
+    errors: list = []
+    r = _resolve(data, errors)
+    crew = _crew_rows(data.get("crew") or [], errors)
+    needed = ("work_type", "site_id", "planned_start", "planned_end", "crew")
+    errors = [e for e in errors if e.field.split(".")[0] in needed]
+    if errors:
+        raise InvalidInput(errors)
+    decision = gates.decide_level(
+        r["work_type"],
+        r["inputs"],
+        r["area"],
+        r["site"],
+        r["planned_start"],
+        r["planned_end"],
+        data.get("level"),
+    )
+    permit = Permit(
+        work_type=r["work_type"],
+        site=r["site"],
+        area=r["area"],
+        planned_start=r["planned_start"],
+        planned_end=r["planned_end"],
+        inputs=r["inputs"],
+        fields=r.get("fields") or dict(data.get("fields") or {}),
+    )
+    _apply_level(permit, decision)
+    rows = [
+        CrewAssignment(permit=permit, person=person, role=role, attrs=attrs)
+        for person, role, attrs in crew
+    ]
+    reasons = gates.qualification_reasons(permit, rows)
+    return [
+        CrewCheck(
+            person=c.person,
+            role=c.role,
+            reasons=[x for x in reasons if (x.data or {}).get("person_id") == c.person_id],
+        )
+        for c in rows
+    ]
 
 
 @service

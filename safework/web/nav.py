@@ -112,6 +112,14 @@ for _entry in (
         icon="file-earmark-text",
         order=40,
     ),
+    NavEntry(
+        "permit_new",
+        _("Apply for a work permit"),
+        "web:permit_new",
+        "permits.apply",
+        icon="file-earmark-plus",
+        order=41,
+    ),
     NavEntry("rosters", _("Rosters"), "web:rosters", "roster.read", icon="calendar-week", order=60),
     NavEntry(
         "verifications",

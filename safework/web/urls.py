@@ -1,6 +1,6 @@
 from django.urls import path
 
-from safework.web import permit_views, views
+from safework.web import permit_apply, permit_views, views
 
 app_name = "web"
 
@@ -39,4 +39,13 @@ urlpatterns = [
     path("verifications/<int:batch_id>/", views.verification_detail, name="verification"),
     path("work-permits/", permit_views.permit_list, name="permits"),
     path("work-permits/<int:permit_id>/", permit_views.permit_detail, name="permit"),
+    path("work-permits/new/", permit_apply.apply_new, name="permit_new"),
+    path("work-permits/new/check/", permit_apply.apply_check, name="permit_apply_check"),
+    path("work-permits/<int:permit_id>/edit/", permit_apply.apply_edit, name="permit_edit"),
+    path("work-permits/<int:permit_id>/submit/", permit_apply.apply_submit, name="permit_submit"),
+    path(
+        "work-permits/<int:permit_id>/attachments/",
+        permit_apply.apply_attach,
+        name="permit_attach",
+    ),
 ]
