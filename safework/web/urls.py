@@ -1,6 +1,6 @@
 from django.urls import path
 
-from safework.web import permit_views, views
+from safework.web import permit_actions, permit_views, views
 
 app_name = "web"
 
@@ -38,5 +38,13 @@ urlpatterns = [
     path("verifications/", views.verification_list, name="verifications"),
     path("verifications/<int:batch_id>/", views.verification_detail, name="verification"),
     path("work-permits/", permit_views.permit_list, name="permits"),
-    path("work-permits/<int:permit_id>/", permit_views.permit_detail, name="permit"),
+    path("work-permits/<int:permit_id>/", permit_actions.permit_detail, name="permit"),
+    path(
+        "work-permits/<int:permit_id>/do/<slug:action>/",
+        permit_actions.permit_action,
+        name="permit_action",
+    ),
+    path("approvals/", permit_actions.approvals, name="approvals"),
+    path("approvals/<int:step_id>/approve/", permit_actions.approve_step, name="approve_step"),
+    path("approvals/<int:step_id>/reject/", permit_actions.reject_step, name="reject_step"),
 ]
