@@ -515,9 +515,18 @@ def permit_detail(request, permit_id: int):
 # ---- the approvals inbox -----------------------------------------------------------------------
 
 
+def _waiting(request) -> list[ApprovalStep]:
+    """The steps waiting for the user, read once per request (the inbox and its nav badge)."""
+    if not hasattr(request, "_sw_waiting"):
+        request._sw_waiting = queries.steps_waiting_for(
+            request.user, _visible(request), at=timezone.now()
+        )
+    return request._sw_waiting
+
+
 def _inbox(request, *, bound: dict | None = None, refusal=None, status: int = 200):
     bound = bound or {}
-    steps = queries.steps_waiting_for(request.user, _visible(request), at=timezone.now())
+    steps = _waiting(request)
     roles = dict(Role.choices)
     for step in steps:
         step.role_label = roles.get(step.signing_as, step.signing_as)
@@ -609,7 +618,7 @@ def reject_step(request, step_id: int):
 
 
 def _waiting_count(request) -> int:
-    return len(queries.steps_waiting_for(request.user, _visible(request), at=timezone.now()))
+    return len(_waiting(request))
 
 
 register(

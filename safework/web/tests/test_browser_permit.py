@@ -19,7 +19,8 @@ import pytest
 import time_machine
 
 from safework.permits import services
-from safework.permits.tests.world import ON_SITE, D, at, build_world, hot_work_data
+from safework.permits.models import Alarm
+from safework.permits.tests.world import OFF_SITE, ON_SITE, D, at, build_world, hot_work_data
 from safework.qualification import engine as qualification
 from safework.web.tests.test_browser import (  # noqa: F401  (fixtures)
     WIDTHS,
@@ -89,12 +90,31 @@ def _sign_in_the_inbox(journey, page, step, *, draw: bool, label: str):
     journey.check(f"inbox-{label}")
     if draw:
         _draw(page, card.locator("canvas[data-sw-pad]"))
+        journey.check(f"drawn-{label}")
     else:
         card.get_by_label(_zh("I sign this step in my own name")).check()
     card.get_by_role("button", name=_zh("Approve"), exact=True).click()
     page.wait_for_url("**/approvals/")
     page.locator(".alert-success").wait_for()
     journey.check(f"signed-{label}")
+
+
+def _refused_off_site(journey, page, step):
+    """Away from the work site, the on-site rule refuses (alarm 30) and the page says why."""
+    page.context.set_geolocation({"latitude": OFF_SITE["lat"], "longitude": OFF_SITE["lon"]})
+    journey.go("/approvals/")
+    card = page.locator(f"article[data-step='{step.pk}']")
+    card.get_by_label(_zh("I sign this step in my own name")).check()
+    journey.expected_errors.append("409")  # the browser logs the refused page's status
+    card.get_by_role("button", name=_zh("Approve"), exact=True).click()
+    reason = page.locator("article [data-sw-refusal] li[data-code='sign.off_site']")
+    reason.wait_for()
+    assert "AQ 3064.2-2025 5.5.2" in reason.inner_text()
+    journey.check("refused-off-site")
+    assert Alarm.objects.filter(permit=step.permit, alarm_type__code="30").exists()
+    page.context.set_geolocation(
+        {"latitude": ON_SITE["lat"], "longitude": ON_SITE["lon"], "accuracy": ON_SITE["accuracy_m"]}
+    )
 
 
 def _act(journey, page, key: str, label: str, fill=None):
@@ -121,6 +141,7 @@ def test_level1_hot_work_from_the_inbox_to_close(page, submitted, width):  # noq
             if first:
                 badge = page.locator("a[href='/approvals/'] .badge")
                 assert badge.inner_text() == "1"
+                _refused_off_site(journey, page, step)
             _sign_in_the_inbox(journey, page, step, draw=first, label=role)
             step.refresh_from_db()
             assert step.status == "approved"

@@ -259,9 +259,16 @@ def test_the_whole_checklist_then_the_work_runs_to_its_close(w, approved):
     applicant = _client(w.user("applicant"))
     url = f"/work-permits/{approved.pk}/do/"
     crew = list(approved.crew.values_list("person_id", flat=True))
+    first = approved.measures.order_by("order").first()
     with time_machine.travel(start - dt.timedelta(minutes=40), tick=False):
-        r = applicant.post(url + "measures/", {"measures-everything": "1"})
+        assert applicant.post(url + "measures/", {}).status_code == 422  # nothing ticked
+        r = applicant.post(url + "measures/", {"measures-measures": [first.pk]})  # one item
         assert r.status_code == 302
+        first.refresh_from_db()
+        assert first.confirmed_at is not None and approved.measures.filter(confirmed_at=None)
+        r = applicant.post(url + "measures/", {"measures-everything": "1"})  # the rest
+        assert r.status_code == 302
+        assert not approved.measures.filter(confirmed_at=None).exists()
         r = applicant.post(
             url + "briefing/", {"briefing-briefer": w.leader.pk, "briefing-recipients": crew}
         )
@@ -291,3 +298,23 @@ def test_the_whole_checklist_then_the_work_runs_to_its_close(w, approved):
         assert applicant.post(url + "close/", {}).status_code == 302
     approved.refresh_from_db()
     assert approved.status == "closed"
+
+
+def test_the_inbox_reads_a_constant_number_of_queries(w):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count() -> tuple[int, int]:
+        with time_machine.travel(SIGNING, tick=False):
+            client = _client(w.user("workshop"))
+            with CaptureQueriesContext(connection) as ctx:
+                page = client.get("/approvals/")
+        return len(ctx.captured_queries), _text(page).count("data-step=")
+
+    services.submit(create(w), w.user("applicant"), at=SUBMITTED)
+    one = count()
+    for _ in range(3):
+        services.submit(create(w), w.user("applicant"), at=SUBMITTED)
+    four = count()
+    assert (one[1], four[1]) == (1, 4)
+    assert one[0] == four[0]
