@@ -142,8 +142,11 @@ class PositionForm(_Form):
 
 
 def _crew_choices(permit) -> list[tuple[int, str]]:
-    rows = permit.crew.filter(removed_at=None).select_related("person", "role").order_by("id")
-    return [(c.person_id, f"{c.person.name}（{c.role.name}）") for c in rows]
+    """The current crew as choices, read once per permit object (several forms ask)."""
+    if not hasattr(permit, "_sw_crew_choices"):
+        rows = permit.crew.filter(removed_at=None).select_related("person", "role").order_by("id")
+        permit._sw_crew_choices = [(c.person_id, f"{c.person.name}（{c.role.name}）") for c in rows]
+    return list(permit._sw_crew_choices)
 
 
 class MeasuresForm(_Form):

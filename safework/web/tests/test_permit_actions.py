@@ -317,4 +317,4 @@ def test_the_inbox_reads_a_constant_number_of_queries(w):
         services.submit(create(w), w.user("applicant"), at=SUBMITTED)
     four = count()
     assert (one[1], four[1]) == (1, 4)
-    assert one[0] == four[0]
+    assert one[0] == four[0] and one[0] > 0
