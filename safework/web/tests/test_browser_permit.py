@@ -17,6 +17,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from safework.permits import services
 from safework.permits.models import Alarm
@@ -165,7 +166,7 @@ def test_level1_hot_work_from_the_inbox_to_close(page, submitted, width):  # noq
                 permit,
                 w.user("applicant"),
                 person_id=person_id,
-                at=START + dt.timedelta(minutes=3),
+                at=timezone.now(),
                 position=ON_SITE,
             )
 
