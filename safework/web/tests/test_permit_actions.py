@@ -318,3 +318,31 @@ def test_the_inbox_reads_a_constant_number_of_queries(w):
     four = count()
     assert (one[1], four[1]) == (1, 4)
     assert one[0] == four[0] and one[0] > 0
+
+
+def test_someone_else_cannot_act_on_the_permit_page(w, approved):
+    url = f"/work-permits/{approved.pk}/do/"
+    elsewhere = User.objects.create(username="elsewhere")
+    RoleGrantFactory(user=elsewhere, role="safety_officer", site=SiteFactory())
+    inspector = User.objects.create(username="inspector")
+    RoleGrantFactory(user=inspector, role="inspector", site=w.site)
+    with time_machine.travel(at(D, 9), tick=False):
+        stranger = _client(elsewhere).post(url + "cancel/", {"cancel-reason": "x"})
+        reader = _client(inspector).post(url + "cancel/", {"cancel-reason": "x"})
+        tester = _client(w.user("tester")).post(url + "cancel/", {"cancel-reason": "x"})
+        unknown = _client(w.user("applicant")).post(url + "explode/", {})
+        page = _client(inspector).get(f"/work-permits/{approved.pk}/")
+    assert (stranger.status_code, reader.status_code, tester.status_code) == (404, 403, 403)
+    assert unknown.status_code == 404
+    assert page.status_code == 200 and "data-action=" not in _text(page)
+    approved.refresh_from_db()
+    assert approved.status == "approved"
+
+
+def test_cancelling_needs_a_reason_in_chinese(w, approved):
+    with time_machine.travel(at(D, 9), tick=False):
+        response = _client(w.user("officer")).post(
+            f"/work-permits/{approved.pk}/do/cancel/", {"cancel-reason": ""}
+        )
+    assert response.status_code == 422
+    assert _zh("Give the reason.") in _text(response)
