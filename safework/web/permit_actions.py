@@ -450,7 +450,7 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def panel(request, permit, *, bound: dict | None = None, refusal=None, failed: str = "") -> dict:
+def panel(request, permit, *, bound: dict | None = None, refusal=None) -> dict:
     """The actions this user may take on `permit` now (their forms, `bound` ones as posted),
     and the refusal of the last one tried."""
     bound = bound or {}
@@ -475,7 +475,7 @@ def panel(request, permit, *, bound: dict | None = None, refusal=None, failed: s
                 "open": key in bound,
             }
         )
-    return {"actions": offered, "refusal": refusal, "failed": failed}
+    return {"actions": offered, "refusal": refusal}
 
 
 @require_POST
@@ -504,7 +504,7 @@ def permit_action(request, permit_id: int, action: str):
     return render_permit(
         request,
         permit.pk,
-        extra=lambda p: panel(request, p, bound={action: form}, refusal=refusal, failed=action),
+        extra=lambda p: panel(request, p, bound={action: form}, refusal=refusal),
         status=status,
     )
 
