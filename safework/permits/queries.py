@@ -6,9 +6,18 @@ from dataclasses import dataclass
 from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from safework.accounts.scope import grants_of
 from safework.core.scope import Scope
 from safework.org.models import Department
-from safework.permits.models import Alarm, CrewAssignment, Delegation, Permit
+from safework.permits.models import (
+    Alarm,
+    ApprovalStep,
+    CrewAssignment,
+    Delegation,
+    Permit,
+    SignatureAction,
+    StepStatus,
+)
 from safework.permits.workflow import VALID, PermitStatus
 
 
@@ -197,3 +206,81 @@ def delegations_visible_to(scope: Scope, user=None) -> QuerySet[Delegation]:
     if user is not None and getattr(user, "pk", None):
         q |= Q(delegator_id=user.pk) | Q(delegate_id=user.pk)
     return Delegation.objects.filter(q)
+
+
+# ---- who signs a step (the services' check and the approvals inbox) -----------------------------
+
+
+def roles_at_site(user, site_id: int) -> set[str]:
+    """The roles `user` holds at a site: grants naming it, a department grant whose department
+    lies at it, and group-wide grants (no site, no site-bound department)."""
+    out = set()
+    for g in grants_of(user):
+        where = g.site_id
+        if where is None and g.department_id is not None:
+            where = g.department.effective_site_id
+        if where in (None, site_id):
+            out.add(g.role)
+    return out
+
+
+def signing_role(
+    permit: Permit, step: ApprovalStep, user, *, held: set[str], delegations
+) -> tuple[str | None, object]:
+    """The one rule of who signs a step: the role of `step` `user` signs as, and on whose behalf
+    (a delegation), or (None, None). Never their own permit (GB 30871-2022 4.11); a role of the
+    step not yet signed that they hold at the permit's site (`held`), or that a delegation in
+    force to them names — and they hold it there themselves (AQ 3064.2 §5.5.3: only someone
+    authorised for the step). `delegations`: the user's delegations in force at the site."""
+    if permit.applicant_id == user.pk:
+        return None, None
+    signed = {s.role for s in step.signatures.all() if s.action == SignatureAction.APPROVE}
+    for role in step.roles:
+        if role not in signed and role in held:
+            return role, None
+    for d in delegations:
+        if d.role in step.roles and d.role not in signed and d.role in held:
+            return d.role, d.delegator
+    return None, None
+
+
+def steps_waiting_for(user, permits: QuerySet[Permit], *, at) -> list[ApprovalStep]:
+    """The pending steps of `permits` that `user` may sign at `at` (`signing_role`), each with
+    `signing_as`, `on_behalf_of` and `overdue`; overdue first, then the oldest. An approval step
+    waits while its permit is in approval, a check before the start while it is approved and
+    not past its validity (the states `services.approve` accepts)."""
+    if not getattr(user, "pk", None):
+        return []
+    live = permits.exclude(status_q(PermitStatus.EXPIRED, at))
+    steps = (
+        ApprovalStep.objects.filter(status=StepStatus.PENDING, permit__in=live.values("pk"))
+        .filter(
+            Q(stage="approval", permit__status=PermitStatus.IN_APPROVAL)
+            | (~Q(stage="approval") & Q(permit__status=PermitStatus.APPROVED))
+        )
+        .select_related("permit__work_type", "permit__level", "permit__site", "permit__area")
+        .prefetch_related("signatures")
+        .order_by(F("due_at").asc(nulls_last=True), "activated_at", "id")
+    )
+    delegations = list(
+        Delegation.objects.filter(delegate=user, starts_at__lte=at, ends_at__gt=at).select_related(
+            "delegator"
+        )
+    )
+    out = []
+    for step in steps:
+        permit = step.permit
+        role, on_behalf = signing_role(
+            permit,
+            step,
+            user,
+            held=roles_at_site(user, permit.site_id),
+            delegations=[d for d in delegations if d.site_id == permit.site_id],
+        )
+        if role is None:
+            continue
+        step.signing_as, step.on_behalf_of = role, on_behalf
+        step.overdue = step.due_at is not None and step.due_at <= at
+        out.append(step)
+    out.sort(key=lambda s: not s.overdue)  # stable: overdue first, each group by due time
+    return out

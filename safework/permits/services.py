@@ -24,7 +24,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from safework.accounts.guard import may
-from safework.accounts.scope import grants_of
 from safework.core import audit
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Reason, Refused
@@ -32,7 +31,7 @@ from safework.core.settings_registry import get_setting
 from safework.core.workflow import can_proceed
 from safework.org.models import Area, Department, Site
 from safework.people.models import Person
-from safework.permits import alarms, events, gates, numbers
+from safework.permits import alarms, events, gates, numbers, queries
 from safework.permits.models import (
     Alarm,
     ApprovalStep,
@@ -687,39 +686,19 @@ def submit(permit: Permit, by, *, at: dt.datetime) -> Permit:
 
 
 def roles_at_site(user, site_id: int) -> set[str]:
-    """The roles `user` holds at a site: grants naming it, a department grant whose department
-    lies at it, and group-wide grants (no site, no site-bound department)."""
-    out = set()
-    for g in grants_of(user):
-        where = g.site_id
-        if where is None and g.department_id is not None:
-            where = g.department.effective_site_id
-        if where in (None, site_id):
-            out.add(g.role)
-    return out
+    """The roles `user` holds at a site (`queries.roles_at_site`)."""
+    return queries.roles_at_site(user, site_id)
 
 
 def _signing_role(permit: Permit, step: ApprovalStep, by, at) -> tuple[str | None, object]:
-    """The role of `step` the user signs as, and on whose behalf (a delegation): they hold it at
-    the permit's site (a grant there or group-wide), or a delegation of it is in force to them —
-    and they hold it there themselves (AQ 3064.2 §5.5.3: only someone authorised for the step)."""
-    signed = {s.role for s in step.signatures.all() if s.action == SignatureAction.APPROVE}
-    held = roles_at_site(by, permit.site_id)
-    for role in step.roles:
-        if role in signed:
-            continue
-        if role in held:
-            return role, None
-    delegation = (
-        Delegation.objects.filter(
-            delegate=by, site=permit.site, role__in=step.roles, starts_at__lte=at, ends_at__gt=at
-        )
-        .exclude(role__in=signed)
-        .first()
+    """The role of `step` the user signs as, and on whose behalf: the one rule
+    (`queries.signing_role`), fed with this permit's facts."""
+    delegations = Delegation.objects.filter(
+        delegate=by, site=permit.site, role__in=step.roles, starts_at__lte=at, ends_at__gt=at
+    ).select_related("delegator")
+    return queries.signing_role(
+        permit, step, by, held=roles_at_site(by, permit.site_id), delegations=delegations
     )
-    if delegation is not None and delegation.role in held:
-        return delegation.role, delegation.delegator
-    return None, None
 
 
 def _approver_of(permit: Permit, step: ApprovalStep, by, at) -> tuple[str, object]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from safework.web import permit_apply, permit_views, views
+from safework.web import permit_actions, permit_apply, permit_views, views
 
 app_name = "web"
 
@@ -38,7 +38,6 @@ urlpatterns = [
     path("verifications/", views.verification_list, name="verifications"),
     path("verifications/<int:batch_id>/", views.verification_detail, name="verification"),
     path("work-permits/", permit_views.permit_list, name="permits"),
-    path("work-permits/<int:permit_id>/", permit_views.permit_detail, name="permit"),
     path("work-permits/new/", permit_apply.apply_new, name="permit_new"),
     path("work-permits/new/check/", permit_apply.apply_check, name="permit_apply_check"),
     path("work-permits/<int:permit_id>/edit/", permit_apply.apply_edit, name="permit_edit"),
@@ -48,4 +47,13 @@ urlpatterns = [
         permit_apply.apply_attach,
         name="permit_attach",
     ),
+    path("work-permits/<int:permit_id>/", permit_actions.permit_detail, name="permit"),
+    path(
+        "work-permits/<int:permit_id>/do/<slug:action>/",
+        permit_actions.permit_action,
+        name="permit_action",
+    ),
+    path("approvals/", permit_actions.approvals, name="approvals"),
+    path("approvals/<int:step_id>/approve/", permit_actions.approve_step, name="approve_step"),
+    path("approvals/<int:step_id>/reject/", permit_actions.reject_step, name="reject_step"),
 ]
