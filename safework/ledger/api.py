@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import FileResponse
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
@@ -191,21 +190,16 @@ def list_imports(request, filters: Query[JobFilters], page: Query[PageParams]):
     )
 
 
-def _job(request, job_id: int) -> ImportJob:
-    leases.expire_stale_imports()
-    return get_object_or_404(queries.imports_visible_to(request.scope, request.user), pk=job_id)
-
-
 @router.get("/imports/{int:job_id}", response=ImportJobOut, **access(CERTIFICATES, READ))
 def get_import(request, job_id: int):
     """Status, progress, counts and a summary of the findings."""
-    return job_out(_job(request, job_id), request.user)
+    return job_out(leases.visible_import(request.scope, request.user, job_id), request.user)
 
 
 @router.get("/imports/{int:job_id}/errors", **access(CERTIFICATES, READ))
 def import_errors(request, job_id: int, format: str = "xlsx"):
     """Every finding (row, column, cell, value, code, message) as xlsx (default) or csv."""
-    job = _job(request, job_id)
+    job = leases.visible_import(request.scope, request.user, job_id)
     stem = f"import-{job.pk}-errors"
     findings = _findings(request.user, job)
     if format == "csv":
@@ -228,7 +222,7 @@ def import_errors(request, job_id: int, format: str = "xlsx"):
 )
 def approve_import(request, job_id: int):
     """A site safety officer approves a contractor's upload: it is checked again and written."""
-    job = _job(request, job_id)
+    job = leases.visible_import(request.scope, request.user, job_id)
     return job_out(services.approve_import(job_id=job.pk, by=request.user), request.user)
 
 
@@ -236,7 +230,7 @@ def approve_import(request, job_id: int):
     "/imports/{int:job_id}/reject", response={200: ImportJobOut}, **access(CERTIFICATES, WRITE)
 )
 def reject_import(request, job_id: int, body: RejectIn):
-    job = _job(request, job_id)
+    job = leases.visible_import(request.scope, request.user, job_id)
     job = services.reject_import(job_id=job.pk, by=request.user, reason=body.reason)
     return job_out(job, request.user)
 
@@ -311,11 +305,6 @@ def coverage(request, query: CoverageQuery):
     return Status(202, report_out(job))
 
 
-def _report(request, job_id: int) -> ReportJob:
-    report_jobs.expire_stale_reports()  # a job whose worker died ends when it is read
-    return get_object_or_404(queries.reports_visible_to(request.user), pk=job_id)
-
-
 @router.get("/report-jobs", response=Page[ReportJobOut], **access(CERTIFICATES, READ))
 def list_reports(request, page: Query[PageParams]):
     """Your exports and reports, newest first."""
@@ -327,13 +316,13 @@ def list_reports(request, page: Query[PageParams]):
 @router.get("/report-jobs/{int:job_id}", response=ReportJobOut, **access(CERTIFICATES, READ))
 def get_report(request, job_id: int):
     """Status and progress of one of your exports or reports."""
-    return report_out(_report(request, job_id))
+    return report_out(report_jobs.visible_report(request.user, job_id))
 
 
 @router.get("/report-jobs/{int:job_id}/file", **access(CERTIFICATES, READ))
 def report_file(request, job_id: int):
     """The finished file (xlsx); 409 while the job has not succeeded."""
-    job = _report(request, job_id)
+    job = report_jobs.visible_report(request.user, job_id)
     if job.status != JobStatus.SUCCEEDED or not job.file:
         raise Refused(
             [
