@@ -146,9 +146,17 @@ def explain_event(event: Event) -> dict:
     return out
 
 
-def explain(*, person_id: int, event: str | None = None, limit: int = 20) -> dict:
+def explain(
+    *,
+    person_id: int,
+    event: str | None = None,
+    limit: int = 20,
+    kind: str | None = None,
+    key_prefix: str | None = None,
+) -> dict:
     """The diagnosis for a person: events about them, or sent to them, newest first; `event` is
-    an event id, a kind, or a key (substring)."""
+    an event id, a kind, or a key (substring); `kind` and `key_prefix` (the object an event is
+    about, e.g. one certificate's "cert:12:") narrow further, together."""
     sent_to = Delivery.objects.filter(Q(person_id=person_id) | Q(user__person_id=person_id)).values(
         "event_id"
     )
@@ -158,6 +166,10 @@ def explain(*, person_id: int, event: str | None = None, limit: int = 20) -> dic
             events = events.filter(pk=int(event))
         else:
             events = events.filter(Q(kind=event) | Q(key__contains=event))
+    if kind:
+        events = events.filter(kind=kind)
+    if key_prefix:
+        events = events.filter(key__startswith=key_prefix)
     rows = [explain_event(e) for e in events.order_by("-at", "-pk")[:limit]]
     summary = []
     if not rows:

@@ -32,6 +32,8 @@ class NavEntry:
     # A further question about the user's scope, for pages of one kind of user only (the
     # contractor portal); the same question its view asks.
     when: Callable[[object], bool] | None = None
+    # A number shown beside the label (the inbox's unread notices), asked of the request.
+    badge: Callable[[object], int] | None = None
 
 
 _ENTRIES: dict[str, NavEntry] = {}
@@ -63,6 +65,7 @@ def visible_entries(request) -> list[dict]:
                 "url": url,
                 "icon": e.icon,
                 "active": request.path == url or (url != "/" and request.path.startswith(url)),
+                "badge": e.badge(request) if e.badge is not None else None,
             }
         )
     return out

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from safework.web import permit_views, views
+from safework.web import dashboard_views, notify_views, permit_views, views
 
 app_name = "web"
 
@@ -39,4 +39,13 @@ urlpatterns = [
     path("verifications/<int:batch_id>/", views.verification_detail, name="verification"),
     path("work-permits/", permit_views.permit_list, name="permits"),
     path("work-permits/<int:permit_id>/", permit_views.permit_detail, name="permit"),
+    path("inbox/", notify_views.inbox, name="inbox"),
+    path("inbox/<int:notice_id>/read/", notify_views.notice_read, name="notice_read"),
+    path(
+        "inbox/<int:notice_id>/acknowledge/",
+        notify_views.notice_acknowledge,
+        name="notice_acknowledge",
+    ),
+    path("inbox/explain/", notify_views.explain, name="explain"),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
 ]

@@ -6,6 +6,106 @@
   // Bootstrap's danger / warning / success colours, as the status badges use them.
   var COLOURS = { red: "#dc3545", yellow: "#ffc107", green: "#198754" };
 
+  function pie(rows) {
+    return {
+      animation: false,
+      tooltip: { trigger: "item" },
+      legend: { bottom: 0 },
+      series: [
+        {
+          type: "pie",
+          radius: ["40%", "70%"],
+          center: ["50%", "45%"],
+          label: { position: "inside", formatter: "{c}" },
+          data: rows.map(function (r) {
+            return { name: r.label, value: r.count, itemStyle: { color: COLOURS[r.colour] } };
+          }),
+        },
+      ],
+    };
+  }
+
+  // Horizontal stacked bars: one bar per label, one stack part per series (colours or statuses).
+  function stacked(data) {
+    return {
+      animation: false,
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      legend: { top: 0, type: "scroll" },
+      grid: { left: 8, right: 16, top: 32, bottom: 8, containLabel: true },
+      xAxis: { type: "value", minInterval: 1 },
+      yAxis: { type: "category", data: data.labels, inverse: true },
+      series: data.series.map(function (s) {
+        var out = { type: "bar", stack: "all", name: s.name, data: s.data };
+        if (s.colour) {
+          out.itemStyle = { color: COLOURS[s.colour] };
+        }
+        return out;
+      }),
+    };
+  }
+
+  // The risk heat map: work type × level; the dot's size is the permits active today, its
+  // colour the alarms of the last 7 days; a click opens the ledger filtered to that cell.
+  function heat(data) {
+    var maxActive = Math.max.apply(null, [1].concat(data.cells.map(function (c) {
+      return c.active;
+    })));
+    var maxAnomalies = Math.max.apply(null, [1].concat(data.cells.map(function (c) {
+      return c.anomalies;
+    })));
+    return {
+      animation: false,
+      tooltip: {
+        formatter: function (p) {
+          var c = p.data.cell;
+          return c.name + "<br>" + data.legend.active + ": " + c.active + "<br>" +
+            data.legend.anomalies + ": " + c.anomalies;
+        },
+      },
+      grid: { left: 8, right: 16, top: 16, bottom: 56, containLabel: true },
+      xAxis: { type: "category", data: data.levels, splitLine: { show: true } },
+      yAxis: { type: "category", data: data.types, inverse: true, splitLine: { show: true } },
+      visualMap: {
+        type: "continuous",
+        dimension: 3,
+        min: 0,
+        max: maxAnomalies,
+        orient: "horizontal",
+        left: "center",
+        bottom: 0,
+        itemHeight: 120,
+        text: [data.legend.anomalies, "0"],
+        inRange: { color: [COLOURS.green, COLOURS.yellow, COLOURS.red] },
+      },
+      series: [
+        {
+          type: "scatter",
+          cursor: "pointer",
+          symbolSize: function (value) {
+            return 10 + 30 * (value[2] / maxActive);
+          },
+          label: { show: true, formatter: function (p) { return p.data.cell.active; } },
+          data: data.cells.map(function (c) {
+            return { value: [c.x, c.y, c.active, c.anomalies], cell: c };
+          }),
+        },
+      ],
+    };
+  }
+
+  function trend(data) {
+    return {
+      animation: false,
+      tooltip: { trigger: "axis" },
+      grid: { left: 8, right: 16, top: 16, bottom: 8, containLabel: true },
+      xAxis: { type: "category", data: data.labels },
+      yAxis: { type: "value", name: data.name },
+      series: [{ type: "line", name: data.name, data: data.median, connectNulls: false }],
+    };
+  }
+
+  var KINDS = { pie: pie, colours: stacked, stacked: stacked, heat: heat, trend: trend };
+
   function drawCharts(root) {
     if (typeof echarts === "undefined") {
       return;
@@ -16,24 +116,16 @@
         return;
       }
       el.dataset.swDrawn = "1";
-      var rows = JSON.parse(source.textContent);
+      var data = JSON.parse(source.textContent);
       var chart = echarts.init(el, null, { renderer: "svg" });
-      chart.setOption({
-        animation: false,
-        tooltip: { trigger: "item" },
-        legend: { bottom: 0 },
-        series: [
-          {
-            type: "pie",
-            radius: ["40%", "70%"],
-            center: ["50%", "45%"],
-            label: { position: "inside", formatter: "{c}" },
-            data: rows.map(function (r) {
-              return { name: r.label, value: r.count, itemStyle: { color: COLOURS[r.colour] } };
-            }),
-          },
-        ],
-      });
+      chart.setOption((KINDS[el.dataset.swKind] || pie)(data));
+      if (el.dataset.swKind === "heat") {
+        chart.on("click", function (p) {
+          if (p.data && p.data.cell && p.data.cell.url.charAt(0) === "/") {
+            window.location.assign(p.data.cell.url);
+          }
+        });
+      }
       window.addEventListener("resize", function () {
         chart.resize();
       });
