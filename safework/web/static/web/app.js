@@ -97,7 +97,7 @@
     return {
       animation: false,
       tooltip: { trigger: "axis" },
-      grid: { left: 8, right: 16, top: 16, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
       xAxis: { type: "category", data: data.labels },
       yAxis: { type: "value", name: data.name },
       series: [{ type: "line", name: data.name, data: data.median, connectNulls: false }],
@@ -118,7 +118,17 @@
       el.dataset.swDrawn = "1";
       var data = JSON.parse(source.textContent);
       var chart = echarts.init(el, null, { renderer: "svg" });
-      chart.setOption((KINDS[el.dataset.swKind] || pie)(data));
+      var option = (KINDS[el.dataset.swKind] || pie)(data);
+      // The page's font (Noto Sans SC from the static files): SVG text would otherwise fall
+      // back to a system font, which may have no Chinese glyphs.
+      option.textStyle = { fontFamily: getComputedStyle(document.body).fontFamily };
+      chart.setOption(option);
+      if (document.fonts && document.fonts.status !== "loaded") {
+        // Labels were measured with a fallback font: lay them out again with the real one.
+        document.fonts.ready.then(function () {
+          chart.setOption(option, true);
+        });
+      }
       if (el.dataset.swKind === "heat") {
         chart.on("click", function (p) {
           if (p.data && p.data.cell && p.data.cell.url.charAt(0) === "/") {
