@@ -8,7 +8,7 @@ and errors, and what to fix. A read: it changes nothing.
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils.translation import gettext as _
 
 from safework.notify import recipients, services
@@ -119,7 +119,7 @@ def explain_event(event: Event) -> dict:
                     )
                     fixes.extend(own_fixes)
             out["recipients"].append({"relation": relation, "resolved": resolved})
-    for d in event.deliveries.prefetch_related("attempt_log").order_by("pk"):
+    for d in sorted(event.deliveries.all(), key=lambda d: d.pk):  # prefetched by explain()
         out["deliveries"].append(
             {
                 "id": d.pk,
@@ -170,7 +170,11 @@ def explain(
         events = events.filter(kind=kind)
     if key_prefix:
         events = events.filter(key__startswith=key_prefix)
-    rows = [explain_event(e) for e in events.order_by("-at", "-pk")[:limit]]
+    deliveries = Delivery.objects.prefetch_related("attempt_log")
+    events = events.order_by("-at", "-pk").prefetch_related(Prefetch("deliveries", deliveries))
+    # The events of one person share rules, recipients and bindings: each read once.
+    with services.memoised():
+        rows = [explain_event(e) for e in events[:limit]]
     summary = []
     if not rows:
         summary.append(

@@ -278,3 +278,24 @@ def test_the_dashboard_reads_a_fixed_number_of_queries(dash_world, db):
 def test_a_worker_without_certificates_or_permits_scope_is_refused(dash_world, db):
     stranger = client_for(dash_world.users["stranger"])
     assert stranger.get(reverse("web:dashboard")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "username",
+    [
+        "demo_worker",
+        "demo_team_leader",
+        "demo_safety_officer",
+        "demo_contractor_manager",
+        "demo_inspector",
+        "demo_admin",
+    ],
+)
+def test_the_new_pages_answer_every_role_on_the_demo(demo, username):
+    from safework.accounts.models import User
+
+    client = client_for(User.objects.get(username=username))
+    for name in ("web:inbox", "web:explain", "web:dashboard"):
+        status = client.get(reverse(name)).status_code
+        assert status in (200, 403), (name, status)
+    assert client.get(reverse("web:inbox")).status_code == 200  # everyone has an inbox
