@@ -25,15 +25,20 @@
     };
   }
 
+  // Room for the category labels on the left, fixed: measuring them is unreliable while the
+  // Chinese font is still arriving (a long name is cut with an ellipsis instead of overflowing).
+  var LABEL_ROOM = 104;
+  var LABEL = { width: 88, overflow: "truncate" };
+
   // Horizontal stacked bars: one bar per label, one stack part per series (colours or statuses).
   function stacked(data) {
     return {
       animation: false,
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
       legend: { top: 0, type: "scroll" },
-      grid: { left: 8, right: 16, top: 32, bottom: 8, containLabel: true },
+      grid: { left: LABEL_ROOM, right: 16, top: 32, bottom: 24 },
       xAxis: { type: "value", minInterval: 1 },
-      yAxis: { type: "category", data: data.labels, inverse: true },
+      yAxis: { type: "category", data: data.labels, inverse: true, axisLabel: LABEL },
       series: data.series.map(function (s) {
         var out = { type: "bar", stack: "all", name: s.name, data: s.data };
         if (s.colour) {
@@ -62,9 +67,20 @@
             data.legend.anomalies + ": " + c.anomalies;
         },
       },
-      grid: { left: 8, right: 16, top: 16, bottom: 56, containLabel: true },
-      xAxis: { type: "category", data: data.levels, splitLine: { show: true } },
-      yAxis: { type: "category", data: data.types, inverse: true, splitLine: { show: true } },
+      grid: { left: LABEL_ROOM, right: 16, top: 16, bottom: 96 },
+      xAxis: {
+        type: "category",
+        data: data.levels,
+        splitLine: { show: true },
+        axisLabel: { interval: 0, rotate: 45 },
+      },
+      yAxis: {
+        type: "category",
+        data: data.types,
+        inverse: true,
+        splitLine: { show: true },
+        axisLabel: LABEL,
+      },
       visualMap: {
         type: "continuous",
         dimension: 3,
@@ -99,12 +115,23 @@
       tooltip: { trigger: "axis" },
       grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
       xAxis: { type: "category", data: data.labels },
-      yAxis: { type: "value", name: data.name },
+      yAxis: { type: "value", name: data.name, nameTextStyle: { align: "left" } },
       series: [{ type: "line", name: data.name, data: data.median, connectNulls: false }],
     };
   }
 
   var KINDS = { pie: pie, colours: stacked, stacked: stacked, heat: heat, trend: trend };
+  var drawn = [];
+
+  // The Chinese font arrives in pieces (unicode ranges) as glyphs are first used, some only once
+  // a chart has measured its labels with a fallback: lay the charts out again when a piece lands.
+  if (document.fonts && document.fonts.addEventListener) {
+    document.fonts.addEventListener("loadingdone", function () {
+      drawn.forEach(function (d) {
+        d.chart.setOption(d.option, true);
+      });
+    });
+  }
 
   function drawCharts(root) {
     if (typeof echarts === "undefined") {
@@ -123,12 +150,7 @@
       // back to a system font, which may have no Chinese glyphs.
       option.textStyle = { fontFamily: getComputedStyle(document.body).fontFamily };
       chart.setOption(option);
-      if (document.fonts && document.fonts.status !== "loaded") {
-        // Labels were measured with a fallback font: lay them out again with the real one.
-        document.fonts.ready.then(function () {
-          chart.setOption(option, true);
-        });
-      }
+      drawn.push({ chart: chart, option: option });
       if (el.dataset.swKind === "heat") {
         chart.on("click", function (p) {
           if (p.data && p.data.cell && p.data.cell.url.charAt(0) === "/") {
