@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
-from safework.accounts.access import READ, WRITE, access, shown_text
+from safework.accounts.access import READ, WRITE, access
 from safework.accounts.matrix import CERTIFICATES
 from safework.accounts.scope import sees_full_id_numbers
 from safework.core import xlsx
@@ -24,7 +24,8 @@ from safework.core.pagination import Page, PageParams, paginate
 from safework.core.refusals import Reason, Refused
 from safework.core.validation import RowId, visible_ref
 from safework.ledger import errorfile, leases, queries, report_jobs, services, template
-from safework.ledger.models import ImportJob, JobStatus, ReportJob
+from safework.ledger.models import JobStatus, ReportJob
+from safework.ledger.output import findings_shown, job_out
 from safework.org.queries import departments_visible_to
 from safework.people.queries import contractors_visible_to
 from safework.people.services import route_registrations_for_review
@@ -93,40 +94,6 @@ class CoverageQuery(Schema):
     site_id: int | None = None
     department_id: int | None = None
     contractor_id: int | None = None
-
-
-def _findings(user, job: ImportJob) -> list[dict]:
-    """The job's findings; their cells and messages quote the file (ID numbers, certificate
-    numbers often equal to them), so ID numbers are masked for users who may not see them."""
-    return shown_text(user, services.findings_for(user, job.errors or []))
-
-
-def job_out(job: ImportJob, user) -> dict:
-    return {
-        "id": job.pk,
-        "kind": job.kind,
-        "status": job.status,
-        "status_label": str(job.get_status_display()),
-        "original_name": job.original_name,
-        "valid_rows_only": job.valid_rows_only,
-        "site_id": job.site_id,
-        "contractor_id": job.contractor_id,
-        "total_rows": job.total_rows,
-        "processed_rows": job.processed_rows,
-        "progress": job.progress,
-        "error_rows": job.error_rows,
-        "created_count": job.created_count,
-        "updated_count": job.updated_count,
-        "unchanged_count": job.unchanged_count,
-        "message": shown_text(user, job.message),
-        "error_summary": errorfile.summary(_findings(user, job)),
-        "created_by": job.created_by.get_username() if job.created_by else None,
-        "reviewed_by": job.reviewed_by.get_username() if job.reviewed_by else None,
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "reviewed_at": job.reviewed_at,
-    }
 
 
 def _site(scope, site_id, field="site_id"):
@@ -201,7 +168,7 @@ def import_errors(request, job_id: int, format: str = "xlsx"):
     """Every finding (row, column, cell, value, code, message) as xlsx (default) or csv."""
     job = leases.visible_import(request.scope, request.user, job_id)
     stem = f"import-{job.pk}-errors"
-    findings = _findings(request.user, job)
+    findings = findings_shown(request.user, job)
     if format == "csv":
         return xlsx.download(
             errorfile.csv_bytes(findings), f"{stem}.csv", "text/csv; charset=utf-8"

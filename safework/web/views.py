@@ -35,6 +35,7 @@ from safework.ledger import api as ledger_api
 from safework.ledger import leases, report_jobs
 from safework.ledger import queries as ledger_queries
 from safework.ledger import services as ledger_services
+from safework.ledger.output import job_out
 from safework.ledger.workflow import LIVE, JobStatus
 from safework.people import queries as people_queries
 from safework.people.schemas import PersonFilter
@@ -349,7 +350,7 @@ def import_list(request):
 @requires("certificates.read")
 def import_detail(request, job_id: int):
     job = leases.visible_import(request.scope, request.user, job_id)
-    out = ledger_api.job_out(job, request.user)
+    out = job_out(job, request.user)
     context = {
         "job": job,
         "out": out,
