@@ -49,6 +49,12 @@ def _prepare() -> None:
     call_command("migrate", verbosity=0)
     call_command("catalogue", "load", verbosity=0)
     call_command("seed", demo=True, if_empty=True, verbosity=0)
+    # The notices of the demo's events (certificate warnings, permits waiting for approval) in
+    # the inboxes, as the task worker would have made them.
+    from safework.notify import scan, services
+
+    scan.run_scan()
+    services.fan_out()
 
 
 def _client(username: str | None):
@@ -62,7 +68,7 @@ def _client(username: str | None):
     return client
 
 
-def _pages(officer_person_id: int) -> list[tuple[str, str, str | None]]:
+def _pages(officer_person_id: int, explained: str) -> list[tuple[str, str, str | None]]:
     """(label, path, username): the main pages, each by the user it is for."""
     officer = "demo_safety_officer"
     return [
@@ -78,6 +84,10 @@ def _pages(officer_person_id: int) -> list[tuple[str, str, str | None]]:
         ("rosters", "/rosters/", officer),
         ("registry checks", "/verifications/", officer),
         ("contractor portal", "/contractor/", "demo_contractor_manager"),
+        ("inbox", "/inbox/", officer),
+        ("why wasn't I told", f"/inbox/explain/?person={explained}", officer),
+        ("dashboard", "/dashboard/", officer),
+        ("dashboard: contractor", "/dashboard/", "demo_contractor_manager"),
     ]
 
 
@@ -134,7 +144,7 @@ def main() -> None:
     print(f"pages on the demo data ({Person.objects.count()} persons), {args.requests} requests")
     print(f"{'page':<24} {'median ms':>10} {'p95 ms':>8} {'× base':>7} {'queries':>8}")
     base = None
-    for label, path, username in _pages(person.pk):
+    for label, path, username in _pages(person.pk, person.id_number):
         client = clients.setdefault(username, _client(username))
         queries = _queries(client, path)
         times = _time(client, path, args.requests)
@@ -150,6 +160,8 @@ def main() -> None:
         ("person", f"/persons/{person.pk}/"),
         ("ledger imports", "/imports/"),
         ("registry checks", "/verifications/"),
+        ("inbox", "/inbox/"),
+        ("dashboard", "/dashboard/"),
     ]
     admin = _client("demo_admin")
     before = {label: _queries(admin, path) for label, path in lists}

@@ -133,3 +133,23 @@ def shown_text(user, value):
     """`value` (a text, or a list/dict of them) with ID numbers (and birth dates under their
     key) masked unless the user may see them in full."""
     return value if sees_full_id_numbers(user) else masked(value)
+
+
+def shown_reason(reason, persons: dict, user) -> dict:
+    """A refusal's reason (`core.refusals.Reason`) as output, with the ID number of the person it
+    is about (often also the certificate number) masked for users who may not see it in full.
+    `persons` maps person ids to the persons the reasons may name. The API and the pages both
+    show reasons through this."""
+    out = reason.as_dict()
+    person = persons.get(reason.data.get("person_id"))
+    if person is not None:
+        shown = shown_id_number(user, person.id_number)
+        if shown != person.id_number:
+            for key in ("subject", "message"):
+                out[key] = out[key].replace(person.id_number, shown)
+            if "data" in out:
+                out["data"] = {
+                    k: (v.replace(person.id_number, shown) if isinstance(v, str) else v)
+                    for k, v in out["data"].items()
+                }
+    return out

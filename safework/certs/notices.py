@@ -39,6 +39,11 @@ FIELDS = (
 )
 
 
+def event_key_prefix(certificate_id: int) -> str:
+    """The start of the keys of every event about one certificate (the diagnosis filters by it)."""
+    return f"cert:{certificate_id}:"
+
+
 def due_rows(*, on: dt.date, expiring: list[int], review: list[int], lookback: int):
     """The certificates with something to tell on `on`: one SQL statement (values rows)."""
     horizon = max(expiring or [-1])
@@ -74,7 +79,7 @@ def events_for(row: tuple, *, on, at, expiring, review) -> list[Event]:
         out.append(
             Event(
                 kind=kind,
-                key=f"cert:{r['pk']}:{due}:{stage}",
+                key=f"{event_key_prefix(r['pk'])}{due}:{stage}",
                 stage=str(stage),
                 subject_label=f"{r['person__name']} {base['item']}"[:300],
                 payload={**base, "due": due.isoformat(), "days": days, "stage": stage},

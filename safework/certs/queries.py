@@ -19,6 +19,7 @@ from django.db.models import (
     BooleanField,
     Case,
     CharField,
+    Count,
     DateField,
     Exists,
     F,
@@ -300,3 +301,54 @@ def with_status(
             output_field=IntegerField(),
         ),
     )
+
+
+# ---- dashboard aggregates: one GROUP BY each ----------------------------------------------------
+
+COLOURS = ("red", "yellow", "green")
+_EMPLOYMENT = "person__current_employment__"
+
+
+def _colours_by(qs: QuerySet[Certificate], on: dt.date, fields: tuple[str, ...]) -> list[dict]:
+    """Counts by colour per group of `fields` (its first is the group's id): one query."""
+    rows = (
+        with_status(qs.order_by(), on=on)
+        .values(*fields, "colour")
+        .annotate(n=Count("pk"))
+        .order_by(*fields, "colour")
+    )
+    groups: dict[tuple, dict] = {}
+    for r in rows:
+        key = tuple(r[f] for f in fields)
+        group = groups.setdefault(key, {"key": key, **dict.fromkeys(COLOURS, 0)})
+        group[r["colour"]] = group.get(r["colour"], 0) + r["n"]
+    return list(groups.values())
+
+
+def colours_by_site(qs: QuerySet[Certificate], *, on: dt.date) -> list[dict]:
+    """Certificates by colour on `on` per site of the holder's current employment: rows of
+    site_id, site (name; "" for contractors' staff, who belong to no site), red, yellow, green."""
+    out = []
+    for g in _colours_by(qs, on, (f"{_EMPLOYMENT}site_id", f"{_EMPLOYMENT}site__name")):
+        site_id, name = g.pop("key")
+        out.append({"site_id": site_id, "site": name or "", **g})
+    return out
+
+
+def colours_by_department(qs: QuerySet[Certificate], *, on: dt.date) -> list[dict]:
+    """Certificates by colour on `on` per department of the holder (a contractor's staff: per
+    contractor): rows of department_id, contractor_id, label, red, yellow, green."""
+    fields = (
+        f"{_EMPLOYMENT}department_id",
+        f"{_EMPLOYMENT}contractor_id",
+        f"{_EMPLOYMENT}department__name",
+        f"{_EMPLOYMENT}contractor__name",
+    )
+    out = []
+    for g in _colours_by(qs, on, fields):
+        department_id, contractor_id, department, contractor = g.pop("key")
+        label = department or contractor or ""
+        out.append(
+            {"department_id": department_id, "contractor_id": contractor_id, "label": label, **g}
+        )
+    return out

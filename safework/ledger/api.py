@@ -11,12 +11,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import FileResponse
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, File, Form, Query, Router, Schema, Status, UploadedFile
 
-from safework.accounts.access import READ, WRITE, access, shown_text
+from safework.accounts.access import READ, WRITE, access
 from safework.accounts.matrix import CERTIFICATES
 from safework.accounts.scope import sees_full_id_numbers
 from safework.core import xlsx
@@ -25,7 +24,8 @@ from safework.core.pagination import Page, PageParams, paginate
 from safework.core.refusals import Reason, Refused
 from safework.core.validation import RowId, visible_ref
 from safework.ledger import errorfile, leases, queries, report_jobs, services, template
-from safework.ledger.models import ImportJob, JobStatus, ReportJob
+from safework.ledger.models import JobStatus, ReportJob
+from safework.ledger.output import findings_shown, job_out
 from safework.org.queries import departments_visible_to
 from safework.people.queries import contractors_visible_to
 from safework.people.services import route_registrations_for_review
@@ -96,40 +96,6 @@ class CoverageQuery(Schema):
     contractor_id: int | None = None
 
 
-def _findings(user, job: ImportJob) -> list[dict]:
-    """The job's findings; their cells and messages quote the file (ID numbers, certificate
-    numbers often equal to them), so ID numbers are masked for users who may not see them."""
-    return shown_text(user, services.findings_for(user, job.errors or []))
-
-
-def job_out(job: ImportJob, user) -> dict:
-    return {
-        "id": job.pk,
-        "kind": job.kind,
-        "status": job.status,
-        "status_label": str(job.get_status_display()),
-        "original_name": job.original_name,
-        "valid_rows_only": job.valid_rows_only,
-        "site_id": job.site_id,
-        "contractor_id": job.contractor_id,
-        "total_rows": job.total_rows,
-        "processed_rows": job.processed_rows,
-        "progress": job.progress,
-        "error_rows": job.error_rows,
-        "created_count": job.created_count,
-        "updated_count": job.updated_count,
-        "unchanged_count": job.unchanged_count,
-        "message": shown_text(user, job.message),
-        "error_summary": errorfile.summary(_findings(user, job)),
-        "created_by": job.created_by.get_username() if job.created_by else None,
-        "reviewed_by": job.reviewed_by.get_username() if job.reviewed_by else None,
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "reviewed_at": job.reviewed_at,
-    }
-
-
 def _site(scope, site_id, field="site_id"):
     """A site the caller holds; for a contractor manager, a site where their company works."""
     return visible_ref(queries.sites_for_imports(scope), site_id, field)
@@ -191,23 +157,18 @@ def list_imports(request, filters: Query[JobFilters], page: Query[PageParams]):
     )
 
 
-def _job(request, job_id: int) -> ImportJob:
-    leases.expire_stale_imports()
-    return get_object_or_404(queries.imports_visible_to(request.scope, request.user), pk=job_id)
-
-
 @router.get("/imports/{int:job_id}", response=ImportJobOut, **access(CERTIFICATES, READ))
 def get_import(request, job_id: int):
     """Status, progress, counts and a summary of the findings."""
-    return job_out(_job(request, job_id), request.user)
+    return job_out(leases.visible_import(request.scope, request.user, job_id), request.user)
 
 
 @router.get("/imports/{int:job_id}/errors", **access(CERTIFICATES, READ))
 def import_errors(request, job_id: int, format: str = "xlsx"):
     """Every finding (row, column, cell, value, code, message) as xlsx (default) or csv."""
-    job = _job(request, job_id)
+    job = leases.visible_import(request.scope, request.user, job_id)
     stem = f"import-{job.pk}-errors"
-    findings = _findings(request.user, job)
+    findings = findings_shown(request.user, job)
     if format == "csv":
         return xlsx.download(
             errorfile.csv_bytes(findings), f"{stem}.csv", "text/csv; charset=utf-8"
@@ -228,7 +189,7 @@ def import_errors(request, job_id: int, format: str = "xlsx"):
 )
 def approve_import(request, job_id: int):
     """A site safety officer approves a contractor's upload: it is checked again and written."""
-    job = _job(request, job_id)
+    job = leases.visible_import(request.scope, request.user, job_id)
     return job_out(services.approve_import(job_id=job.pk, by=request.user), request.user)
 
 
@@ -236,7 +197,7 @@ def approve_import(request, job_id: int):
     "/imports/{int:job_id}/reject", response={200: ImportJobOut}, **access(CERTIFICATES, WRITE)
 )
 def reject_import(request, job_id: int, body: RejectIn):
-    job = _job(request, job_id)
+    job = leases.visible_import(request.scope, request.user, job_id)
     job = services.reject_import(job_id=job.pk, by=request.user, reason=body.reason)
     return job_out(job, request.user)
 
@@ -311,11 +272,6 @@ def coverage(request, query: CoverageQuery):
     return Status(202, report_out(job))
 
 
-def _report(request, job_id: int) -> ReportJob:
-    report_jobs.expire_stale_reports()  # a job whose worker died ends when it is read
-    return get_object_or_404(queries.reports_visible_to(request.user), pk=job_id)
-
-
 @router.get("/report-jobs", response=Page[ReportJobOut], **access(CERTIFICATES, READ))
 def list_reports(request, page: Query[PageParams]):
     """Your exports and reports, newest first."""
@@ -327,13 +283,13 @@ def list_reports(request, page: Query[PageParams]):
 @router.get("/report-jobs/{int:job_id}", response=ReportJobOut, **access(CERTIFICATES, READ))
 def get_report(request, job_id: int):
     """Status and progress of one of your exports or reports."""
-    return report_out(_report(request, job_id))
+    return report_out(report_jobs.visible_report(request.user, job_id))
 
 
 @router.get("/report-jobs/{int:job_id}/file", **access(CERTIFICATES, READ))
 def report_file(request, job_id: int):
     """The finished file (xlsx); 409 while the job has not succeeded."""
-    job = _report(request, job_id)
+    job = report_jobs.visible_report(request.user, job_id)
     if job.status != JobStatus.SUCCEEDED or not job.file:
         raise Refused(
             [

@@ -21,13 +21,16 @@ import datetime as dt
 import logging
 
 from django.db import transaction
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from safework.core import jobs
 from safework.core.jobs import LeaseLost  # noqa: F401  (raised by held(), caught by services)
+from safework.core.scope import Scope
 from safework.ledger.models import ImportJob, JobStatus
 from safework.ledger.plan import Issue
+from safework.ledger.queries import imports_visible_to
 
 log = logging.getLogger(__name__)
 
@@ -123,3 +126,10 @@ def drop_files(job: ImportJob, *, error_file: bool = False) -> None:
                 log.warning("could not delete %s", name)
 
     transaction.on_commit(delete)
+
+
+def visible_import(scope: Scope, user, job_id: int) -> ImportJob:
+    """One import job the scope sees (Http404 otherwise), read after ending stale ones: a job
+    whose worker died shows its end to whoever looks (the API and the pages alike)."""
+    expire_stale_imports()
+    return get_object_or_404(imports_visible_to(scope, user), pk=job_id)

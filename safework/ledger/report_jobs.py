@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,6 +26,7 @@ from safework.core.jobs import heartbeat, queue_lease
 from safework.core.scope import Scope
 from safework.ledger import exports
 from safework.ledger.models import ReportJob, ReportKind
+from safework.ledger.queries import reports_visible_to
 
 log = logging.getLogger(__name__)
 
@@ -170,3 +172,10 @@ def _give_up(job: ReportJob, *, at: dt.datetime, was_running: bool) -> None:
         "the task worker."
     ) % {"n": job.attempts}
     _fail(job, reason=reason, now=at)
+
+
+def visible_report(user, job_id: int) -> ReportJob:
+    """One of the user's report jobs (Http404 otherwise), read after ending stale ones (a job
+    whose worker died ends when it is read)."""
+    expire_stale_reports()
+    return get_object_or_404(reports_visible_to(user), pk=job_id)

@@ -8,7 +8,7 @@ and errors, and what to fix. A read: it changes nothing.
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils.translation import gettext as _
 
 from safework.notify import recipients, services
@@ -119,7 +119,7 @@ def explain_event(event: Event) -> dict:
                     )
                     fixes.extend(own_fixes)
             out["recipients"].append({"relation": relation, "resolved": resolved})
-    for d in event.deliveries.prefetch_related("attempt_log").order_by("pk"):
+    for d in sorted(event.deliveries.all(), key=lambda d: d.pk):  # prefetched by explain()
         out["deliveries"].append(
             {
                 "id": d.pk,
@@ -146,9 +146,17 @@ def explain_event(event: Event) -> dict:
     return out
 
 
-def explain(*, person_id: int, event: str | None = None, limit: int = 20) -> dict:
+def explain(
+    *,
+    person_id: int,
+    event: str | None = None,
+    limit: int = 20,
+    kind: str | None = None,
+    key_prefix: str | None = None,
+) -> dict:
     """The diagnosis for a person: events about them, or sent to them, newest first; `event` is
-    an event id, a kind, or a key (substring)."""
+    an event id, a kind, or a key (substring); `kind` and `key_prefix` (the object an event is
+    about, e.g. one certificate's "cert:12:") narrow further, together."""
     sent_to = Delivery.objects.filter(Q(person_id=person_id) | Q(user__person_id=person_id)).values(
         "event_id"
     )
@@ -158,7 +166,15 @@ def explain(*, person_id: int, event: str | None = None, limit: int = 20) -> dic
             events = events.filter(pk=int(event))
         else:
             events = events.filter(Q(kind=event) | Q(key__contains=event))
-    rows = [explain_event(e) for e in events.order_by("-at", "-pk")[:limit]]
+    if kind:
+        events = events.filter(kind=kind)
+    if key_prefix:
+        events = events.filter(key__startswith=key_prefix)
+    deliveries = Delivery.objects.prefetch_related("attempt_log")
+    events = events.order_by("-at", "-pk").prefetch_related(Prefetch("deliveries", deliveries))
+    # The events of one person share rules, recipients and bindings: each read once.
+    with services.memoised():
+        rows = [explain_event(e) for e in events[:limit]]
     summary = []
     if not rows:
         summary.append(

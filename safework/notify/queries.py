@@ -12,3 +12,8 @@ def inbox_of(user) -> QuerySet[Delivery]:
         .select_related("event")
         .order_by("-created_at", "-pk")
     )
+
+
+def unread_count(user) -> int:
+    """How many of the user's in-app notices they have not opened yet."""
+    return inbox_of(user).filter(read_at__isnull=True).order_by().count()

@@ -1,9 +1,10 @@
 """Reads of permits and alarms, filtered by a visibility scope (API, admin, pages, exports)."""
 
 import datetime as dt
+import statistics
 from dataclasses import dataclass
 
-from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from safework.accounts.scope import grants_of
@@ -19,6 +20,7 @@ from safework.permits.models import (
     StepStatus,
 )
 from safework.permits.workflow import VALID, PermitStatus
+from safework.work.models import WorkLevel, WorkType
 
 
 def _permit_q(scope: Scope, user) -> Q:
@@ -283,4 +285,123 @@ def steps_waiting_for(user, permits: QuerySet[Permit], *, at) -> list[ApprovalSt
         step.overdue = step.due_at is not None and step.due_at <= at
         out.append(step)
     out.sort(key=lambda s: not s.overdue)  # stable: overdue first, each group by due time
+    return out
+
+
+# ---- dashboard aggregates: one GROUP BY each, whatever the number of permits --------------------
+
+# A permit that was approved for work (whatever became of it since): it counts on the days its
+# validity covers. Drafts, permits in approval, rejected and cancelled ones never authorised work.
+APPROVED_FOR_WORK = (
+    PermitStatus.APPROVED,
+    PermitStatus.ACTIVE,
+    PermitStatus.SUSPENDED,
+    PermitStatus.COMPLETED,
+    PermitStatus.ACCEPTED,
+    PermitStatus.CLOSED,
+    PermitStatus.EXPIRED,
+)
+ANOMALY_DAYS = 7
+TREND_WEEKS = 12
+
+
+def counts_by_type_and_status(qs: QuerySet[Permit], *, at) -> list[dict]:
+    """Permits per (work type, status as read at `at`): rows of work_type, work_type_name,
+    status, n; one query."""
+    rows = (
+        with_status_at(qs.order_by(), at)
+        .values("work_type__code", "work_type__name", "work_type__order", "status_now")
+        .annotate(n=Count("pk"))
+        .order_by("work_type__order", "work_type__code", "status_now")
+    )
+    return [
+        {
+            "work_type": r["work_type__code"],
+            "work_type_name": r["work_type__name"],
+            "status": r["status_now"],
+            "n": r["n"],
+        }
+        for r in rows
+    ]
+
+
+def active_on_q(day: dt.date) -> Q:
+    """Permits approved for work whose validity window overlaps the local day `day`."""
+    start = _local_midnight(day)
+    end = _local_midnight(day + dt.timedelta(days=1))
+    return Q(status__in=APPROVED_FOR_WORK, planned_start__lt=end, planned_end__gt=start)
+
+
+def risk_heat_map(
+    permits: QuerySet[Permit], alarms: QuerySet[Alarm], *, at, days: int = ANOMALY_DAYS
+) -> list[dict]:
+    """One cell per (work type, level) of the catalogue (a type without levels: one cell with
+    level None): `active` = permits active on the local day of `at`, `anomalies` = alarms raised
+    on those permits in the `days` × 24 h before `at` (an alarm exactly `days` days old counts).
+    Three queries: the catalogue, the permits' GROUP BY, the alarms' GROUP BY."""
+    day = timezone.localdate(at)
+    active = {
+        (r["work_type_id"], r["level_id"]): r["n"]
+        for r in permits.order_by()
+        .filter(active_on_q(day))
+        .values("work_type_id", "level_id")
+        .annotate(n=Count("pk"))
+    }
+    since = at - dt.timedelta(days=days)
+    anomalies = {
+        (r["permit__work_type_id"], r["permit__level_id"]): r["n"]
+        for r in alarms.order_by()
+        .filter(permit__isnull=False, raised_at__gte=since, raised_at__lte=at)
+        .values("permit__work_type_id", "permit__level_id")
+        .annotate(n=Count("pk"))
+    }
+    levels: dict[int, list] = {}
+    for lv in WorkLevel.objects.order_by("work_type_id", "-rank"):
+        levels.setdefault(lv.work_type_id, []).append(lv)
+    cells = []
+    for wt in WorkType.objects.order_by("order", "code"):
+        for lv in levels.get(wt.pk) or [None]:
+            key = (wt.pk, lv.pk if lv else None)
+            cells.append(
+                {
+                    "work_type": wt.code,
+                    "work_type_name": wt.name,
+                    "level": lv.code if lv else "",
+                    "level_name": lv.name if lv else "",
+                    "active": active.get(key, 0),
+                    "anomalies": anomalies.get(key, 0),
+                }
+            )
+    return cells
+
+
+def _monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def approval_time_trend(qs: QuerySet[Permit], *, at, weeks: int = TREND_WEEKS) -> list[dict]:
+    """Median hours from submission to (last) approval, per local week (Monday first) of the
+    approval, for the `weeks` weeks up to the one of `at`: rows of week (its Monday), n and
+    median_hours (None in a week without approvals). One query; the median in Python, the same
+    on SQLite and PostgreSQL."""
+    first = _monday(timezone.localdate(at)) - dt.timedelta(weeks=weeks - 1)
+    pairs = (
+        qs.order_by()
+        .filter(
+            approved_at__gte=_local_midnight(first),
+            approved_at__lte=at,
+            submitted_at__isnull=False,
+        )
+        .values_list("submitted_at", "approved_at")
+    )
+    hours: dict[dt.date, list[float]] = {}
+    for submitted, approved in pairs:
+        week = _monday(timezone.localdate(approved))
+        hours.setdefault(week, []).append((approved - submitted).total_seconds() / 3600)
+    out = []
+    for i in range(weeks):
+        week = first + dt.timedelta(weeks=i)
+        values = hours.get(week, [])
+        median = round(statistics.median(values), 1) if values else None
+        out.append({"week": week, "n": len(values), "median_hours": median})
     return out

@@ -14,12 +14,11 @@ from django.utils.translation import gettext as _
 from ninja import FilterLookup, Query, Router, Schema
 from pydantic import AwareDatetime
 
-from safework.accounts.access import READ, access, shown_id_number
+from safework.accounts.access import READ, access, shown_reason
 from safework.accounts.matrix import CATALOGUE, CERTIFICATES
 from safework.certs.schemas import InForceFilter
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.pagination import Page, PageParams, paginate
-from safework.core.refusals import Reason
 from safework.org.models import Site
 from safework.people.queries import persons_visible_to
 from safework.qualification import engine as qualification
@@ -119,24 +118,6 @@ class CheckOut(Schema):
     members: list[MemberOut]
 
 
-def _shown(reason: Reason, persons: dict, user) -> dict:
-    """A reason as output, with ID numbers (often also the certificate number) masked for users
-    who may not see them in full."""
-    out = reason.as_dict()
-    person = persons.get(reason.data.get("person_id"))
-    if person is not None:
-        shown = shown_id_number(user, person.id_number)
-        if shown != person.id_number:
-            for key in ("subject", "message"):
-                out[key] = out[key].replace(person.id_number, shown)
-            if "data" in out:
-                out["data"] = {
-                    k: (v.replace(person.id_number, shown) if isinstance(v, str) else v)
-                    for k, v in out["data"].items()
-                }
-    return out
-
-
 def _members(body: CheckIn) -> list[qualification.CrewMember]:
     if body.crew and (body.person_id is not None or body.role):
         raise InvalidInput(
@@ -183,14 +164,14 @@ def check_qualification(request, body: CheckIn):
         "work_type": result.work_type,
         "level": result.level,
         "site_id": site.pk,
-        "reasons": [_shown(r, persons, user) for r in result.decision.reasons],
+        "reasons": [shown_reason(r, persons, user) for r in result.decision.reasons],
         "members": [
             {
                 "person_id": m.person_id,
                 "name": persons[m.person_id].name,
                 "role": m.role,
                 "allowed": m.decision.allowed,
-                "reasons": [_shown(r, persons, user) for r in m.decision.reasons],
+                "reasons": [shown_reason(r, persons, user) for r in m.decision.reasons],
             }
             for m in result.members
         ],

@@ -2,14 +2,14 @@
 
 from datetime import datetime
 
-from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 
-from safework.accounts.access import READ, WRITE, access, shown_id_number, shown_number, shown_text
+from safework.accounts.access import READ, WRITE, access
 from safework.accounts.matrix import CERTIFICATES
 from safework.core.pagination import Page, PageParams, paginate
 from safework.registry import queries, verification
-from safework.registry.models import LookupOutcome, VerificationBatch, VerificationLookup
+from safework.registry.models import LookupOutcome
+from safework.registry.output import batch_out, lookup_out
 
 router = Router(tags=["certificates"])
 
@@ -64,58 +64,6 @@ class LookupFilters(Schema):
     to_review: bool = Field(False, description="only not found, revoked, expired, name differs")
 
 
-def _batch_out(request, batch: VerificationBatch) -> dict:
-    progress = verification.batch_progress(batch, request.scope)
-    return {
-        "id": batch.pk,
-        "status": batch.status,
-        "source": batch.source,
-        "total": progress.total,
-        "done": progress.done,
-        "progress": progress.fraction,
-        "counts": progress.counts,
-        "to_review": progress.to_review,
-        "message": batch.message,
-        "created_by": batch.created_by.get_username() if batch.created_by else None,
-        "created_at": batch.created_at,
-        "finished_at": batch.finished_at,
-    }
-
-
-def _lookup_out(request, lookup: VerificationLookup) -> dict:
-    """A look-up as output; ID numbers (the certificate number is often one, and the registry's
-    answer holds both) are masked in every field for users who may not see them in full."""
-    cert = lookup.certificate
-    person = cert.person if cert else None
-    out = {
-        "id": lookup.pk,
-        "certificate_id": lookup.certificate_id,
-        "person_id": person.pk if person else None,
-        "person_name": person.name if person else "",
-        "id_number": shown_id_number(request.user, lookup.id_number),
-        "number": shown_number(request.user, lookup.number, lookup.id_number),
-        "scheme": cert.scheme.code if cert else "",
-        "item": cert.item.code if cert else "",
-        "outcome": lookup.outcome,
-        "name_match": lookup.name_match or None,
-        "registry_name": lookup.registry_name,
-        "explanation": verification.explain(lookup, person.name if person else ""),
-        "differences": verification.differences(lookup.response, cert) if cert else [],
-        "attempts": lookup.attempts,
-        "checked_at": lookup.checked_at,
-        "response": lookup.response,
-    }
-    for key in ("registry_name", "explanation", "differences", "response"):
-        out[key] = shown_text(request.user, out[key])
-    return out
-
-
-def _visible_batch(request, batch_id: int) -> VerificationBatch:
-    verification.expire_stale_batches()  # a batch whose worker died ends when it is read
-    batches = queries.batches_visible_to(request.scope, request.user)
-    return get_object_or_404(batches.select_related("created_by"), pk=batch_id)
-
-
 @router.post(
     "/verifications",
     response={202: BatchOut},
@@ -129,7 +77,10 @@ def start_verification(request, body: VerificationIn):
         pasted=body.pasted,
         scope=request.scope,
     )
-    return Status(202, _batch_out(request, _visible_batch(request, batch.pk)))
+    return Status(
+        202,
+        batch_out(verification.visible_batch(request.scope, request.user, batch.pk), request.scope),
+    )
 
 
 @router.get(
@@ -142,7 +93,7 @@ def list_verifications(request, page: Query[PageParams]):
     verification.expire_stale_batches()
     qs = queries.batches_visible_to(request.scope, request.user).select_related("created_by")
     return paginate(
-        qs.order_by("-created_at", "-pk"), page, transform=lambda b: _batch_out(request, b)
+        qs.order_by("-created_at", "-pk"), page, transform=lambda b: batch_out(b, request.scope)
     )
 
 
@@ -153,7 +104,9 @@ def list_verifications(request, page: Query[PageParams]):
     **access(CERTIFICATES, READ),
 )
 def get_verification(request, batch_id: int):
-    return _batch_out(request, _visible_batch(request, batch_id))
+    return batch_out(
+        verification.visible_batch(request.scope, request.user, batch_id), request.scope
+    )
 
 
 @router.get(
@@ -163,7 +116,7 @@ def get_verification(request, batch_id: int):
     **access(CERTIFICATES, READ),
 )
 def list_lookups(request, batch_id: int, filters: Query[LookupFilters], page: Query[PageParams]):
-    batch = _visible_batch(request, batch_id)
+    batch = verification.visible_batch(request.scope, request.user, batch_id)
     qs = queries.lookups_visible_to(request.scope).filter(batch=batch)
     if filters.outcome:
         qs = qs.filter(outcome__in=filters.outcome)
@@ -172,7 +125,7 @@ def list_lookups(request, batch_id: int, filters: Query[LookupFilters], page: Qu
     qs = qs.select_related(
         "certificate__person", "certificate__scheme", "certificate__item"
     ).order_by("pk")
-    return paginate(qs, page, transform=lambda row: _lookup_out(request, row))
+    return paginate(qs, page, transform=lambda row: lookup_out(row, request.user))
 
 
 @router.post(
@@ -182,6 +135,9 @@ def list_lookups(request, batch_id: int, filters: Query[LookupFilters], page: Qu
     **access(CERTIFICATES, WRITE),
 )
 def retry_verification(request, batch_id: int):
-    batch = _visible_batch(request, batch_id)
+    batch = verification.visible_batch(request.scope, request.user, batch_id)
     batch = verification.retry_verification(batch=batch, by=request.user, scope=request.scope)
-    return Status(202, _batch_out(request, _visible_batch(request, batch.pk)))
+    return Status(
+        202,
+        batch_out(verification.visible_batch(request.scope, request.user, batch.pk), request.scope),
+    )

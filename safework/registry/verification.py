@@ -51,7 +51,7 @@ from safework.registry.models import (
     VerificationBatch,
     VerificationLookup,
 )
-from safework.registry.queries import lookups_visible_to
+from safework.registry.queries import batches_visible_to, lookups_visible_to
 
 logger = logging.getLogger(__name__)
 
@@ -709,3 +709,14 @@ def _fail_locked(batch: VerificationBatch, *, reason: str, now) -> VerificationB
 def verify_approved(sender, *, by, certificate_ids: list[int], **kwargs) -> VerificationBatch:
     """Receiver of `certs.signals.certificates_approved`: verify the approved certificates."""
     return start_verification(by=by, certificate_ids=certificate_ids)
+
+
+def visible_batch(scope: Scope, user, batch_id: int) -> VerificationBatch:
+    """One batch the scope sees (Http404 otherwise), read after ending stale ones: a batch whose
+    worker died ends when it is read."""
+    expire_stale_batches()
+    batches = batches_visible_to(scope, user).select_related("created_by")
+    batch = batches.filter(pk=batch_id).first()
+    if batch is None:
+        raise Http404(batch_id)
+    return batch

@@ -13,14 +13,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
-from safework.accounts.access import READ, WRITE, access, shown_id_number
+from safework.accounts.access import READ, WRITE, access, shown_id_number, shown_reason
 from safework.accounts.matrix import ROSTER
 from safework.core import xlsx
 from safework.core.errors import BadRequest, FieldError, InvalidInput
 from safework.core.pagination import PageParams
 from safework.org.models import Site
 from safework.people.queries import persons_visible_to
-from safework.qualification.api import ReasonOut, _shown
+from safework.qualification.api import ReasonOut
 from safework.rosters import queries
 from safework.rosters import services as roster
 from safework.rosters.template import template_bytes as roster_template_bytes
@@ -214,7 +214,7 @@ def roster_problems(request, roster_id: int, page: Query[PageParams]):
                 "level": e.level.code if e.level else None,
                 "role": e.crew_role.code,
                 "site_id": e.site_id,
-                "reasons": [_shown(reason, persons, user) for reason in p.decision.reasons],
+                "reasons": [shown_reason(reason, persons, user) for reason in p.decision.reasons],
             }
         )
     return {

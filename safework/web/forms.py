@@ -7,9 +7,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from safework.certs import queries as cert_queries
 from safework.certs.models import Scheme
+from safework.certs.notices import event_key_prefix
 from safework.certs.rules import Colour, Status
 from safework.ledger import queries as ledger_queries
+from safework.notify.models import NotifyRule
 from safework.org.models import Site
 from safework.people import queries as people_queries
 from safework.people.models import EmployerKind
@@ -249,3 +252,54 @@ class VerificationForm(Styled, forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         max_length=200_000,
     )
+
+
+class ExplainForm(Styled, forms.Form):
+    """Whom to diagnose: a person in the scope (name or ID number), optionally one event kind and
+    one of their certificates (by number)."""
+
+    person = forms.CharField(label=_("Person (name or ID number)"), max_length=100)
+    kind = forms.ChoiceField(label=_("Event kind"), required=False)
+    certificate = forms.CharField(label=_("Certificate number"), required=False, max_length=100)
+
+    def __init__(self, *args, scope, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scope = scope
+        rules = NotifyRule.objects.order_by("kind", "code").values_list("kind", "name")
+        kinds = dict(reversed(list(rules)))  # one label per kind: its first rule's name
+        self.fields["kind"].choices = _blank(
+            [(k, f"{label} ({k})") for k, label in sorted(kinds.items())]
+        )
+        self._certificate_ids: list[int] = []
+
+    def clean_person(self):
+        text = self.cleaned_data["person"].strip()
+        visible = people_queries.persons_visible_to(self.scope)
+        number = normalise_id_text(text)
+        match = Q(id_number=number) | Q(name=text)
+        found = list(visible.filter(match)[:2])
+        if len(found) != 1:
+            raise forms.ValidationError(
+                _("Nobody you can see has this name or ID number.")
+                if not found
+                else _("Several people have this name: give the ID number."),
+                code="not_found" if not found else "ambiguous",
+            )
+        return found[0]
+
+    def clean(self):
+        data = super().clean()
+        number = (data.get("certificate") or "").strip()
+        person = data.get("person")
+        if number and person is not None:
+            certs = cert_queries.certificates_visible_to(self.scope).filter(
+                person=person, number=number
+            )
+            self._certificate_ids = list(certs.order_by("pk").values_list("pk", flat=True))
+            if not self._certificate_ids:
+                self.add_error("certificate", _("This person has no certificate with this number."))
+        return data
+
+    def key_prefix(self) -> str | None:
+        """The certificate's event keys (the newest record when a number was renewed in place)."""
+        return event_key_prefix(self._certificate_ids[-1]) if self._certificate_ids else None

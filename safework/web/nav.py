@@ -32,7 +32,8 @@ class NavEntry:
     # A further question about the user's scope, for pages of one kind of user only (the
     # contractor portal); the same question its view asks.
     when: Callable[[object], bool] | None = None
-    # A count shown beside the label (the steps waiting for me); None or 0 shows none.
+    # A count shown beside the label (steps waiting for me, unread notices), asked of the request;
+    # None shows none.
     badge: Callable[[object], int] | None = None
 
 

@@ -12,24 +12,37 @@ from safework.accounts.guard import requires, scope_in
 from safework.permits import queries, verification
 from safework.permits.workflow import PermitStatus
 from safework.web.views import _page
-from safework.work.models import WorkType
+from safework.work.models import WorkLevel, WorkType
 
 
 def _visible(request):
     return queries.permits_visible_to(scope_in(request, "permits", "read"), request.user)
 
 
+def _level_choices() -> list[tuple[str, str]]:
+    """Level codes with their names (a code shared by several work types, e.g. lifting and
+    height "I", is one choice: the work type filter tells them apart)."""
+    names: dict[str, list[str]] = {}
+    for code, name in WorkLevel.objects.order_by("-rank", "code").values_list("code", "name"):
+        if name not in names.setdefault(code, []):
+            names[code].append(name)
+    return [(code, " / ".join(n)) for code, n in names.items()]
+
+
 @requires("permits.read")
 def permit_list(request):
     status = request.GET.get("status") or None
     work_type = request.GET.get("work_type") or None
+    level = request.GET.get("level") or None
     q = request.GET.get("q") or None
     if status not in PermitStatus.values:
         status = None
-    f = queries.LedgerFilter(status=status, work_type=work_type, q=q)
+    f = queries.LedgerFilter(status=status, work_type=work_type, level=level, q=q)
     rows = queries.ledger(_visible(request), f, at=timezone.now())
     query = "&".join(
-        f"{k}={v}" for k, v in (("status", status), ("work_type", work_type), ("q", q)) if v
+        f"{k}={v}"
+        for k, v in (("status", status), ("work_type", work_type), ("level", level), ("q", q))
+        if v
     )
     page = _page(request, rows)
     labels = dict(PermitStatus.choices)
@@ -42,7 +55,13 @@ def permit_list(request):
             "page": page,
             "statuses": PermitStatus.choices,
             "work_types": WorkType.objects.order_by("order"),
-            "chosen": {"status": status or "", "work_type": work_type or "", "q": q or ""},
+            "levels": _level_choices(),
+            "chosen": {
+                "status": status or "",
+                "work_type": work_type or "",
+                "level": level or "",
+                "q": q or "",
+            },
             "query": query,
         },
     )

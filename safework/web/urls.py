@@ -1,6 +1,13 @@
 from django.urls import path
 
-from safework.web import permit_actions, permit_apply, permit_views, views
+from safework.web import (
+    dashboard_views,
+    notify_views,
+    permit_actions,
+    permit_apply,
+    permit_views,
+    views,
+)
 
 app_name = "web"
 
@@ -56,4 +63,13 @@ urlpatterns = [
     path("approvals/", permit_actions.approvals, name="approvals"),
     path("approvals/<int:step_id>/approve/", permit_actions.approve_step, name="approve_step"),
     path("approvals/<int:step_id>/reject/", permit_actions.reject_step, name="reject_step"),
+    path("inbox/", notify_views.inbox, name="inbox"),
+    path("inbox/<int:notice_id>/read/", notify_views.notice_read, name="notice_read"),
+    path(
+        "inbox/<int:notice_id>/acknowledge/",
+        notify_views.notice_acknowledge,
+        name="notice_acknowledge",
+    ),
+    path("inbox/explain/", notify_views.explain, name="explain"),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
 ]

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from safework.accounts.access import shown_id_number, shown_number
+from safework.accounts.access import shown_id_number, shown_number, shown_reason
 from safework.accounts.guard import may, require, requires, scope_in
 from safework.certs import queries as cert_queries
 from safework.certs.models import CertificateEvent, EventKind
@@ -35,15 +35,15 @@ from safework.ledger import api as ledger_api
 from safework.ledger import leases, report_jobs
 from safework.ledger import queries as ledger_queries
 from safework.ledger import services as ledger_services
+from safework.ledger.output import job_out
 from safework.ledger.workflow import LIVE, JobStatus
 from safework.people import queries as people_queries
 from safework.people.schemas import PersonFilter
 from safework.qualification import engine as qualification
-from safework.qualification.api import _shown as shown_reason
 from safework.qualification.requirements import INTERNAL
-from safework.registry import api as registry_api
 from safework.registry import queries as registry_queries
 from safework.registry import verification
+from safework.registry.output import batch_out, lookup_out
 from safework.rosters import api as roster_api
 from safework.rosters import queries as roster_queries
 from safework.rosters import services as roster_services
@@ -260,7 +260,7 @@ def certificate_export(request):
 
 @requires("certificates.read")
 def report_detail(request, job_id: int):
-    job = ledger_api._report(request, job_id)
+    job = report_jobs.visible_report(request.user, job_id)
     context = {"job": job, "polling": job.status in LIVE}
     return render(request, _partial(request, "web/report.html", "progress"), context)
 
@@ -349,8 +349,8 @@ def import_list(request):
 
 @requires("certificates.read")
 def import_detail(request, job_id: int):
-    job = ledger_api._job(request, job_id)
-    out = ledger_api.job_out(job, request.user)
+    job = leases.visible_import(request.scope, request.user, job_id)
+    out = job_out(job, request.user)
     context = {
         "job": job,
         "out": out,
@@ -371,7 +371,7 @@ def import_errors(request, job_id: int):
 @require_POST
 @requires("certificates.write")
 def import_review(request, job_id: int, decision: str):
-    job = ledger_api._job(request, job_id)
+    job = leases.visible_import(request.scope, request.user, job_id)
     try:
         if decision == "approve":
             ledger_services.approve_import(job_id=job.pk, by=request.user)
@@ -505,14 +505,14 @@ def verification_list(request):
     scope = scope_in(request, "certificates", "read")
     batches = registry_queries.batches_visible_to(scope, request.user).select_related("created_by")
     page = _page(request, batches.order_by("-created_at", "-pk"))
-    rows = [registry_api._batch_out(request, b) for b in page]
+    rows = [batch_out(b, request.scope) for b in page]
     return render(request, "web/verifications.html", {"form": form, "page": page, "rows": rows})
 
 
 @requires("certificates.read")
 def verification_detail(request, batch_id: int):
-    batch = registry_api._visible_batch(request, batch_id)
-    out = registry_api._batch_out(request, batch)
+    batch = verification.visible_batch(request.scope, request.user, batch_id)
+    out = batch_out(batch, request.scope)
     lookups = (
         registry_queries.lookups_visible_to(request.scope)
         .filter(batch=batch)
@@ -520,7 +520,7 @@ def verification_detail(request, batch_id: int):
         .order_by("pk")
     )
     page = _page(request, lookups)
-    rows = [registry_api._lookup_out(request, lk) for lk in page]
+    rows = [lookup_out(lk, request.user) for lk in page]
     context = {
         "batch": batch,
         "out": out,

@@ -33,3 +33,13 @@ def days_left_text(days) -> str:
     if days == 0:
         return _("today")
     return ngettext("%(n)d day left", "%(n)d days left", days) % {"n": days}
+
+
+@register.filter
+def safe_link(url) -> str:
+    """A stored link as an href: a path on this site or an http(s) address, nothing else (no
+    `javascript:`), so a notice's link can never run code."""
+    url = str(url or "").strip()
+    if url.startswith("/") and not url.startswith("//"):
+        return url
+    return url if url.startswith(("https://", "http://")) else ""
