@@ -1,0 +1,67 @@
+"""The monthly reports over the API: the file itself (xlsx or PDF), built for the reader's scope
+in the request (a few seconds at most on the demo data; set-based counts); a group-wide reader
+asking for a month the monthly run stored gets that stored file, the report as it was sent."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Router
+
+from safework.accounts.access import access
+from safework.core import xlsx
+from safework.core.errors import FieldError, InvalidInput
+from safework.core.validation import visible_ref
+from safework.people.queries import contractors_visible_to
+from safework.reports import render, services
+from safework.reports.permissions import COMPLIANCE, HEALTH, REPORTS
+from safework.reports.queries import Month
+
+router = Router(tags=["reports"])
+
+
+def _month(text: str | None) -> Month:
+    if not text:
+        return Month.before(timezone.localdate())
+    try:
+        return Month.parse(text)
+    except ValueError as exc:
+        raise InvalidInput(FieldError("month", "invalid", str(exc))) from None
+
+
+def _format(text: str) -> str:
+    if text not in render.FORMATS:
+        raise InvalidInput(FieldError("format", "invalid_choice", _("Choose xlsx or pdf.")))
+    return text
+
+
+def _file(request, kind: str, month: Month, fmt: str, **extra):
+    scope = request.scope
+    content = None
+    if scope.group_wide and not extra.get("contractor_id"):
+        content = services.stored(kind, month, fmt)
+    if content is None:
+        content, _name = services.build(
+            kind, scope=scope, month=month, fmt=fmt, user=request.user, **extra
+        )
+    return xlsx.download(content, render.filename(kind, month, fmt), render.CONTENT_TYPES[fmt])
+
+
+@router.get("/reports/certificate-health", **access(REPORTS, HEALTH))
+def certificate_health(request, month: str | None = None, format: str = "xlsx"):
+    """The certificate health report of a month (YYYY-MM, default last month) as xlsx or pdf:
+    expiry rate, review timeliness, coverage, cross-site certificates, by site and contractor
+    (definitions in the file and in `safework.reports.queries`)."""
+    return _file(request, "health", _month(month), _format(format))
+
+
+@router.get("/reports/contractor-compliance", **access(REPORTS, COMPLIANCE))
+def contractor_compliance(
+    request, month: str | None = None, format: str = "xlsx", contractor_id: int | None = None
+):
+    """The contractor compliance report of a month as xlsx or pdf: per contractor you see (a
+    contractor manager: their own) staff, expiry rate, anomalies, registry spot checks,
+    coverage."""
+    month_, fmt = _month(month), _format(format)
+    visible_ref(contractors_visible_to(request.scope), contractor_id, "contractor_id")
+    return _file(request, "compliance", month_, fmt, contractor_id=contractor_id)
