@@ -405,8 +405,20 @@ def _site_bounds(month: Month):
 
 def _cross_site_certificates(scope: Scope, month: Month):
     qs, usable = _certificates(scope, month)
-    low, high, _start, _next = _site_bounds(month)
-    return qs.alias(site_low=low, site_high=high).filter(
+    low, high, start_at, next_at = _site_bounds(month)
+    # Only holders who worked at all in M are worth the per-person bounds (a cheap IN first).
+    worked = Q(
+        person_id__in=RosterEntry.objects.filter(
+            on__gte=month.start, on__lte=month.end, site_id__isnull=False
+        ).values("person_id")
+    ) | Q(
+        person_id__in=CrewAssignment.objects.filter(
+            permit__status__in=_WORKED,
+            permit__planned_start__lt=next_at,
+            permit__planned_end__gte=start_at,
+        ).values("person_id")
+    )
+    return qs.filter(worked).alias(site_low=low, site_high=high).filter(
         status_end__in=usable, site_high__gt=F("site_low")
     ), usable
 
