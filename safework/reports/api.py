@@ -11,10 +11,11 @@ from ninja import Router
 from safework.accounts.access import access
 from safework.core import xlsx
 from safework.core.errors import FieldError, InvalidInput
-from safework.core.validation import visible_ref
+from safework.core.policy import READ
+from safework.core.validation import RowId, visible_ref
 from safework.people.queries import contractors_visible_to
 from safework.reports import render, services
-from safework.reports.permissions import COMPLIANCE, HEALTH, REPORTS
+from safework.reports.permissions import COMPLIANCE_REPORT, HEALTH_REPORT
 from safework.reports.queries import Month
 
 router = Router(tags=["reports"])
@@ -47,7 +48,7 @@ def _file(request, kind: str, month: Month, fmt: str, **extra):
     return xlsx.download(content, render.filename(kind, month, fmt), render.CONTENT_TYPES[fmt])
 
 
-@router.get("/reports/certificate-health", **access(REPORTS, HEALTH))
+@router.get("/reports/certificate-health", **access(HEALTH_REPORT, READ))
 def certificate_health(request, month: str | None = None, format: str = "xlsx"):
     """The certificate health report of a month (YYYY-MM, default last month) as xlsx or pdf:
     expiry rate, review timeliness, coverage, cross-site certificates, by site and contractor
@@ -55,9 +56,9 @@ def certificate_health(request, month: str | None = None, format: str = "xlsx"):
     return _file(request, "health", _month(month), _format(format))
 
 
-@router.get("/reports/contractor-compliance", **access(REPORTS, COMPLIANCE))
+@router.get("/reports/contractor-compliance", **access(COMPLIANCE_REPORT, READ))
 def contractor_compliance(
-    request, month: str | None = None, format: str = "xlsx", contractor_id: int | None = None
+    request, month: str | None = None, format: str = "xlsx", contractor_id: RowId | None = None
 ):
     """The contractor compliance report of a month as xlsx or pdf: per contractor you see (a
     contractor manager: their own) staff, expiry rate, anomalies, registry spot checks,

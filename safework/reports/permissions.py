@@ -1,14 +1,13 @@
-"""Reports' resource: the monthly certificate health report (NOTIFY-05) and the contractor
-compliance report (CONTRACTOR-03), each an action of one resource. Where a reader may is their
-grant's scope: a site's safety officer their site's rows, a contractor manager their own
-contractor's compliance (not the health report, which spans the enterprise)."""
+"""Reports' resources: the monthly certificate health report (NOTIFY-05) and the contractor
+compliance report (CONTRACTOR-03), each read-only (a read-only API token may fetch them). Where a
+reader may is their grant's scope: a site's safety officer their site's rows, a contractor
+manager their own contractor's compliance (not the health report, which spans the enterprise)."""
 
 from safework.accounts.models import Role
-from safework.core.policy import declare
+from safework.core.policy import READ, declare
 
-REPORTS = "reports"
-HEALTH = "certificate_health"
-COMPLIANCE = "contractor_compliance"
+HEALTH_REPORT = "certificate_health_report"
+COMPLIANCE_REPORT = "contractor_compliance_report"
 
 _SAFETY = {
     Role.ADMINISTRATOR,
@@ -18,11 +17,5 @@ _SAFETY = {
     Role.INSPECTOR,
 }
 
-declare(
-    REPORTS,
-    app="reports",
-    cells={
-        HEALTH: _SAFETY,
-        COMPLIANCE: _SAFETY | {Role.CONTRACTOR_MANAGER},
-    },
-)
+declare(HEALTH_REPORT, app="reports", cells={READ: _SAFETY})
+declare(COMPLIANCE_REPORT, app="reports", cells={READ: _SAFETY | {Role.CONTRACTOR_MANAGER}})

@@ -155,14 +155,11 @@ ROLES = [*POLICY, "other_manager", "stranger"]
 PERMITS, ALARMS = "permits", "alarms"
 # The monthly reports (issue 15 item 9): the certificate health report for the safety side and
 # the inspector, who read every certificate of their scope; the contractor compliance report
-# also for a contractor manager (their own contractor: the scope).
-REPORTS = "reports"
+# also for a contractor manager (their own contractor: the scope). A report is only read.
 SAFETY_READERS = {"administrator", "principal", "safety_head", "safety_officer", "inspector"}
 ACTION_POLICY: dict[str, dict[str, set[str]]] = {
-    REPORTS: {
-        "certificate_health": SAFETY_READERS,
-        "contractor_compliance": SAFETY_READERS | {"contractor_manager"},
-    },
+    "certificate_health_report": {"read": SAFETY_READERS},
+    "contractor_compliance_report": {"read": SAFETY_READERS | {"contractor_manager"}},
     PERMITS: {
         "read": {
             "administrator",

@@ -112,6 +112,8 @@ def test_api_a_contractor_manager_reads_only_their_contractor(world, certs):
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "contractor_id"
     assert manager.get(f"{API}/certificate-health?month=2026-11").status_code == 403
+    too_big = manager.get(f"{API}/contractor-compliance?contractor_id=99999999999999999999")
+    assert too_big.status_code == 422
 
 
 @pytest.mark.parametrize(
