@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from ninja import Router
 
 from safework.accounts.access import access
+from safework.accounts.scope import sees_full_id_numbers
 from safework.core import xlsx
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.policy import READ
@@ -39,7 +40,9 @@ def _format(text: str) -> str:
 def _file(request, kind: str, month: Month, fmt: str, **extra):
     scope = request.scope
     content = None
-    if scope.group_wide and not extra.get("contractor_id"):
+    # The stored file was built for everyone with full ID numbers: only for readers who may
+    # see all of it.
+    if scope.group_wide and sees_full_id_numbers(request.user) and not extra.get("contractor_id"):
         content = services.stored(kind, month, fmt)
     if content is None:
         content, _name = services.build(

@@ -179,3 +179,32 @@ def test_a_missed_5th_is_sent_on_a_later_day_of_the_month(world, certs, safety_h
         assert services.send_monthly_reports() is None
     with time_machine.travel(dt.datetime(2027, 1, 5, 10, 0, tzinfo=SH), tick=False):
         assert services.send_monthly_reports() == Month(2026, 12)
+
+
+def test_a_group_wide_inspector_gets_masked_id_numbers_not_the_stored_file(
+    world, certs, safety_head
+):
+    from safework.rosters.models import Roster, RosterEntry
+    from safework.work.models import CrewRole, WorkType
+
+    roster = Roster.objects.create(name="十一月排班", site=world.site_a)
+    for site, day in ((world.site_a, 3), (world.site_b, 20)):
+        RosterEntry.objects.create(
+            roster=roster,
+            person=world.p_x,
+            on=D(2026, 11, day),
+            work_type=WorkType.objects.get(code="hot_work"),
+            crew_role=CrewRole.objects.get(code="worker"),
+            site=site,
+        )
+    with time_machine.travel(dt.datetime(2026, 12, 5, 9, 0, tzinfo=SH), tick=False):
+        services.send_monthly_reports()
+    inspector = make_user("inspector-group")
+    grant(inspector, Role.INSPECTOR)  # group-wide, ID numbers masked
+    url = f"{API}/certificate-health?month=2026-11&format=xlsx"
+    shown = {
+        who: sheets(client_for(user).get(url).content)["跨厂区证书"][1][1]
+        for who, user in (("head", safety_head), ("inspector", inspector))
+    }
+    assert shown["head"] == world.p_x.id_number
+    assert shown["inspector"] != world.p_x.id_number and "*" in shown["inspector"]
