@@ -118,7 +118,8 @@ def _sheets(kind: str, report: Report):
         rows += [line(label, f) for label, f in report.by_site]
         sheets.append((_("by site"), [_("site"), *heads], rows))
     rows = [line(label, f) for label, f in report.by_contractor]
-    rows.append(line(_("total"), report.total))
+    if rows:  # a filter that matched no contractor: the header alone
+        rows.append(line(_("total"), report.total))
     sheets.append((_("by contractor"), [_("contractor"), *heads], rows))
     if kind == "health":
         sheets.append(
@@ -150,6 +151,8 @@ def to_xlsx(kind: str, report: Report) -> bytes:
     with translation.override(settings.LANGUAGE_CODE):
         wb = xlsx.new_workbook()
         title, generated = _titles(kind, report)
+        for sheet, header, rows in _sheets(kind, report):
+            xlsx.add_sheet(wb, sheet, header, rows, widths=[24] + [12] * (len(header) - 1))
         xlsx.add_sheet(
             wb,
             _("definitions"),
@@ -157,8 +160,6 @@ def to_xlsx(kind: str, report: Report) -> bytes:
             [[generated], *([d] for d in _definitions(kind))],
             widths=[120],
         )
-        for sheet, header, rows in _sheets(kind, report):
-            xlsx.add_sheet(wb, sheet, header, rows, widths=[24] + [12] * (len(header) - 1))
         return xlsx.to_bytes(wb)
 
 
