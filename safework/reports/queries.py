@@ -189,7 +189,11 @@ class Report:
 
 # ---- breakdown ---------------------------------------------------------------------------------
 
-OWN = "own"
+
+def _distinct(aggregate: Count) -> Count:
+    copy = aggregate.copy()
+    copy.distinct = True
+    return copy
 
 
 class _Rows:
@@ -219,7 +223,10 @@ class _Rows:
             Q(**{f"{eng}starts_on__lte": month.end})
             & (Q(**{f"{eng}ends_on__isnull": True}) | Q(**{f"{eng}ends_on__gte": month.start}))
         )
-        for row in engaged.values(f"{eng}site_id").annotate(**aggregates):
+        # Two engagements of one contractor at one site in M (contract periods) join a row
+        # twice: each row counts once per site.
+        once = {n: _distinct(a) for n, a in aggregates.items()}
+        for row in engaged.values(f"{eng}site_id").annotate(**once):
             self.sites[row[f"{eng}site_id"]].add({n: row[n] for n in names})
 
     def labelled(self, scope: Scope, *, with_own: bool = True):

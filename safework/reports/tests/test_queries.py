@@ -15,6 +15,7 @@ from safework.certs.models import CertificateEvent, EventKind, Verification
 from safework.certs.tests.factories import CertificateFactory, item
 from safework.core.scope import Scope
 from safework.org.tests.factories import PositionFactory
+from safework.people.tests.factories import EngagementFactory
 from safework.qualification.models import Requirement, RequirementKind
 from safework.reports import queries
 from safework.reports.queries import Month
@@ -72,6 +73,14 @@ def test_expiry_on_the_last_day_counts_in_the_month_the_first_of_the_next_does_n
     assert (a.valid_at_start, a.expired) == (3, 1)
     december = queries.certificate_health(ALL, Month(2026, 12))
     assert december.total.expired == 1  # the one valid until 1 December
+
+
+def test_two_engagements_at_one_site_count_a_certificate_once(world, db):
+    EngagementFactory(contractor=world.contractor_x, site=world.site_a, starts_on=D(2026, 11, 20))
+    cert(world.p_x, valid_until=D(2026, 11, 30))
+    report = queries.certificate_health(ALL, NOV)
+    a = row(report.by_site, "甲厂区")
+    assert (a.valid_at_start, a.expired) == (1, 1)
 
 
 def test_a_revoked_certificate_is_not_an_expiry(world, db):
