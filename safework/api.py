@@ -158,6 +158,7 @@ def _register_routers():
     from safework.permits.api import router as permits_router
     from safework.qualification.api import router as qualification_router
     from safework.registry.api import router as registry_router
+    from safework.reports.api import router as reports_router
     from safework.rosters.api import router as rosters_router
 
     api.add_router("/", audit_router)
@@ -171,6 +172,7 @@ def _register_routers():
     api.add_router("/", imports_router)
     api.add_router("/", permits_router)
     api.add_router("/", notify_router)
+    api.add_router("/", reports_router)
 
 
 _register_routers()

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "safework.qualification",
     "safework.rosters",
     "safework.permits",
+    "safework.reports",
     "safework.web",
     "safework.demo",  # synthetic demo and bench data (`safework seed`); last: imports every app
 ]

@@ -257,6 +257,28 @@ def _status_conditions(on: dt.date, settings: StatusSettings) -> dict[str, Q]:
     return conditions
 
 
+def with_status_inputs(qs: QuerySet[Certificate]) -> QuerySet[Certificate]:
+    """The annotations `status_expression` reads (the predecessor's end, a reapplication bar)."""
+    return qs.annotate(
+        predecessor_valid_until=F("predecessor__valid_until"),
+        reapply_barred=reapply_barred(),
+    )
+
+
+def status_expression(on: dt.date, settings: StatusSettings) -> Case:
+    """The status on `on` as one SQL expression (the twin of `rules.certificate_status`), for a
+    statement that compares a certificate's status on two dates (the monthly report); the
+    queryset must carry `with_status_inputs`."""
+    conditions = _status_conditions(on, settings)
+    whens = [When(cond, then=Value(str(s))) for s, cond in conditions.items() if s != Status.VALID]
+    return Case(*whens, default=Value(str(Status.VALID)), output_field=CharField())
+
+
+def usable_statuses(settings: StatusSettings) -> list[str]:
+    """The statuses in which a certificate may be used, under these settings."""
+    return [str(s) for s in STATUS_TABLE if settings.usable(s)]
+
+
 def with_status(
     qs: QuerySet[Certificate],
     *,
@@ -273,14 +295,9 @@ def with_status(
     """
     on = local_day(on, at)
     settings = settings if settings is not None else status_settings()
-    conditions = _status_conditions(on, settings)
-    whens = [When(cond, then=Value(str(s))) for s, cond in conditions.items() if s != Status.VALID]
     unusable = [str(s) for s in STATUS_TABLE if not settings.usable(s)]
-    return qs.annotate(
-        predecessor_valid_until=F("predecessor__valid_until"),
-        reapply_barred=reapply_barred(),
-    ).annotate(
-        status=Case(*whens, default=Value(str(Status.VALID)), output_field=CharField()),
+    return with_status_inputs(qs).annotate(
+        status=status_expression(on, settings),
         usable=Case(
             When(status__in=unusable, then=Value(False)),
             default=Value(True),

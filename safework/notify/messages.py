@@ -80,6 +80,15 @@ TEMPLATES = {
             "their channel binding; `safework notify explain --person %(person_id)s` shows why."
         ),
     ),
+    "report.monthly": (
+        _("Certificate health report of %(month)s"),
+        _(
+            "The certificate health report of %(month)s is ready: expiry rate, review "
+            "timeliness, coverage and cross-site certificates by site and by contractor. Read "
+            "it before the month's safety meeting and follow up the sites and contractors that "
+            "fall behind. Spreadsheet: %(xlsx_url)s Contractor compliance: %(compliance_url)s"
+        ),
+    ),
 }
 DEFAULT = (_("%(subject)s"), _("%(subject)s"))
 ESCALATED = _("[Escalated, not acknowledged within %(hours)s hours] %(title)s")

@@ -153,7 +153,13 @@ ROLES = [*POLICY, "other_manager", "stranger"]
 # closing for the owner's side. Alarms: read by all but a worker and a gas tester; handled by
 # the site's safety and line management.
 PERMITS, ALARMS = "permits", "alarms"
+# The monthly reports (issue 15 item 9): the certificate health report for the safety side and
+# the inspector, who read every certificate of their scope; the contractor compliance report
+# also for a contractor manager (their own contractor: the scope). A report is only read.
+SAFETY_READERS = {"administrator", "principal", "safety_head", "safety_officer", "inspector"}
 ACTION_POLICY: dict[str, dict[str, set[str]]] = {
+    "certificate_health_report": {"read": SAFETY_READERS},
+    "contractor_compliance_report": {"read": SAFETY_READERS | {"contractor_manager"}},
     PERMITS: {
         "read": {
             "administrator",
@@ -933,6 +939,13 @@ REQUEST = {
     ("GET", "/permits/{permit_id}/history"): lambda c: GET(f"/permits/{c.permit().pk}/history"),
     ("GET", "/permits/{permit_id}/history.xlsx"): lambda c: GET(
         f"/permits/{c.permit().pk}/history.xlsx"
+    ),
+    # monthly reports
+    ("GET", "/reports/certificate-health"): lambda c: GET(
+        "/reports/certificate-health?month=2026-04&format=xlsx"
+    ),
+    ("GET", "/reports/contractor-compliance"): lambda c: GET(
+        "/reports/contractor-compliance?month=2026-04&format=xlsx"
     ),
     # alarms
     ("GET", "/alarms"): lambda c: GET("/alarms?status=raised"),
