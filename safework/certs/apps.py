@@ -25,3 +25,7 @@ class CertsConfig(AppConfig):
         from safework.notify.scan import register_scanner
 
         register_scanner("certificates", scan_certificates)
+        # On the day a certificate turns red: the holder's planned work, to those responsible.
+        from safework.certs.disqualification import scan_disqualified
+
+        register_scanner("disqualified", scan_disqualified)

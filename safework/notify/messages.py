@@ -38,6 +38,14 @@ TEMPLATES = {
             "certificate."
         ),
     ),
+    "person.disqualified": (
+        _("%(person)s may no longer work: certificate %(item)s %(reason_text)s"),
+        _(
+            "From today %(person)s may not do work that needs the certificate %(item)s (No. "
+            "%(number)s): %(reason_text)s (%(clause)s). Planned work to change now: "
+            "%(affected_text)s. Take %(person)s off these rosters and crews, or stop the work."
+        ),
+    ),
     "health.expiring": (
         _("Health check of %(person)s runs out on %(due)s"),
         _(

@@ -24,6 +24,8 @@ RELATIONS = (
     "contractor_manager",
     "liaison",
     "roster_author",
+    "permit_applicant",
+    "work_leader",
     "approver",
     "administrator",
 )
@@ -129,6 +131,8 @@ NEXT_LEVEL = {
     "team_leader": "workshop_head",
     "workshop_head": "safety_officer",
     "roster_author": "workshop_head",
+    "permit_applicant": "safety_officer",
+    "work_leader": "safety_officer",
     "contractor_manager": "liaison",
     "liaison": "safety_officer",
     "approver": "safety_head",

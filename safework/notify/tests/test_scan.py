@@ -43,8 +43,9 @@ def _events(cert):
         (7, [("cert.expiring", "7")]),
         (1, [("cert.expiring", "7")]),
         (0, [("cert.expiring", "0")]),  # the last day of validity
-        (-1, [("cert.expired", "expired")]),
-        (-7, [("cert.expired", "expired")]),  # the look-back (7 days) itself
+        # Expired: told as such, and the holder is disqualified (issue 15 item 6).
+        (-1, [("cert.expired", "expired"), ("person.disqualified", "expired")]),
+        (-7, [("cert.expired", "expired"), ("person.disqualified", "expired")]),  # the look-back
         (-8, []),
     ],
 )
