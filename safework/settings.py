@@ -240,6 +240,8 @@ DEFAULT_FROM_EMAIL = env.str("SAFEWORK_MAIL_FROM", default="safework@localhost")
 NOTIFY_LEASE_SECONDS = env.int("SAFEWORK_NOTIFY_LEASE_SECONDS", default=60)
 NOTIFY_BATCH = env.int("SAFEWORK_NOTIFY_BATCH", default=200)
 NOTIFY_HTTP_TIMEOUT = env.float("SAFEWORK_NOTIFY_HTTP_TIMEOUT", default=10.0)
+# Requests a delivery worker has in flight at once (its sending threads).
+NOTIFY_CONCURRENCY = env.int("SAFEWORK_NOTIFY_CONCURRENCY", default=4)
 # How long a scan or delivery run may hold its lock before another process may take over.
 NOTIFY_LOCK_SECONDS = env.int("SAFEWORK_NOTIFY_LOCK_SECONDS", default=300)
 

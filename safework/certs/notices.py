@@ -13,9 +13,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import F, Q
 
-from safework.certs.models import Certificate, CertState
+from safework.certs.models import CatalogueRule, Certificate, CertState
 from safework.certs.queries import DaysFrom
 from safework.core.settings_registry import get_setting
 from safework.notify import services
@@ -189,3 +189,190 @@ def _scan_in_python(*, on, at, expiring, review, lookback) -> int:
             added += services.emit_many(batch)
             batch = []
     return added + services.emit_many(batch)
+
+
+# ---- windows and vacuum ahead (issue 15: "vacuum ahead, review/extension/renewal window opening
+# using the rule's window fields") ----------------------------------------------------------------
+
+VACUUM_AHEAD = "cert.vacuum_ahead"
+REVIEW_WINDOW = "cert.review_window_open"
+EXTENSION_WINDOW = "cert.extension_window_open"
+RENEWAL_WINDOW = "cert.renewal_window_open"
+WINDOW_KINDS = (REVIEW_WINDOW, EXTENSION_WINDOW, RENEWAL_WINDOW)
+WINDOW_FIELDS = (
+    "pk",
+    "person_id",
+    "person__name",
+    "person__current_employment__site_id",
+    "number",
+    "scheme_id",
+    "item_id",
+    "valid_until",
+    "next_review_due",
+    "scheme__code",
+    "item__code",
+    "item__name",
+)
+
+
+def windows_of(r: dict, book) -> list[tuple[str, object, dt.date, object]]:
+    """(kind, window, date it is about, rule) of each application window a certificate has:
+    the review before its next due date (while it falls before expiry), the extension and the
+    renewal before its expiry, from the catalogue rule in force for that date."""
+    from safework.certs.rules import extension_window, renewal_window, review_window
+
+    out = []
+    due = r["next_review_due"]
+    if due is not None and due < r["valid_until"]:
+        rule = book.rule_for(r["scheme_id"], r["item_id"], due)
+        if rule is not None and rule.review_window_days is not None:
+            out.append((REVIEW_WINDOW, review_window(due, rule), due, rule))
+    rule = book.rule_for(r["scheme_id"], r["item_id"], r["valid_until"])
+    if rule is not None and rule.extension_window_open_days is not None:
+        window = extension_window(r["valid_until"], rule)
+        out.append((EXTENSION_WINDOW, window, r["valid_until"], rule))
+    if rule is not None and rule.renewal_window_days is not None:
+        window = renewal_window(r["valid_until"], rule)
+        out.append((RENEWAL_WINDOW, window, r["valid_until"], rule))
+    return out
+
+
+def window_stage(window, *, on: dt.date, stages: list[int]) -> tuple[int, int] | None:
+    """(stage, days until the window opens) on `on`: the configured stages count days before the
+    opening (0: the day it opens); a window already open and not yet closed that was not told
+    (the scan did not run) takes the smallest stage. None: nothing to tell."""
+    if window.opens is None or not stages:
+        return None
+    if window.closes is not None and on > window.closes:
+        return None
+    days = (window.opens - on).days
+    stage = stage_of(days, stages)
+    return None if stage is None else (stage, days)
+
+
+def _base_payload(r: dict) -> dict:
+    return {
+        "person": r["person__name"],
+        "item": f"{r['item__code']} {r['item__name']}",
+        "item_code": r["item__code"],
+        "scheme": r["scheme__code"],
+        "number": r["number"],
+        "url": f"/admin/certs/certificate/{r['pk']}/change/",
+    }
+
+
+def scan_windows(*, on: dt.date, at: dt.datetime) -> int:
+    """Emit the window-opening and vacuum-ahead events due on `on`; the number of new events.
+    One query per kind of fact over the certificates near a window, the rule rows in memory
+    (versioned by date, item before scheme), events inserted in bulk and keyed by certificate,
+    date and stage (a second run adds nothing)."""
+    from safework.certs.rules import RuleBook
+
+    stages = {kind: services.stages_of(kind) for kind in (*WINDOW_KINDS, VACUUM_AHEAD)}
+    events: list[Event] = []
+    if any(stages[k] for k in WINDOW_KINDS):
+        book = RuleBook.load()
+        widest = max(
+            [
+                d
+                for row in CatalogueRule.objects.values_list(
+                    "review_window_days", "extension_window_open_days", "renewal_window_days"
+                )
+                for d in row
+                if d is not None
+            ]
+            or [0]
+        )
+        horizon = on + dt.timedelta(days=widest + max(s for k in WINDOW_KINDS for s in stages[k]))
+        near = Q(valid_until__gte=on, valid_until__lte=horizon) | Q(
+            next_review_due__gte=on, next_review_due__lte=horizon
+        )
+        rows = (
+            Certificate.objects.filter(state=CertState.ACTIVE, successor__isnull=True)
+            .filter(near)
+            .order_by()
+            .values_list(*WINDOW_FIELDS)
+        )
+        for row in rows.iterator(chunk_size=5000):
+            r = dict(zip(WINDOW_FIELDS, row, strict=True))
+            for kind, window, due, rule in windows_of(r, book):
+                found = window_stage(window, on=on, stages=stages[kind])
+                if found is None:
+                    continue
+                stage, days = found
+                events.append(
+                    Event(
+                        kind=kind,
+                        key=f"cert:{r['pk']}:{window.opens}:{stage}",
+                        stage=str(stage),
+                        subject_label=f"{r['person__name']} {r['item__code']} {r['item__name']}"[
+                            :300
+                        ],
+                        payload={
+                            **_base_payload(r),
+                            "due": due.isoformat(),
+                            "opens": window.opens.isoformat(),
+                            "closes": window.closes.isoformat() if window.closes else "",
+                            "days": days,
+                            "stage": stage,
+                            "clause": rule.clause,
+                        },
+                        site_id=r["person__current_employment__site_id"],
+                        person_id=r["person_id"],
+                        at=at,
+                    )
+                )
+    if stages[VACUUM_AHEAD]:
+        events += _vacuum_events(on=on, at=at, stages=stages[VACUUM_AHEAD])
+    return services.emit_many(events)
+
+
+def _vacuum_events(*, on: dt.date, at: dt.datetime, stages: list[int]) -> list[Event]:
+    """A renewal that starts later than the day after its predecessor ends leaves days with no
+    valid certificate (the vacuum, decisions.md): told `stages` days before the first of them,
+    and (caught up) while the gap lasts."""
+    last = on + dt.timedelta(days=max(stages) - 1)  # the gap starts the day after valid_until
+    rows = (
+        Certificate.objects.filter(
+            state=CertState.ACTIVE,
+            valid_until__lte=last,
+            successor__state=CertState.ACTIVE,
+            successor__valid_from__gt=on,  # the gap has not ended
+        )
+        .filter(successor__valid_from__gt=F("valid_until"))
+        .order_by()
+        .values_list(*WINDOW_FIELDS, "successor__number", "successor__valid_from")
+    )
+    out = []
+    for row in rows.iterator(chunk_size=5000):
+        r = dict(zip((*WINDOW_FIELDS, "successor_number", "successor_from"), row, strict=True))
+        gap_from = r["valid_until"] + dt.timedelta(days=1)
+        gap_to = r["successor_from"] - dt.timedelta(days=1)
+        if gap_to < gap_from:
+            continue  # the renewal starts the day after: no gap
+        days = (gap_from - on).days
+        stage = stage_of(days, stages)
+        if stage is None:
+            continue
+        out.append(
+            Event(
+                kind=VACUUM_AHEAD,
+                key=f"cert:{r['pk']}:{gap_from}:{stage}",
+                stage=str(stage),
+                subject_label=f"{r['person__name']} {r['item__code']} {r['item__name']}"[:300],
+                payload={
+                    **_base_payload(r),
+                    "due": r["valid_until"].isoformat(),
+                    "gap_from": gap_from.isoformat(),
+                    "gap_to": gap_to.isoformat(),
+                    "successor_number": r["successor_number"],
+                    "successor_from": r["successor_from"].isoformat(),
+                    "days": days,
+                    "stage": stage,
+                },
+                site_id=r["person__current_employment__site_id"],
+                person_id=r["person_id"],
+                at=at,
+            )
+        )
+    return out

@@ -461,6 +461,13 @@ def extension_window(valid_until: dt.date, rule: CatalogueRule) -> Window:
     return Window(opens, valid_until - dt.timedelta(days=close_days))
 
 
+def renewal_window(valid_until: dt.date, rule: CatalogueRule) -> Window:
+    """A renewal (换证) is applied for within `renewal_window_days` before expiry (Order 30 Art.
+    19, Order 19: 60 days); None when the rule names no window."""
+    days = rule.renewal_window_days
+    return Window(valid_until - dt.timedelta(days=days) if days is not None else None, valid_until)
+
+
 @dataclass(frozen=True)
 class _Facts:
     on: dt.date

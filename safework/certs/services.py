@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from safework.certs import disqualification
 from safework.certs.models import (
     Certificate,
     CertificateEvent,
@@ -732,6 +733,7 @@ def revoke_certificate(
         actor_label=_actor_label(by),
     )
     audit.record(action="certs.certificate_revoked", target=cert, actor=by, before=before)
+    _tell_disqualified(cert, since=on)
     return cert
 
 
@@ -769,7 +771,16 @@ def cancel_certificate(
         actor_label=_actor_label(by),
     )
     audit.record(action="certs.certificate_cancelled", target=cert, actor=by, before=before)
+    _tell_disqualified(cert, since=since)
     return cert
+
+
+def _tell_disqualified(cert: Certificate, *, since: dt.date) -> None:
+    """In the revoking transaction: the holder's planned work, to those responsible (from the
+    day it takes effect; a later day is the scan's)."""
+    today = _today()
+    if since <= today:
+        disqualification.emit_disqualified([cert], on=today, at=timezone.now())
 
 
 # ---------------------------------------------------------------------------------------------

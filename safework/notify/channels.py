@@ -32,23 +32,33 @@ class SendError(Exception):
     pass
 
 
+_lock = threading.Lock()
 _local = threading.local()
+_open: list[httpx.Client] = []  # every thread's client of the current batch
+_generation = 0
 
 
 def _client() -> httpx.Client:
-    # One client per worker thread: connections to the same robot or receiver are kept alive
-    # across a batch instead of a TCP (and TLS) handshake per message.
+    # One client per sending thread: connections to the same robot or receiver are kept alive
+    # across a batch instead of a TCP (and TLS) handshake per message, and no thread waits for
+    # another's pool. `close_client` closes them all at the end of the batch.
     client = getattr(_local, "client", None)
-    if client is None:
-        client = _local.client = httpx.Client(timeout=settings.NOTIFY_HTTP_TIMEOUT)
+    if client is None or _local.generation != _generation:
+        client = httpx.Client(timeout=settings.NOTIFY_HTTP_TIMEOUT)
+        with _lock:
+            _open.append(client)
+            _local.client, _local.generation = client, _generation
     return client
 
 
 def close_client() -> None:
-    """Close this thread's client (at the end of a batch)."""
-    client = getattr(_local, "client", None)
-    if client is not None:
-        _local.client = None
+    """Close every thread's client (at the end of a batch, when no request is in flight)."""
+    global _generation
+    with _lock:
+        clients = list(_open)
+        _open.clear()
+        _generation += 1
+    for client in clients:
         client.close()
 
 

@@ -96,6 +96,13 @@ def explain_event(event: Event) -> dict:
                 out["recipients"].append({"relation": relation, "resolved": []})
                 if relation in CONTRACTOR_ONLY and not _contractor_staff(event.person_id):
                     continue  # own employees have no contractor manager or liaison
+                if relation == "liaison":
+                    contractor = recipients.employment_of(event.person_id).contractor
+                    fixes.append(
+                        _("Contractor %(name)s has no liaison of ours: set one in its record.")
+                        % {"name": contractor.name}
+                    )
+                    continue
                 fixes.append(
                     _("Nobody holds the relation %(relation)s for this event.")
                     % {"relation": relation}

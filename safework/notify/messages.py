@@ -38,6 +38,46 @@ TEMPLATES = {
             "certificate."
         ),
     ),
+    "person.disqualified": (
+        _("%(person)s may no longer work: certificate %(item)s %(reason_text)s"),
+        _(
+            "From today %(person)s may not do work that needs the certificate %(item)s (No. "
+            "%(number)s): %(reason_text)s (%(clause)s). Planned work to change now: "
+            "%(affected_text)s. Take %(person)s off these rosters and crews, or stop the work."
+        ),
+    ),
+    "cert.vacuum_ahead": (
+        _("Certificate %(item)s of %(person)s: no valid certificate from %(gap_from)s"),
+        _(
+            "The certificate %(item)s (No. %(number)s) of %(person)s ends on %(due)s and its "
+            "renewal (No. %(successor_number)s) starts only on %(successor_from)s. From "
+            "%(gap_from)s to %(gap_to)s %(person)s may not do work that needs it: plan rosters "
+            "and permits without them, or have the renewal start earlier."
+        ),
+    ),
+    "cert.review_window_open": (
+        _("Review of certificate %(item)s of %(person)s: apply from %(opens)s"),
+        _(
+            "The review of the certificate %(item)s (No. %(number)s) of %(person)s, due on "
+            "%(due)s, can be applied for from %(opens)s to %(closes)s (%(clause)s). Apply in "
+            "that time; an overdue review makes the certificate unusable."
+        ),
+    ),
+    "cert.extension_window_open": (
+        _("Extension of certificate %(item)s of %(person)s: apply from %(opens)s"),
+        _(
+            "The certificate %(item)s (No. %(number)s) of %(person)s expires on %(due)s. Its "
+            "extension can be applied for from %(opens)s to %(closes)s (%(clause)s)."
+        ),
+    ),
+    "cert.renewal_window_open": (
+        _("Renewal of certificate %(item)s of %(person)s: apply from %(opens)s"),
+        _(
+            "The certificate %(item)s (No. %(number)s) of %(person)s expires on %(due)s. Its "
+            "renewal can be applied for from %(opens)s to %(closes)s (%(clause)s); a renewal "
+            "that starts after %(due)s leaves days with no valid certificate."
+        ),
+    ),
     "health.expiring": (
         _("Health check of %(person)s runs out on %(due)s"),
         _(

@@ -60,7 +60,8 @@ class NotifyRule(models.Model):
         default=list,
         help_text=_(
             "person, team_leader, workshop_head, safety_officer, safety_head, "
-            "contractor_manager, liaison, roster_author, approver, administrator"
+            "contractor_manager, liaison, roster_author, permit_applicant, work_leader, "
+            "approver, administrator"
         ),
     )
     channels = models.JSONField(_("channels"), default=list)

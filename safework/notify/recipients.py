@@ -1,8 +1,9 @@
 """Who is told: recipients of an event by relation to its person, site and payload.
 
 Relations are words in the rules' data. The domain above notify passes what notify cannot know
-(the author of a roster, our liaison for a contractor, the approvers of a step) in the event's
-`recipients_hint` as {relation: [user ids]}; the rest is read from people and role grants.
+(the author of a roster, the applicant of a permit, the approvers of a step) in the event's
+`recipients_hint` as {relation: [user ids]}; the rest is read from people and role grants, and
+our liaison for a contractor from the contractor's `liaison` (a hint may add more).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ RELATIONS = (
     "contractor_manager",
     "liaison",
     "roster_author",
+    "permit_applicant",
+    "work_leader",
     "approver",
     "administrator",
 )
@@ -83,6 +86,23 @@ def _at_site(relation: str, role: str, site_id: int | None) -> list[Recipient]:
     return _grant_users(relation, Q(role=role, site__isnull=True))
 
 
+def _liaison(person_id: int | None) -> list[Recipient]:
+    """Our liaison for the person's contractor (`Contractor.liaison`): their logins, or the
+    person themselves (reached by their own channel bindings) when they have none."""
+    employment = employment_of(person_id)
+    if employment is None or not employment.contractor_id:
+        return []
+    liaison = (
+        Person.objects.filter(liaison_for__pk=employment.contractor_id).values("pk", "name").first()
+    )
+    if liaison is None:
+        return []
+    users = list(User.objects.filter(person_id=liaison["pk"], is_active=True).order_by("pk"))
+    if users:
+        return _users("liaison", users)
+    return [Recipient("liaison", None, liaison["pk"], liaison["name"])]
+
+
 def resolve(relation: str, *, person_id, site_id, payload: dict, hint: dict) -> list[Recipient]:
     """The recipients of one relation for an event (empty when nobody holds it)."""
     out: list[Recipient] = []
@@ -104,6 +124,8 @@ def resolve(relation: str, *, person_id, site_id, payload: dict, hint: dict) -> 
         if employment is not None and employment.contractor_id:
             q = Q(role=Role.CONTRACTOR_MANAGER, contractor_id=employment.contractor_id)
             out = _grant_users(relation, q)
+    elif relation == "liaison":
+        out = _liaison(person_id)
     elif relation == "approver":
         roles = [str(r) for r in payload.get("roles") or []]
         if roles:
@@ -129,6 +151,8 @@ NEXT_LEVEL = {
     "team_leader": "workshop_head",
     "workshop_head": "safety_officer",
     "roster_author": "workshop_head",
+    "permit_applicant": "safety_officer",
+    "work_leader": "safety_officer",
     "contractor_manager": "liaison",
     "liaison": "safety_officer",
     "approver": "safety_head",

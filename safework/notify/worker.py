@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import uuid
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -72,40 +73,7 @@ def record_outcome(
 ) -> bool:
     """Store the outcome of one attempt (False when the claim was lost: another worker took the
     row after this lease ran out, and its result counts)."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        if ok and connection.vendor == "postgresql":
-            # A success need not wait for the disk: if the database itself crashes in the next
-            # moment, the delivery is sent once more (the receiver drops it by its key); a
-            # killed worker loses nothing that was committed.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        mine = Delivery.objects.filter(pk=d.pk, claim=d.claim, status=DeliveryStatus.PENDING)
-        Attempt.objects.create(delivery_id=d.pk, at=now, ok=ok, error=error[:2000], worker=worker)
-        if ok:
-            return bool(
-                mine.update(status=DeliveryStatus.SENT, sent_at=now, lease_until=None, claim="")
-            )
-        if d.attempts >= int(get_setting("notify.max_attempts")):
-            changed = mine.update(
-                status=DeliveryStatus.FAILED, last_error=error[:2000], lease_until=None, claim=""
-            )
-            if changed and not _reached_otherwise(d):
-                services.report_undeliverable(
-                    d.event,
-                    Recipient(d.relation, d.user_id, d.person_id, d.recipient_label),
-                    error=error,
-                    now=now,
-                )
-            return bool(changed)
-        return bool(
-            mine.update(
-                last_error=error[:2000],
-                next_attempt_at=now + _backoff(d.attempts),
-                lease_until=None,
-                claim="",
-            )
-        )
+    return bool(record_outcomes([(d, ok, error)], worker=worker, now=now))
 
 
 def _reached_otherwise(d: Delivery) -> bool:
@@ -120,22 +88,116 @@ def _reached_otherwise(d: Delivery) -> bool:
     )
 
 
+def _pool() -> ThreadPoolExecutor:
+    # One pool of sending threads per worker process, kept across batches.
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(
+            max_workers=max(int(settings.NOTIFY_CONCURRENCY), 1), thread_name_prefix="notify-send"
+        )
+    return _POOL
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _send(d: Delivery) -> tuple[bool, str]:
+    try:
+        channels.send(d)
+    except channels.SendError as exc:
+        return False, str(exc)
+    except Exception as exc:  # a bug in a sender must not stop the batch
+        log.exception("delivery %s", d.pk)
+        return False, f"{type(exc).__name__}: {exc}"
+    return True, ""
+
+
+def record_outcomes(
+    outcomes: list[tuple[Delivery, bool, str]], *, worker: str, now: dt.datetime | None = None
+) -> int:
+    """Store the outcomes of several attempts in one transaction: every attempt logged, the
+    successes marked sent with one UPDATE, the failures rescheduled (or failed for good). Only
+    rows still carrying their claim change; the number that did."""
+    if not outcomes:
+        return 0
+    now = now or timezone.now()
+    max_attempts = int(get_setting("notify.max_attempts"))
+    changed = 0
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and all(ok for _, ok, _ in outcomes):
+            # A success need not wait for the disk: if the database itself crashes in the next
+            # moment, these are sent once more (the receiver drops them by their key); a killed
+            # worker loses nothing that was committed.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        Attempt.objects.bulk_create(
+            [
+                Attempt(delivery_id=d.pk, at=now, ok=ok, error=error[:2000], worker=worker)
+                for d, ok, error in outcomes
+            ]
+        )
+        by_claim: dict[str, list[int]] = {}
+        for d, ok, _ in outcomes:
+            if ok:
+                by_claim.setdefault(d.claim, []).append(d.pk)
+        for claim, ids in by_claim.items():
+            changed += Delivery.objects.filter(
+                pk__in=ids, claim=claim, status=DeliveryStatus.PENDING
+            ).update(status=DeliveryStatus.SENT, sent_at=now, lease_until=None, claim="")
+        for d, ok, error in outcomes:
+            if ok:
+                continue
+            mine = Delivery.objects.filter(pk=d.pk, claim=d.claim, status=DeliveryStatus.PENDING)
+            if d.attempts >= max_attempts:
+                lost = mine.update(
+                    status=DeliveryStatus.FAILED,
+                    last_error=error[:2000],
+                    lease_until=None,
+                    claim="",
+                )
+                if lost and not _reached_otherwise(d):
+                    services.report_undeliverable(
+                        d.event,
+                        Recipient(d.relation, d.user_id, d.person_id, d.recipient_label),
+                        error=error,
+                        now=now,
+                    )
+            else:
+                lost = mine.update(
+                    last_error=error[:2000],
+                    next_attempt_at=now + _backoff(d.attempts),
+                    lease_until=None,
+                    claim="",
+                )
+            changed += lost
+    return changed
+
+
 def deliver_batch(*, worker: str | None = None, limit: int | None = None) -> int:
-    """Claim and send one batch; the number of deliveries tried."""
+    """Claim and send one batch; the number of deliveries tried.
+
+    The batch is sent concurrently (NOTIFY_CONCURRENCY requests at a time, keep-alive clients).
+    Outcomes are stored in groups: whenever the worker would wait for the next answer, what has
+    come back so far is committed in one transaction. So a worker killed mid-batch leaves unstored
+    only the requests still in flight (the receiver drops their repeat by the delivery key), and
+    a busy worker commits tens of outcomes per transaction instead of one.
+    """
     worker = worker or worker_name()
     batch = claim_batch(worker=worker, limit=limit or settings.NOTIFY_BATCH)
+    if not batch:
+        return 0
+    pool = _pool()
+    pending = {pool.submit(_send, d): d for d in batch}
     try:
-        for d in batch:
-            try:
-                channels.send(d)
-            except channels.SendError as exc:
-                record_outcome(d, ok=False, error=str(exc), worker=worker)
-            except Exception as exc:  # a bug in a sender must not stop the batch
-                log.exception("delivery %s", d.pk)
-                record_outcome(d, ok=False, error=f"{type(exc).__name__}: {exc}", worker=worker)
-            else:
-                record_outcome(d, ok=True, worker=worker)
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            outcomes = []
+            for future in done:
+                ok, error = future.result()
+                outcomes.append((pending.pop(future), ok, error))
+            record_outcomes(outcomes, worker=worker)
     finally:
+        wait(pending)  # an error while storing: let the requests end before the client closes
         channels.close_client()
     return len(batch)
 

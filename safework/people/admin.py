@@ -383,7 +383,18 @@ _USCC_MESSAGES = {
 class ContractorForm(forms.ModelForm):
     class Meta:
         model = Contractor
-        fields = ("name", "uscc", "contact_name", "contact_phone", "status")
+        fields = ("name", "uscc", "contact_name", "contact_phone", "status", "liaison")
+
+    def clean_liaison(self):
+        liaison = self.cleaned_data.get("liaison")
+        if (
+            liaison is not None
+            and not Employment.objects.filter(
+                pk=liaison.current_employment_id, employer_kind=EmployerKind.OWN
+            ).exists()
+        ):
+            raise ValidationError(_("The liaison must be one of our own staff."), code="not_own")
+        return liaison
 
     def clean_uscc(self):
         try:
@@ -431,13 +442,22 @@ class ContractorAdmin(ScopedAdmin):
     resource = CONTRACTORS
     form = ContractorForm
     deletable = False  # end the engagements or terminate instead
-    list_display = ("name", "uscc", "contact_name", "contact_phone", "status")
+    list_display = ("name", "uscc", "contact_name", "contact_phone", "liaison", "status")
     list_filter = ("status",)
+    list_select_related = ("liaison",)
     search_fields = ("name", "=uscc", "contact_name")
+    raw_id_fields = ("liaison",)  # chosen from the (scoped) person list, not a list of everyone
     inlines = (EngagementInline,)
 
     def visible(self, request, scope):
         return queries.contractors_visible_to(scope)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        scope = self.scope(request, WRITE)
+        if scope is not None and is_contractor_only(scope):
+            readonly.append("liaison")  # our side names its liaison, not the contractor
+        return readonly
 
 
 @admin.register(ContractorEngagement)

@@ -88,6 +88,17 @@ class Contractor(models.Model):
         default=ContractorStatus.ACTIVE,
     )
     is_synthetic = models.BooleanField(_("synthetic (demo/bench) data"), default=False)
+    # Our side's contact for this contractor (CONTRACTOR-03): told about its staff's
+    # certificates and checks beside the contractor's own manager. One of our own staff.
+    liaison = models.ForeignKey(
+        "people.Person",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="liaison_for",
+        verbose_name=_("our liaison"),
+        help_text=_("one of our own staff, told about this contractor's staff"),
+    )
 
     class Meta:
         verbose_name = _("contractor")

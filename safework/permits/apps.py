@@ -16,5 +16,10 @@ class PermitsConfig(AppConfig):
         )
 
         register_catalogue(self.label, shipped.rows)
+        # A certificate turned red: the holder's open permits, to applicant and work leader.
+        from safework.certs.disqualification import register_lister
+        from safework.permits.notices import open_permits
+
+        register_lister("permits", open_permits)
         for spec in conf.SETTINGS:
             register_setting(spec)

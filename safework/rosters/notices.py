@@ -61,3 +61,28 @@ def scan_rosters(*, on: dt.date, at: dt.datetime) -> int:
             )
         added += services.emit_many(events)
     return added
+
+
+def planned_entries(*, person_ids: list[int], on: dt.date, at: dt.datetime):
+    """Lister for `certs.disqualification`: the persons' roster entries from `on`, each for its
+    roster's author to change."""
+    from safework.certs.disqualification import Affected
+
+    out: dict[int, list] = {}
+    rows = (
+        RosterEntry.objects.filter(person_id__in=person_ids, on__gte=on)
+        .select_related("roster", "work_type")
+        .order_by("on", "pk")
+    )
+    for entry in rows:
+        roster = entry.roster
+        out.setdefault(entry.person_id, []).append(
+            Affected(
+                what="roster_entry",
+                label=f"{roster.name} {entry.work_type.name}"[:200],
+                day=entry.on.isoformat(),
+                url=f"/admin/rosters/roster/{roster.pk}/change/",
+                responsible={"roster_author": [roster.author_id]} if roster.author_id else {},
+            )
+        )
+    return out

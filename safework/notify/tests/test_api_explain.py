@@ -122,3 +122,20 @@ def test_explain_command_shows_attempts_with_their_errors(notify_world, db, fail
     out = io.StringIO()
     call_command("notify", "explain", "--person", str(user.person.pk), "--json", stdout=out)
     assert json.loads(out.getvalue())["events"][0]["event"]["kind"] == "cert.expiring"
+
+
+def test_explain_says_when_a_contractor_has_no_liaison(notify_world, db):
+    w = notify_world
+    cert_event(w.p_x, site_id=w.site_a.pk)
+    services.fan_out(now=AT)
+    out = io.StringIO()
+    with translation.override("en"):
+        call_command("notify", "explain", "--person", str(w.p_x.pk), stdout=out)
+    assert f"Contractor {w.contractor_x.name} has no liaison of ours" in out.getvalue()
+    w.contractor_x.liaison = w.p_own
+    w.contractor_x.save()
+    out = io.StringIO()
+    with translation.override("en"):
+        call_command("notify", "explain", "--person", str(w.p_x.pk), stdout=out)
+    assert "has no liaison" not in out.getvalue()
+    assert f"liaison: {w.p_own.name}" in out.getvalue()

@@ -136,3 +136,30 @@ def test_undeliverable_message_goes_to_the_administrator(notify_world, db, recei
         assert worker.deliver_batch(worker="t") == 0
     assert Attempt.objects.filter(delivery=d).count() == 2
     assert json.loads(json.dumps(report.payload))["relation"] == "person"
+
+
+def test_one_batch_sends_concurrently_and_stores_each_outcome_once(notify_world, db, receiver):
+    """Twelve notices in one batch over four sending threads, the first three answered 500: the
+    nine others are sent once each, the three failed ones wait for their retry, and every
+    request has exactly one attempt row."""
+    w = notify_world
+    receiver.fail_first = 3
+    _worker_user(w, "webhook", receiver.url + "/hook", secret="k")
+    for i in range(12):
+        cert_event(w.person_of(Role.WORKER), site_id=w.site_a.pk, key=f"batch-{i}")
+    with (
+        override_settings(NOTIFY_CONCURRENCY=4),
+        time_machine.travel(AT, tick=False),
+    ):
+        worker._POOL = None  # a pool of this test's size
+        services.fan_out()
+        assert worker.deliver_batch(worker="t", limit=50) == 12
+        assert worker.deliver_batch(worker="t", limit=50) == 0  # the failed ones wait 60 s
+    worker._POOL = None
+    rows = Delivery.objects.filter(channel="webhook")
+    assert sorted(rows.values_list("status", flat=True)) == ["pending"] * 3 + ["sent"] * 9
+    assert all(d.claim == "" and d.lease_until is None for d in rows)
+    assert Attempt.objects.filter(delivery__in=rows).count() == 12
+    assert Attempt.objects.filter(delivery__in=rows, ok=True).count() == 9
+    assert len(receiver.requests) == 12
+    assert len(receiver.accepted) == 9

@@ -188,3 +188,41 @@ def test_someone_no_channel_reaches_is_reported_once_a_day(notify_world, db):
     cert_event(w.p_own, site_id=w.site_a.pk, key="three")
     services.fan_out(now=AT + dt.timedelta(days=1))
     assert Event.objects.filter(kind="notify.undeliverable").count() == 2
+
+
+def test_our_liaison_for_the_contractor_is_told_about_its_staff(notify_world, db):
+    """The contractor's `liaison` (one of our own staff, with a login) is told about its
+    staff's certificates; another contractor's staff and our own staff are not theirs."""
+    w = notify_world
+    liaison = make_user("liaison", person=w.p_own)
+    w.contractor_x.liaison = w.p_own
+    w.contractor_x.save()
+    theirs = cert_event(w.p_x, site_id=w.site_a.pk)
+    other = cert_event(w.p_y, site_id=w.site_a.pk)
+    services.fan_out(now=AT)
+    assert told(theirs)["liaison"] == "liaison"
+    assert Delivery.objects.get(event=theirs, user=liaison, channel="inbox").relation == "liaison"
+    assert "liaison" not in told(other)
+
+
+def test_a_liaison_without_a_login_is_reached_by_their_own_binding(notify_world, db):
+    w = notify_world
+    w.contractor_x.liaison = w.p_own
+    w.contractor_x.save()
+    ChannelBinding.objects.create(person=w.p_own, channel="email", address="liaison@example.com")
+    event = cert_event(w.p_x, site_id=w.site_a.pk)
+    services.fan_out(now=AT)
+    mail = Delivery.objects.get(event=event, relation="liaison")
+    assert (mail.channel, mail.address, mail.person_id, mail.user_id) == (
+        "email",
+        "liaison@example.com",
+        w.p_own.pk,
+        None,
+    )
+
+
+def test_without_a_liaison_nobody_is_told_as_liaison(notify_world, db):
+    w = notify_world
+    event = cert_event(w.p_x, site_id=w.site_a.pk)
+    services.fan_out(now=AT)
+    assert not Delivery.objects.filter(event=event, relation="liaison").exists()

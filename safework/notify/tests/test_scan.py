@@ -28,8 +28,14 @@ def _cert(days_left: int, **extra):
     )
 
 
+# The warning stages and expiry; the application windows (renewal from 60 days before expiry
+# under Order 19) are certs/tests/test_window_notices.py's.
+STAGED = ("cert.expiring", "cert.expired", "cert.review_due", "person.disqualified")
+
+
 def _events(cert):
-    return sorted((e.kind, e.stage) for e in Event.objects.filter(person_id=cert.person_id))
+    rows = Event.objects.filter(person_id=cert.person_id, kind__in=STAGED)
+    return sorted((e.kind, e.stage) for e in rows)
 
 
 @pytest.mark.parametrize(
@@ -43,8 +49,9 @@ def _events(cert):
         (7, [("cert.expiring", "7")]),
         (1, [("cert.expiring", "7")]),
         (0, [("cert.expiring", "0")]),  # the last day of validity
-        (-1, [("cert.expired", "expired")]),
-        (-7, [("cert.expired", "expired")]),  # the look-back (7 days) itself
+        # Expired: told as such, and the holder is disqualified (issue 15 item 6).
+        (-1, [("cert.expired", "expired"), ("person.disqualified", "expired")]),
+        (-7, [("cert.expired", "expired"), ("person.disqualified", "expired")]),  # the look-back
         (-8, []),
     ],
 )
@@ -71,7 +78,11 @@ def test_extension_starts_the_stages_afresh(catalogue):
     cert.valid_until = ON + dt.timedelta(days=60)  # a later date inside the stages
     cert.save()
     scan.run_scan(at=AT)
-    keys = set(Event.objects.filter(person_id=cert.person_id).values_list("key", flat=True))
+    keys = set(
+        Event.objects.filter(person_id=cert.person_id, kind__in=STAGED).values_list(
+            "key", flat=True
+        )
+    )
     assert keys == {f"cert:{cert.pk}:2027-03-31:30", f"cert:{cert.pk}:2027-04-30:60"}
 
 

@@ -301,3 +301,33 @@ def test_a_contractor_managers_registration_reads_the_same_whoever_holds_the_num
     assert submit(world.own_a.id_number)[0] == 302
     assert world.staff_y.current_employment.contractor == world.contractor_y
     assert ImportJob.objects.filter(status="pending_review").count() == 3
+
+
+def test_our_liaison_for_a_contractor_is_one_of_our_own_staff(client, world):
+    """Issue 15: the liaison is a relation edited in the admin (read by notify's recipients);
+    a contractor's own worker is refused with a clear message; the contractor's manager sees
+    the liaison but does not choose it."""
+    from django.urls import reverse
+
+    from safework.people.tests.factories import fresh_uscc
+
+    data = {
+        "name": "新承包商",
+        "uscc": fresh_uscc(998),
+        "contact_name": "",
+        "contact_phone": "",
+        "status": "active",
+        "liaison": world.staff_x.pk,
+    }
+    response = post_form(client, world.administrator, "people_contractor_add", data)
+    assert form_errors(response)["liaison"] == ["The liaison must be one of our own staff."]
+    response = post_form(
+        client, world.administrator, "people_contractor_add", {**data, "liaison": world.own_a.pk}
+    )
+    assert response.status_code == 302
+    assert Contractor.objects.get(name="新承包商").liaison == world.own_a
+
+    client.force_login(world.manager_x)
+    url = reverse("admin:people_contractor_change", args=[world.contractor_x.pk])
+    form = client.get(url).context["adminform"].form
+    assert "liaison" not in form.fields  # read-only for the contractor's manager
