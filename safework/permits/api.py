@@ -358,7 +358,12 @@ def list_permits(request, filters: Query[PermitFilter], page: Query[PageParams])
     """The permit ledger (AQ 3064.2 §5.11) in the user's scope, newest planned start first.
     `status` is the status as read now: a valid permit past its planned end is `expired`."""
     now = timezone.now()
-    return paginate(_ledger(request, filters), page, transform=lambda p: _summary(p, now))
+    f = queries.LedgerFilter(**filters.dict())
+    total, rows = queries.ledger_list(
+        request.scope, request.user, f, at=now, offset=page.offset, limit=page.limit
+    )
+    items = [_summary(p, now) for p in rows]
+    return {"total": total, "limit": page.limit, "offset": page.offset, "items": items}
 
 
 @router.get("/permits/export.xlsx", **access(PERMITS, READ))
