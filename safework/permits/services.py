@@ -19,13 +19,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from safework.accounts.guard import may
 from safework.accounts.scope import grants_of
-from safework.core import audit
+from safework.core import audit, memo
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Reason, Refused
 from safework.core.settings_registry import get_setting
@@ -51,7 +52,7 @@ from safework.permits.models import (
     StepStatus,
 )
 from safework.permits.workflow import FINAL, VALID, PermitStatus
-from safework.qualification.engine import CrewMember, assess_crew
+from safework.qualification.engine import CrewMember, assess_crew_over
 from safework.work import fields as work_fields
 from safework.work import gas as work_gas
 from safework.work import routing
@@ -88,7 +89,14 @@ def service(func):
     @functools.wraps(func)
     def run(*args, **kwargs):
         try:
-            with transaction.atomic(), events.one_push_per_permit():
+            # On leaving: the timeline's events, the park pushes, then the audit records (the
+            # transaction's last write), each written once for the whole call.
+            with (
+                transaction.atomic(),
+                memo.unit(),
+                audit.deferred(),
+                events.one_push_per_permit(),
+            ):
                 return func(*args, **kwargs)
         except _Alarmed as exc:
             alarms.raise_for_refusal(exc.permit, exc.reasons, at=exc.at)
@@ -696,6 +704,7 @@ def approve(
         raise Refused(
             [Reason("step.none", _("No step of this permit is waiting for a signature."))]
         )
+    prefetch_related_objects([step], "signatures")  # read once: who signed, who may sign
     role, on_behalf = _approver_of(permit, step, by, at)
     pos = Position.of(position)
     on_site, refusal = gates.position_reason(
@@ -719,9 +728,9 @@ def approve(
         image=image,
         note=note,
     )
-    signed = set(
-        step.signatures.filter(action=SignatureAction.APPROVE).values_list("role", flat=True)
-    )
+    # The step's signatures as read under the permit's lock, and this one.
+    signed = {s.role for s in step.signatures.all() if s.action == SignatureAction.APPROVE}
+    signed.add(role)
     events.permit_event(permit, "signed", at=at, by=by, step=step.label, role=role)
     if signed >= set(step.roles):
         step.status = StepStatus.APPROVED
@@ -1210,17 +1219,16 @@ def change_crew(
     after_approval = permit.status in VALID
     if rows and permit.status != S.DRAFT:
         members = [CrewMember(p.pk, r.code, a or None) for p, r, a in rows]
-        reasons = []
-        for when in gates.qualification_instants(permit, [p.pk for p, _r, _a in rows]):
-            d = assess_crew(
-                members,
-                permit.work_type,
-                permit.level.code if permit.level_id else None,
-                permit.site_id,
-                max(when, at),
-                gates._engine_attrs(permit),
-            )
-            reasons += list(d.decision.blocking)
+        instants = gates.qualification_instants(permit, [p.pk for p, _r, _a in rows])
+        decisions = assess_crew_over(
+            members,
+            permit.work_type,
+            permit.level.code if permit.level_id else None,
+            permit.site_id,
+            [max(when, at) for when in instants],
+            gates._engine_attrs(permit),
+        )
+        reasons = [r for d in decisions for r in d.decision.blocking]
         if reasons:
             _refuse(permit, reasons, at)
     removed = (
