@@ -500,6 +500,8 @@ def _route_context(permit: Permit) -> dict:
         "is_emergency": permit.is_emergency,
         "upgraded": permit.upgraded,
         "hour": timezone.localtime(permit.planned_start).hour,
+        "derived_level": permit.derived_level.code if permit.derived_level_id else "",
+        "shut_down_cleaned": bool(inputs.get("shut_down_cleaned")),
     }
     return {**(permit.fields or {}), **ctx}
 

@@ -43,6 +43,10 @@ BUILTIN_TYPES: dict[str, object] = {
     "is_emergency": DataType.BOOLEAN,
     "upgraded": DataType.BOOLEAN,
     "hour": DataType.FLOAT,
+    # The level the inputs alone give, and a unit declared shut down, cleaned, purged, tested and
+    # isolated (GB 30871-2022 5.1.4: then managed as level 2 with the approval it names).
+    "derived_level": DataType.STRING,
+    "shut_down_cleaned": DataType.BOOLEAN,
 }
 BUILTIN_DEFAULTS: dict[str, object] = {
     "work_type": "",
@@ -56,6 +60,8 @@ BUILTIN_DEFAULTS: dict[str, object] = {
     "is_emergency": False,
     "upgraded": False,
     "hour": None,
+    "derived_level": "",
+    "shut_down_cleaned": False,
 }
 
 _JSON_TYPES = {

@@ -74,6 +74,29 @@ def test_level1_hot_work_from_application_to_close(w):
     assert not Alarm.objects.filter(permit=permit).exists()
 
 
+def test_shut_down_unit_managed_as_level2_is_approved_by_the_head_of_safety(w):
+    """GB 30871-2022 5.1.4: hot work in a hazardous unit that is shut down, cleaned, purged,
+    tested and isolated may be managed as level 2, with the approval of the head of safety."""
+    inputs = {"height_m": 0.5, "shut_down_cleaned": True}
+    permit = create(w, inputs=inputs, level="level2")
+    assert (permit.derived_level.code, permit.level.code) == ("level1", "level2")
+    permit = services.submit(permit, w.user("applicant"), at=at(D - dt.timedelta(days=1), 10))
+    steps = list(permit.steps.filter(stage="approval").order_by("order"))
+    assert [s.roles for s in steps] == [["workshop_head"], ["safety_head"]]
+    assert steps[1].clause.startswith("GB 30871-2022 5.1.4")
+    first = services.current_step(permit)
+    permit = services.approve(
+        permit, w.user("workshop"), at=at(D - dt.timedelta(days=1), 11), position=ON_SITE
+    )
+    assert permit.status == "in_approval"  # the basic unit's approval alone does not approve it
+    assert services.current_step(permit).roles == ["safety_head"] != first.roles
+    permit = approve_all(w, permit)
+    assert permit.status == "approved"
+    # Not declared shut down: level 2 is refused below the level the place requires.
+    with pytest.raises(Refused):
+        create(w, level="level2")
+
+
 def test_numbers_are_per_type_and_day_and_never_reused(w):
     day_before = at(D - dt.timedelta(days=1), 10)
     a = services.submit(create(w), w.user("applicant"), at=day_before)
