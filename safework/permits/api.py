@@ -239,6 +239,7 @@ def _detail(request, permit_id: int) -> dict:
                 "confirmer_id": m.confirmer_id,
                 "confirmed_by_id": m.confirmed_by_id,
                 "confirmed_at": m.confirmed_at,
+                "photo": m.photo.name or None,
             }
             for m in p.measures.all()
         ],
@@ -579,7 +580,12 @@ def confirm_measure(request, permit_id: RowId, measure_id: RowId, body: ConfirmI
     """Confirm one measure (by the person it names, if any)."""
     permit = _permit(request, permit_id)
     services.confirm_measure(
-        permit, measure_id, request.user, at=timezone.now(), involved=body.involved
+        permit,
+        measure_id,
+        request.user,
+        at=timezone.now(),
+        involved=body.involved,
+        photo_attachment_id=body.photo_attachment_id,
     )
     return _detail(request, permit.pk)
 

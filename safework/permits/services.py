@@ -850,12 +850,44 @@ def delegate(by, *, to, role: str, site, starts_at, ends_at, at: dt.datetime) ->
 # ---- before the start -----------------------------------------------------------------------
 
 
+# The evidence photo of a measure: an image.
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+
+
 @service
 def confirm_measure(
-    permit: Permit, measure_id: int, by, *, at: dt.datetime, involved=True, photo=None
+    permit: Permit,
+    measure_id: int,
+    by,
+    *,
+    at: dt.datetime,
+    involved=True,
+    photo=None,
+    photo_attachment_id: int | None = None,
 ) -> MeasureItem:
-    """Confirm one measure (the named person, when one is named)."""
+    """Confirm one measure (the named person, when one is named), with an evidence photo if
+    given: a file, or an image already attached to this permit (`photo_attachment_id`)."""
+    if photo_attachment_id is not None:
+        photo = _evidence_photo(permit, photo_attachment_id)
     return _confirm(permit, [(measure_id, involved, photo)], by, at=at)[0]
+
+
+def _evidence_photo(permit: Permit, attachment_id: int) -> str:
+    """The stored file of an image attached to `permit` (the measure keeps its name)."""
+    field = "photo_attachment_id"
+    item = Attachment.objects.filter(permit_id=permit.pk, pk=attachment_id).first()
+    if item is None:
+        raise InvalidInput(FieldError(field, "not_found", _("No such attachment on this permit.")))
+    if not item.file.name.lower().endswith(PHOTO_SUFFIXES):
+        raise InvalidInput(
+            FieldError(
+                field,
+                "file_type",
+                _("The evidence photo must be an image (%(types)s).")
+                % {"types": " ".join(PHOTO_SUFFIXES)},
+            )
+        )
+    return item.file.name
 
 
 @service

@@ -563,6 +563,48 @@ def test_rejected_permit_is_revised_edited_and_submitted_again(flow):
     assert {s["round"] for s in again["steps"] if s["status"] == "pending"} == {2}
 
 
+def test_a_measure_is_confirmed_with_an_attached_photo_as_evidence(flow, api_world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    flow.create()
+    flow.submit()
+    flow.approve()
+    client = flow.client(Role.SAFETY_OFFICER)
+    before = START - dt.timedelta(minutes=40)
+    with time_machine.travel(before, tick=False):
+        photo = Client.post(
+            client, flow.url("/attachments"), {"file": SimpleUploadedFile("现场.jpg", b"\xff\xd8")}
+        ).json()["id"]
+        drawing = Client.post(
+            client, flow.url("/attachments"), {"file": SimpleUploadedFile("图.pdf", b"%PDF")}
+        ).json()["id"]
+        measures = ok(client.get(flow.url()))["measures"]
+    first, second = measures[0]["id"], measures[1]["id"]
+    confirm = f"/measures/{first}/confirm"
+    # Not an image, or not this permit's: refused, naming the field; nothing confirmed.
+    for attachment_id, code in ((drawing, "file_type"), (987654, "not_found")):
+        refused = flow.post(
+            Role.SAFETY_OFFICER,
+            confirm,
+            {"photo_attachment_id": attachment_id},
+            at=before,
+            status=None,
+        )
+        assert refused.status_code == 422, refused.content
+        assert refused.json()["errors"][0]["field"] == "photo_attachment_id"
+        assert refused.json()["errors"][0]["code"] == code
+    out = flow.post(Role.SAFETY_OFFICER, confirm, {"photo_attachment_id": photo}, at=before)
+    by_id = {m["id"]: m for m in out["measures"]}
+    assert by_id[first]["confirmed_at"] is not None
+    assert by_id[first]["photo"].startswith("permits/attachments/")
+    assert by_id[first]["photo"].endswith(".jpg")
+    # The photo stays optional.
+    out = flow.post(Role.SAFETY_OFFICER, f"/measures/{second}/confirm", at=before)
+    by_id = {m["id"]: m for m in out["measures"]}
+    assert by_id[second]["confirmed_at"] is not None and by_id[second]["photo"] is None
+
+
 def test_attachments_upload_list_download_and_hostile_files(flow):
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test import Client
