@@ -645,11 +645,18 @@ def raw_list(scope, user, f, at):
             ),
         ]
         newest = f"ORDER BY p.planned_start DESC, p.id DESC LIMIT {PAGE}"
+        # The candidates first (materialised: joined to nine tables, the IN list let PostgreSQL
+        # join the million rows before it).
         page = f"""
+            WITH candidates AS MATERIALIZED (
+                (SELECT p.id FROM permits_permit p WHERE {cond} AND {site} {newest})
+                UNION ALL
+                (SELECT p.id FROM permits_permit p WHERE {cond} AND {mine} {newest}))
             SELECT p.*, CASE WHEN p.status = ANY(%s) AND p.planned_end <= %s THEN 'expired'
                              ELSE p.status END,
                    wt.*, lv.*, s.*, a.*, u.*, wu.*, c.*, wl.*
-            FROM permits_permit p
+            FROM (SELECT DISTINCT id FROM candidates) x
+            JOIN permits_permit p ON p.id = x.id
             JOIN work_worktype wt ON wt.id = p.work_type_id
             LEFT JOIN work_worklevel lv ON lv.id = p.level_id
             JOIN org_site s ON s.id = p.site_id
@@ -658,13 +665,9 @@ def raw_list(scope, user, f, at):
             LEFT JOIN org_department wu ON wu.id = p.work_unit_id
             LEFT JOIN people_contractor c ON c.id = p.contractor_id
             LEFT JOIN people_person wl ON wl.id = p.work_leader_id
-            WHERE p.id IN (
-                (SELECT p.id FROM permits_permit p WHERE {cond} AND {site} {newest})
-                UNION ALL
-                (SELECT p.id FROM permits_permit p WHERE {cond} AND {mine} {newest}))
             ORDER BY p.planned_start DESC, p.id DESC
             LIMIT {PAGE}"""
-        return counts, (page, [valid, at, *params, sites, *params, me])
+        return counts, (page, [*params, sites, *params, me, valid, at])
 
     return lookups, statements
 
