@@ -36,6 +36,7 @@ from safework.permits.permissions import (
     ALARMS,
     APPLY,
     APPROVE,
+    CANCEL,
     GAS_TEST,
     HANDLE,
     PERMITS,
@@ -468,7 +469,7 @@ def change_crew(request, permit_id: RowId, body: CrewChangeIn):
     return _detail(request, permit.pk)
 
 
-@router.post("/permits/{permit_id}/cancel", response=PermitDetailOut, **access(PERMITS, APPLY))
+@router.post("/permits/{permit_id}/cancel", response=PermitDetailOut, **access(PERMITS, CANCEL))
 def cancel_permit(request, permit_id: RowId, body: CancelIn):
     """Cancel with a reason; an approved permit only by an approver of its site (409)."""
     permit = _permit(request, permit_id)

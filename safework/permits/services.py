@@ -1419,8 +1419,9 @@ def close(permit: Permit, by, *, at: dt.datetime) -> Permit:
 
 @service
 def cancel(permit: Permit, by, *, at: dt.datetime, reason: str) -> Permit:
-    """Cancel with a reason. Before approval the applicant may; once approved, cancelling needs
-    an approver of the permit's site (AQ 3064.2 §5.7: cancellation with its own approval)."""
+    """Cancel with a reason: before approval its applicant or an approver of its site (one who
+    may approve it: not the applicant); once approved (not yet started, or suspended), only such
+    an approver (AQ 3064.2 §5.7: cancellation with its own approval)."""
     if not str(reason or "").strip():
         raise InvalidInput(FieldError("reason", "required", _("Give the reason for cancelling.")))
     permit = _lock(permit)
@@ -1429,7 +1430,23 @@ def cancel(permit: Permit, by, *, at: dt.datetime, reason: str) -> Permit:
         (S.DRAFT, S.SUBMITTED, S.IN_APPROVAL, S.APPROVED, S.SUSPENDED, S.REJECTED),
         _("cancel"),
     )
-    if permit.status in (S.APPROVED, S.SUSPENDED) and not may(by, "permits.approve", permit):
+    approver = may(by, "permits.approve", permit)
+    if permit.status not in (S.APPROVED, S.SUSPENDED) and not (
+        approver or permit.applicant_id == by.pk
+    ):
+        raise Refused(
+            [
+                Reason(
+                    "cancel.not_allowed",
+                    _(
+                        "A permit is cancelled by its applicant before approval, or by an "
+                        "approver of its site."
+                    ),
+                    clause="AQ 3064.2-2025 5.7",
+                )
+            ]
+        )
+    if permit.status in (S.APPROVED, S.SUSPENDED) and not approver:
         raise Refused(
             [
                 Reason(

@@ -442,6 +442,34 @@ def test_cancel_after_approval_needs_an_approver(w):
     assert permit.status == "cancelled"
 
 
+def test_who_cancels_before_approval(w):
+    """Before approval: the applicant, or an approver of the site (the principal, who applies for
+    nothing); not another user of the site who may not approve, nor an approver elsewhere."""
+    from safework.accounts.models import User
+    from safework.accounts.tests.factories import RoleGrantFactory
+    from safework.qualification.tests.qualification_fixtures import site
+
+    def user(name, role, where):
+        u = User.objects.create(username=name)
+        RoleGrantFactory(user=u, role=role, site=where)
+        return u
+
+    tester = user("tester-2", "gas_tester", w.site)
+    worker = user("worker-2", "worker", w.site)
+    elsewhere = user("principal-b", "principal", site())
+    draft = create(w)
+    for by in (tester, worker, elsewhere):
+        with pytest.raises(Refused) as exc:
+            services.cancel(draft, by, at=at(D - dt.timedelta(days=1), 10), reason="改期")
+        assert codes(exc) == {"cancel.not_allowed"}, by.username
+    assert Permit.objects.get(pk=draft.pk).status == "draft"
+    when = at(D - dt.timedelta(days=1), 10)
+    assert services.cancel(draft, w.user("principal"), at=when, reason="改期").status == "cancelled"
+    submitted = services.submit(create(w), w.user("applicant"), at=when)
+    cancelled = services.cancel(submitted, w.user("applicant"), at=when, reason="计划取消")
+    assert (cancelled.status, cancelled.cancel_reason) == ("cancelled", "计划取消")
+
+
 def test_a_change_closes_the_old_permit_and_opens_a_linked_new_one(w):
     permit = approve_all(
         w, services.submit(create(w), w.user("applicant"), at=at(D - dt.timedelta(days=1), 10))
