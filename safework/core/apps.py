@@ -6,4 +6,7 @@ class CoreConfig(AppConfig):
     verbose_name = "核心"
 
     def ready(self):
-        from safework.core import pdf, permissions  # noqa: F401  resources; the PDF font check
+        from safework.core import memo, pdf, permissions  # noqa: F401  resources; the PDF font check
+        from safework.core.models import Setting
+
+        memo.forget_on_change(Setting)

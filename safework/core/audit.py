@@ -18,6 +18,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,8 +178,37 @@ def _fit(e: Entry, widths: dict[str, int]) -> Entry:
     return dataclasses.replace(e, **{name: getattr(e, name)[:w] for name, w in widths.items()})
 
 
+# The entries of the running `deferred()` block, appended to the chain when it ends.
+_deferred: contextvars.ContextVar[list[Entry] | None] = contextvars.ContextVar(
+    "audit_deferred", default=None
+)
+
+
+@contextmanager
+def deferred():
+    """Within the block (one service call, inside its transaction), `record` and `record_many`
+    collect their entries, and the block's end appends them to the chain in one write (the lock
+    taken and the head read once), still the transaction's last write; nothing is written when
+    the block raises. A block inside another is part of the outer one."""
+    if _deferred.get() is not None:
+        yield
+        return
+    entries: list[Entry] = []
+    token = _deferred.set(entries)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+    record_many(entries)
+
+
 def record_many(entries: Iterable[Entry]) -> list[AuditRecord]:
-    """Append entries to the chain, in order, as the last write of the current transaction."""
+    """Append entries to the chain, in order, as the last write of the current transaction (at
+    the end of the running `deferred()` block, if any: then nothing is returned)."""
+    pending = _deferred.get()
+    if pending is not None:
+        pending.extend(entries)
+        return []
     widths = {name: AuditRecord._meta.get_field(name).max_length for name in _TEXT_COLUMNS}
     entries = [_fit(e, widths) for e in entries]
     if not entries:
@@ -253,9 +283,10 @@ def _insert_rows(rows: list[AuditRecord]) -> None:
 
 def record(
     *, action: str, target=None, actor=None, before=None, after=None, at=None, client_addr=None
-) -> AuditRecord:
-    """Append one record for a change made in the current transaction (its last write)."""
-    return record_many(
+) -> AuditRecord | None:
+    """Append one record for a change made in the current transaction (its last write); None
+    inside a `deferred()` block, which writes it at its end."""
+    rows = record_many(
         [
             entry(
                 action=action,
@@ -267,7 +298,8 @@ def record(
                 client_addr=client_addr,
             )
         ]
-    )[0]
+    )
+    return rows[0] if rows else None
 
 
 @dataclass

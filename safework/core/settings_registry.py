@@ -58,13 +58,24 @@ def get_setting(key: str, *, site_id: int | None = None):
     """The value in force: the site's override, else the global row, else the default."""
     from django.db.models import Q
 
+    from safework.core import memo
     from safework.core.models import Setting
 
     spec = setting_spec(key)
     wanted = (
         Q(site_id__isnull=True) if site_id is None else Q(site_id__isnull=True) | Q(site_id=site_id)
     )
-    rows = dict(Setting.objects.filter(wanted, key=key).values_list("site_id", "value"))
+
+    if not memo.active():
+        rows = dict(Setting.objects.filter(wanted, key=key).values_list("site_id", "value"))
+    else:  # in a unit of work (a service call): every key of the site read once
+
+        def stored_rows():
+            rows = Setting.objects.filter(wanted).values_list("key", "site_id", "value")
+            return {(k, s): v for k, s, v in rows}
+
+        stored = memo.get(("settings", site_id), stored_rows)
+        rows = {s: v for (k, s), v in stored.items() if k == key}
     if site_id is not None and site_id in rows:
         return rows[site_id]
     return rows.get(None, spec.default)

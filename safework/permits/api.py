@@ -36,6 +36,7 @@ from safework.permits.permissions import (
     ALARMS,
     APPLY,
     APPROVE,
+    CANCEL,
     GAS_TEST,
     HANDLE,
     PERMITS,
@@ -239,6 +240,7 @@ def _detail(request, permit_id: int) -> dict:
                 "confirmer_id": m.confirmer_id,
                 "confirmed_by_id": m.confirmed_by_id,
                 "confirmed_at": m.confirmed_at,
+                "photo": m.photo.name or None,
             }
             for m in p.measures.all()
         ],
@@ -342,7 +344,12 @@ def list_permits(request, filters: Query[PermitFilter], page: Query[PageParams])
     """The permit ledger (AQ 3064.2 §5.11) in the user's scope, newest planned start first.
     `status` is the status as read now: a valid permit past its planned end is `expired`."""
     now = timezone.now()
-    return paginate(_ledger(request, filters), page, transform=lambda p: _summary(p, now))
+    f = queries.LedgerFilter(**filters.dict())
+    total, rows = queries.ledger_list(
+        request.scope, request.user, f, at=now, offset=page.offset, limit=page.limit
+    )
+    items = [_summary(p, now) for p in rows]
+    return {"total": total, "limit": page.limit, "offset": page.offset, "items": items}
 
 
 @router.get("/permits/export.xlsx", **access(PERMITS, READ))
@@ -446,7 +453,7 @@ def change_crew(request, permit_id: RowId, body: CrewChangeIn):
     return _detail(request, permit.pk)
 
 
-@router.post("/permits/{permit_id}/cancel", response=PermitDetailOut, **access(PERMITS, APPLY))
+@router.post("/permits/{permit_id}/cancel", response=PermitDetailOut, **access(PERMITS, CANCEL))
 def cancel_permit(request, permit_id: RowId, body: CancelIn):
     """Cancel with a reason; an approved permit only by an approver of its site (409)."""
     permit = _permit(request, permit_id)
@@ -558,7 +565,12 @@ def confirm_measure(request, permit_id: RowId, measure_id: RowId, body: ConfirmI
     """Confirm one measure (by the person it names, if any)."""
     permit = _permit(request, permit_id)
     services.confirm_measure(
-        permit, measure_id, request.user, at=timezone.now(), involved=body.involved
+        permit,
+        measure_id,
+        request.user,
+        at=timezone.now(),
+        involved=body.involved,
+        photo_attachment_id=body.photo_attachment_id,
     )
     return _detail(request, permit.pk)
 

@@ -36,26 +36,32 @@ PUSHED = {
 }
 
 
-# The permits changed by the running service call (see `one_push_per_permit`).
+# The permits changed by the running service call, and its timeline events not yet written (see
+# `one_push_per_permit`).
 _changed: ContextVar[dict | None] = ContextVar("permits_changed", default=None)
+_timeline: ContextVar[list | None] = ContextVar("permits_timeline", default=None)
 
 
 @contextmanager
 def one_push_per_permit():
-    """Within one service call, queue one park push per changed permit, with its final state
-    (a submission that is also routed, an approval that also approves the permit: one version,
-    not two). Outside a service call each change is pushed at once."""
+    """Within one service call, write the timeline's events at its end in one INSERT, then queue
+    one park push per changed permit, with its final state (a submission that is also routed, an
+    approval that also approves the permit: one version, not two). Outside a service call each
+    event is written and each change pushed at once."""
     token = _changed.set({})
+    timeline = _timeline.set([])
     try:
         yield
+        PermitEvent.objects.bulk_create(_timeline.get())
         for permit, at in _changed.get().values():
             park.enqueue_permit(permit, at=at)
     finally:
+        _timeline.reset(timeline)
         _changed.reset(token)
 
 
 def permit_event(permit: Permit, kind: str, *, at: dt.datetime, by=None, **details) -> PermitEvent:
-    event = PermitEvent.objects.create(
+    event = PermitEvent(
         permit=permit,
         at=at,
         kind=kind,
@@ -63,6 +69,11 @@ def permit_event(permit: Permit, kind: str, *, at: dt.datetime, by=None, **detai
         actor_label=actor_label(by),
         details=details,
     )
+    pending = _timeline.get()
+    if pending is None:
+        event.save()
+    else:
+        pending.append(event)  # written, in order, when the service call ends
     if kind in PUSHED and permit.number:
         changed = _changed.get()
         if changed is None:

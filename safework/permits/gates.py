@@ -23,7 +23,7 @@ from safework.core.settings_registry import get_setting
 from safework.org import geo
 from safework.permits.models import Blind, CrewAssignment, Permit
 from safework.permits.workflow import FINAL, PermitStatus
-from safework.qualification.engine import CrewMember, assess_crew
+from safework.qualification.engine import CrewMember, assess_crew_over
 from safework.qualification.requirements import ATTRIBUTES
 from safework.work import calendar as work_calendar
 from safework.work import levels, upgrade
@@ -124,7 +124,10 @@ def _clauses(reasons) -> str:
 
 
 def _crew(permit: Permit) -> list[CrewAssignment]:
-    return [c for c in permit.crew.all() if c.removed_at is None]
+    """The current crew with each member's person and role (one query, or none when prefetched)."""
+    prefetched = getattr(permit, "_prefetched_objects_cache", {}).get("crew")
+    rows = prefetched if prefetched is not None else permit.crew.select_related("person", "role")
+    return [c for c in rows if c.removed_at is None]
 
 
 def _engine_attrs(permit: Permit) -> dict:
@@ -162,9 +165,10 @@ def qualification_reasons(permit: Permit, crew=None) -> list[Reason]:
     names = {c.person_id: c.person.name for c in crew}
     out, seen = [], set()
     attrs = _engine_attrs(permit)
-    for at in qualification_instants(permit, [c.person_id for c in crew]):
-        level = permit.level.code if permit.level_id else None
-        decision = assess_crew(members, permit.work_type, level, permit.site_id, at, attrs)
+    instants = qualification_instants(permit, [c.person_id for c in crew])
+    level = permit.level.code if permit.level_id else None
+    decisions = assess_crew_over(members, permit.work_type, level, permit.site_id, instants, attrs)
+    for at, decision in zip(instants, decisions, strict=True):
         for member in decision.members:
             for r in member.decision.blocking:
                 key = (member.person_id, r.code, r.subject)

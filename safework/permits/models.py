@@ -160,7 +160,28 @@ class Permit(PermitWorkflow):
         verbose_name_plural = _("work permits")
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["site", "status", "-planned_start"], name="permit_site_status"),
+            # The ledger by site (permits.queries.ledger_page / ledger_count, one way of
+            # visibility at a time): the page read in order, the count from the index alone (the
+            # trailing columns answer the other filters; as key columns, since SQLite has no
+            # INCLUDE).
+            models.Index(
+                fields=["site", "status", "-planned_start", "-id", "contractor", "planned_end"],
+                name="permit_site_status",
+            ),
+            models.Index(fields=["site", "-planned_start", "-id"], name="permit_site_start"),
+            models.Index(
+                fields=[
+                    "site",
+                    "work_type",
+                    "level",
+                    "-planned_start",
+                    "-id",
+                    "status",
+                    "contractor",
+                    "planned_end",
+                ],
+                name="permit_site_type",
+            ),
             models.Index(fields=["work_type", "level", "-planned_start"], name="permit_type"),
             models.Index(fields=["-planned_start", "-id"], name="permit_start"),
             models.Index(fields=["applicant", "-created_at"], name="permit_applicant"),

@@ -38,8 +38,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
-from django.db import IntegrityError, models, transaction
-from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q, Subquery
+from django.db import connection, models, transaction
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
 from safework.certs.models import Certificate, CertState
@@ -446,36 +446,59 @@ def enqueue_alarm(alarm: Alarm, *, at: dt.datetime) -> ParkPush:
     return _enqueue(ParkPush.Kind.ALARM, alarm.uuid, alarm_record(alarm), at=at)
 
 
-def _next_version(kind: str, object_uuid) -> int:
-    versions = ParkPush.objects.filter(kind=kind, object_uuid=object_uuid)
-    return (versions.aggregate(v=Max("version"))["v"] or 0) + 1
+def _insert_next_version(push: ParkPush) -> bool:
+    """INSERT `push` with its object's next version, read in the same statement (MAX + 1); True
+    when the row was written, False when a concurrent transaction took that version first (the
+    unique constraint: PostgreSQL waits for that transaction, then inserts nothing)."""
+    meta = ParkPush._meta
+    qn = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key and f.name != "version"]
+    kind, object_uuid = (meta.get_field(n) for n in ("kind", "object_uuid"))
+    table = qn(meta.db_table)
+    columns = ", ".join(qn(f.column) for f in fields)
+    values = ", ".join(["%s"] * len(fields))
+    sql = (
+        f"INSERT INTO {table} ({columns}, {qn('version')}) VALUES ({values}, "
+        f"(SELECT COALESCE(MAX({qn('version')}), 0) + 1 FROM {table} "
+        f"WHERE {qn(kind.column)} = %s AND {qn(object_uuid.column)} = %s)) "
+        f"ON CONFLICT ({qn(kind.column)}, {qn(object_uuid.column)}, {qn('version')}) DO NOTHING "
+        f"RETURNING {qn(meta.pk.column)}, {qn('version')}"
+    )
+    params = [f.get_db_prep_save(f.pre_save(push, True), connection) for f in fields]
+    params += [
+        kind.get_db_prep_save(push.kind, connection),
+        object_uuid.get_db_prep_save(push.object_uuid, connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    push.pk, push.version = row
+    push._state.adding, push._state.db = False, connection.alias
+    return True
 
 
 def _enqueue(kind: str, object_uuid, record: dict, *, at: dt.datetime) -> ParkPush:
-    """One outbox row with the object's next version.
+    """One outbox row with the object's next version, in one statement.
 
-    Race-safe by the unique constraint (kind, object_uuid, version), not by a lock: the insert
-    runs in a savepoint, and when a concurrent transaction took the version first (PostgreSQL
-    makes the insert wait for it, then refuses it), the next one is computed and tried again.
-    The services also hold the permit's (or alarm's) row lock, so this seldom happens; the
-    constraint is what makes it right when it does. On SQLite the IMMEDIATE transaction
-    serialises writers anyway.
+    Race-safe by the unique constraint (kind, object_uuid, version), not by a lock: when a
+    concurrent transaction took the version first (PostgreSQL makes the insert wait for it, then
+    inserts nothing: ON CONFLICT DO NOTHING), the next one is read and tried again. The services
+    also hold the permit's (or alarm's) row lock, so this seldom happens; the constraint is what
+    makes it right when it does. On SQLite the IMMEDIATE transaction serialises writers anyway.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("a park push is written in the transaction of the change it reports")
     for _ in range(VERSION_TRIES):
-        version = _next_version(kind, object_uuid)
-        try:
-            with transaction.atomic():
-                push = ParkPush.objects.create(
-                    kind=kind,
-                    object_uuid=object_uuid,
-                    version=version,
-                    payload=record,
-                    next_attempt_at=at,
-                    created_at=at,
-                )
-        except IntegrityError:
+        push = ParkPush(
+            kind=kind,
+            object_uuid=object_uuid,
+            payload=record,
+            next_attempt_at=at,
+            created_at=at,
+        )
+        if not _insert_next_version(push):
             continue
         if park_settings().configured:
             jobs.enqueue(push)  # a delivery run right after the commit, not a minute later

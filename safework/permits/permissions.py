@@ -3,7 +3,9 @@
 - `permits`: `read` (view: the permit, its timeline, the ledger, exports), `apply` (create, edit a
   draft, submit, change the crew, cancel one's own application), `approve` (approve or reject a
   step, delegate; cancel an approved permit), `sign` (on-site signatures: measures, briefing,
-  check-in, start, suspend, resume, complete), `gas_test`, `accept` (acceptance and closing).
+  check-in, start, suspend, resume, complete), `gas_test`, `accept` (acceptance and closing),
+  `cancel` (whoever applies or approves; `permits.services.cancel` decides per permit: its
+  applicant before approval, an approver of its site at any time before the work starts).
 - `alarms`: `read`, `handle` (acknowledge, handle, clear).
 
 Where: the scope of the grant (`permits.queries`). Beyond the scope, object rules: nobody approves
@@ -16,13 +18,14 @@ from safework.accounts.models import Role
 from safework.core.policy import READ, declare
 
 PERMITS, ALARMS = "permits", "alarms"
-APPLY, APPROVE, SIGN, GAS_TEST, ACCEPT, HANDLE = (
+APPLY, APPROVE, SIGN, GAS_TEST, ACCEPT, HANDLE, CANCEL = (
     "apply",
     "approve",
     "sign",
     "gas_test",
     "accept",
     "handle",
+    "cancel",
 )
 _Q = "safework.permits.queries."
 
@@ -50,20 +53,23 @@ _APPROVERS = {
     Role.TEAM_LEADER,
 }
 
+_APPLICANTS = {
+    Role.ADMINISTRATOR,
+    Role.SAFETY_HEAD,
+    Role.SAFETY_OFFICER,
+    Role.WORKSHOP_HEAD,
+    Role.TEAM_LEADER,
+    Role.CONTRACTOR_MANAGER,
+}
+
 declare(
     PERMITS,
     app="permits",
     cells={
         READ: _EVERYONE,
-        APPLY: {
-            Role.ADMINISTRATOR,
-            Role.SAFETY_HEAD,
-            Role.SAFETY_OFFICER,
-            Role.WORKSHOP_HEAD,
-            Role.TEAM_LEADER,
-            Role.CONTRACTOR_MANAGER,
-        },
+        APPLY: _APPLICANTS,
         APPROVE: _APPROVERS,
+        CANCEL: _APPLICANTS | _APPROVERS,
         SIGN: _EVERYONE - {Role.INSPECTOR, Role.PRINCIPAL},
         GAS_TEST: {Role.ADMINISTRATOR, Role.GAS_TESTER, Role.SAFETY_OFFICER},
         ACCEPT: {

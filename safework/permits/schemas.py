@@ -131,6 +131,8 @@ class PositionOnlyIn(In):
 
 class ConfirmIn(In):
     involved: bool = True
+    # An image attached to this permit (POST …/attachments) as the evidence photo (optional).
+    photo_attachment_id: RowId | None = None
 
 
 class ChecklistItemIn(In):

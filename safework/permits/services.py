@@ -19,12 +19,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from safework.accounts.guard import may
-from safework.core import audit
+from safework.core import audit, memo
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Reason, Refused
 from safework.core.settings_registry import get_setting
@@ -50,7 +51,7 @@ from safework.permits.models import (
     StepStatus,
 )
 from safework.permits.workflow import FINAL, VALID, PermitStatus
-from safework.qualification.engine import CrewMember, assess_crew
+from safework.qualification.engine import CrewMember, assess_crew_over
 from safework.work import fields as work_fields
 from safework.work import gas as work_gas
 from safework.work import routing
@@ -87,7 +88,14 @@ def service(func):
     @functools.wraps(func)
     def run(*args, **kwargs):
         try:
-            with transaction.atomic(), events.one_push_per_permit():
+            # On leaving: the timeline's events, the park pushes, then the audit records (the
+            # transaction's last write), each written once for the whole call.
+            with (
+                transaction.atomic(),
+                memo.unit(),
+                audit.deferred(),
+                events.one_push_per_permit(),
+            ):
                 return func(*args, **kwargs)
         except _Alarmed as exc:
             alarms.raise_for_refusal(exc.permit, exc.reasons, at=exc.at)
@@ -569,6 +577,8 @@ def _route_context(permit: Permit) -> dict:
         "is_emergency": permit.is_emergency,
         "upgraded": permit.upgraded,
         "hour": timezone.localtime(permit.planned_start).hour,
+        "derived_level": permit.derived_level.code if permit.derived_level_id else "",
+        "shut_down_cleaned": bool(inputs.get("shut_down_cleaned")),
     }
     return {**(permit.fields or {}), **ctx}
 
@@ -753,6 +763,7 @@ def approve(
         raise Refused(
             [Reason("step.none", _("No step of this permit is waiting for a signature."))]
         )
+    prefetch_related_objects([step], "signatures")  # read once: who signed, who may sign
     role, on_behalf = _approver_of(permit, step, by, at)
     pos = Position.of(position)
     on_site, refusal = gates.position_reason(
@@ -776,9 +787,9 @@ def approve(
         image=image,
         note=note,
     )
-    signed = set(
-        step.signatures.filter(action=SignatureAction.APPROVE).values_list("role", flat=True)
-    )
+    # The step's signatures as read under the permit's lock, and this one.
+    signed = {s.role for s in step.signatures.all() if s.action == SignatureAction.APPROVE}
+    signed.add(role)
     events.permit_event(permit, "signed", at=at, by=by, step=step.label, role=role)
     if signed >= set(step.roles):
         step.status = StepStatus.APPROVED
@@ -896,12 +907,44 @@ def delegate(by, *, to, role: str, site, starts_at, ends_at, at: dt.datetime) ->
 # ---- before the start -----------------------------------------------------------------------
 
 
+# The evidence photo of a measure: an image.
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+
+
 @service
 def confirm_measure(
-    permit: Permit, measure_id: int, by, *, at: dt.datetime, involved=True, photo=None
+    permit: Permit,
+    measure_id: int,
+    by,
+    *,
+    at: dt.datetime,
+    involved=True,
+    photo=None,
+    photo_attachment_id: int | None = None,
 ) -> MeasureItem:
-    """Confirm one measure (the named person, when one is named)."""
+    """Confirm one measure (the named person, when one is named), with an evidence photo if
+    given: a file, or an image already attached to this permit (`photo_attachment_id`)."""
+    if photo_attachment_id is not None:
+        photo = _evidence_photo(permit, photo_attachment_id)
     return _confirm(permit, [(measure_id, involved, photo)], by, at=at)[0]
+
+
+def _evidence_photo(permit: Permit, attachment_id: int) -> str:
+    """The stored file of an image attached to `permit` (the measure keeps its name)."""
+    field = "photo_attachment_id"
+    item = Attachment.objects.filter(permit_id=permit.pk, pk=attachment_id).first()
+    if item is None:
+        raise InvalidInput(FieldError(field, "not_found", _("No such attachment on this permit.")))
+    if not item.file.name.lower().endswith(PHOTO_SUFFIXES):
+        raise InvalidInput(
+            FieldError(
+                field,
+                "file_type",
+                _("The evidence photo must be an image (%(types)s).")
+                % {"types": " ".join(PHOTO_SUFFIXES)},
+            )
+        )
+    return item.file.name
 
 
 @service
@@ -1267,17 +1310,16 @@ def change_crew(
     after_approval = permit.status in VALID
     if rows and permit.status != S.DRAFT:
         members = [CrewMember(p.pk, r.code, a or None) for p, r, a in rows]
-        reasons = []
-        for when in gates.qualification_instants(permit, [p.pk for p, _r, _a in rows]):
-            d = assess_crew(
-                members,
-                permit.work_type,
-                permit.level.code if permit.level_id else None,
-                permit.site_id,
-                max(when, at),
-                gates._engine_attrs(permit),
-            )
-            reasons += list(d.decision.blocking)
+        instants = gates.qualification_instants(permit, [p.pk for p, _r, _a in rows])
+        decisions = assess_crew_over(
+            members,
+            permit.work_type,
+            permit.level.code if permit.level_id else None,
+            permit.site_id,
+            [max(when, at) for when in instants],
+            gates._engine_attrs(permit),
+        )
+        reasons = [r for d in decisions for r in d.decision.blocking]
         if reasons:
             _refuse(permit, reasons, at)
     removed = (
@@ -1434,8 +1476,9 @@ def close(permit: Permit, by, *, at: dt.datetime) -> Permit:
 
 @service
 def cancel(permit: Permit, by, *, at: dt.datetime, reason: str) -> Permit:
-    """Cancel with a reason. Before approval the applicant may; once approved, cancelling needs
-    an approver of the permit's site (AQ 3064.2 §5.7: cancellation with its own approval)."""
+    """Cancel with a reason: before approval its applicant or an approver of its site (one who
+    may approve it: not the applicant); once approved (not yet started, or suspended), only such
+    an approver (AQ 3064.2 §5.7: cancellation with its own approval)."""
     if not str(reason or "").strip():
         raise InvalidInput(FieldError("reason", "required", _("Give the reason for cancelling.")))
     permit = _lock(permit)
@@ -1444,7 +1487,23 @@ def cancel(permit: Permit, by, *, at: dt.datetime, reason: str) -> Permit:
         (S.DRAFT, S.SUBMITTED, S.IN_APPROVAL, S.APPROVED, S.SUSPENDED, S.REJECTED),
         _("cancel"),
     )
-    if permit.status in (S.APPROVED, S.SUSPENDED) and not may(by, "permits.approve", permit):
+    approver = may(by, "permits.approve", permit)
+    if permit.status not in (S.APPROVED, S.SUSPENDED) and not (
+        approver or permit.applicant_id == by.pk
+    ):
+        raise Refused(
+            [
+                Reason(
+                    "cancel.not_allowed",
+                    _(
+                        "A permit is cancelled by its applicant before approval, or by an "
+                        "approver of its site."
+                    ),
+                    clause="AQ 3064.2-2025 5.7",
+                )
+            ]
+        )
+    if permit.status in (S.APPROVED, S.SUSPENDED) and not approver:
         raise Refused(
             [
                 Reason(

@@ -772,7 +772,24 @@ def assess_crew(
 ) -> CrewDecision:
     """Check every member at the instant `at`. Site: an instance or an id; work type and level:
     instances, codes or names."""
-    on = local_day(at)
+    return assess_crew_over(
+        members, work_type, level, site, [at], attrs, field_prefix=field_prefix
+    )[0]
+
+
+def assess_crew_over(
+    members: Sequence[CrewMember],
+    work_type,
+    level,
+    site,
+    instants: Sequence[dt.datetime],
+    attrs: Mapping | None = None,
+    *,
+    field_prefix: str = "crew",
+) -> list[CrewDecision]:
+    """`assess_crew` at each of `instants` (a permit's window: its start, its end, each
+    certificate's end inside it), the facts of the crew read once for all of them."""
+    days = [local_day(at) for at in instants]
     for m in members:
         if not isinstance(m, CrewMember):
             raise TypeError(f"crew members are CrewMember values, not {type(m).__name__}")
@@ -782,19 +799,22 @@ def assess_crew(
     except Exception:
         logger.exception("qualification check: catalogue could not be read")
         reasons = [cannot_decide(m.person_id) for m in members]
-        return CrewDecision(
-            on,
-            Decision(False, tuple(reasons)),
-            tuple(
-                MemberDecision(m.person_id, str(m.role), Decision(False, (r,)))
-                for m, r in zip(members, reasons, strict=True)
-            ),
-        )
+        return [
+            CrewDecision(
+                on,
+                Decision(False, tuple(reasons)),
+                tuple(
+                    MemberDecision(m.person_id, str(m.role), Decision(False, (r,)))
+                    for m, r in zip(members, reasons, strict=True)
+                ),
+            )
+            for on in days
+        ]
     wt = cat.work_type(work_type)
     lv = cat.level(wt, level)
     processes = cat.items.process_choices()
     crew_attrs = parse_attrs(attrs, processes=processes)
-    questions, errors = [], []
+    asked, errors = [], []
     for i, member in enumerate(members):
         where = f"{field_prefix}.{i}." if field_prefix else ""
         try:
@@ -808,17 +828,25 @@ def assess_crew(
         except InvalidInput as exc:
             errors += exc.errors
             continue
-        work = Work(wt, own_level, crew_role, on, {**crew_attrs, **own})
-        questions.append(Question(member.person_id, work, site_id))
+        asked.append((member.person_id, own_level, crew_role, {**crew_attrs, **own}))
     if errors:
         raise InvalidInput(errors)
+    questions = [
+        Question(person_id, Work(wt, own_level, crew_role, on, member_attrs), site_id)
+        for on in days
+        for person_id, own_level, crew_role, member_attrs in asked
+    ]
     decisions = answer(questions, cat=cat)
-    per_member = tuple(
-        MemberDecision(q.person_id, q.work.role.code, d)
-        for q, d in zip(questions, decisions, strict=True)
-    )
-    combined = Decision.of(r for d in decisions for r in d.reasons)
-    return CrewDecision(on, combined, per_member, wt.code, lv.code if lv else None)
+    out = []
+    for i, on in enumerate(days):
+        these = range(i * len(asked), (i + 1) * len(asked))
+        per_member = tuple(
+            MemberDecision(questions[j].person_id, questions[j].work.role.code, decisions[j])
+            for j in these
+        )
+        combined = Decision.of(r for j in these for r in decisions[j].reasons)
+        out.append(CrewDecision(on, combined, per_member, wt.code, lv.code if lv else None))
+    return out
 
 
 def check_crew(

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
 
+from safework.core import memo
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Reason, Refused
 from safework.work.models import HeightHazard, Measure, WorkLevel, WorkType
@@ -73,7 +74,13 @@ def _area_flags(inputs: Mapping, area) -> dict[str, bool]:
 
 
 def _levels(work_type: WorkType) -> list[WorkLevel]:
-    return sorted(work_type.levels.all(), key=lambda lv: lv.rank)
+    return memo.get(
+        ("work.levels", work_type.pk),
+        lambda: sorted(work_type.levels.all(), key=lambda lv: lv.rank),
+    )
+
+
+memo.forget_on_change(WorkLevel)
 
 
 def _by_code(work_type: WorkType, code: str) -> WorkLevel:

@@ -18,6 +18,7 @@ import rule_engine
 from django.utils.translation import gettext as _
 from rule_engine import DataType, errors
 
+from safework.core import memo
 from safework.work.models import (
     PermitFieldSchema,
     PermitRule,
@@ -42,6 +43,10 @@ BUILTIN_TYPES: dict[str, object] = {
     "is_emergency": DataType.BOOLEAN,
     "upgraded": DataType.BOOLEAN,
     "hour": DataType.FLOAT,
+    # The level the inputs alone give, and a unit declared shut down, cleaned, purged, tested and
+    # isolated (GB 30871-2022 5.1.4: then managed as level 2 with the approval it names).
+    "derived_level": DataType.STRING,
+    "shut_down_cleaned": DataType.BOOLEAN,
 }
 BUILTIN_DEFAULTS: dict[str, object] = {
     "work_type": "",
@@ -55,6 +60,8 @@ BUILTIN_DEFAULTS: dict[str, object] = {
     "is_emergency": False,
     "upgraded": False,
     "hour": None,
+    "derived_level": "",
+    "shut_down_cleaned": False,
 }
 
 _JSON_TYPES = {
@@ -97,17 +104,25 @@ def _schema_types(schema: Mapping) -> dict[str, object]:
 def context_types(work_type: WorkType | None) -> dict[str, object]:
     """The typed symbols of a condition for `work_type`: the built-ins, the type's form fields
     and its enterprise fields (a built-in name always keeps its built-in type)."""
+    if work_type is None:
+        return dict(BUILTIN_TYPES)
+    return dict(memo.get(("work.context_types", work_type.pk), lambda: _types_of(work_type)))
+
+
+def _types_of(work_type: WorkType) -> dict[str, object]:
     types: dict[str, object] = {}
-    if work_type is not None:
-        for schema in PermitRule.objects.filter(work_type=work_type).values_list(
-            "form_schema", flat=True
-        ):
-            types |= _schema_types(schema or {})
-        for schema in PermitFieldSchema.objects.filter(
-            work_type=work_type, is_active=True
-        ).values_list("schema", flat=True):
-            types |= _schema_types(schema or {})
+    for schema in PermitRule.objects.filter(work_type=work_type).values_list(
+        "form_schema", flat=True
+    ):
+        types |= _schema_types(schema or {})
+    for schema in PermitFieldSchema.objects.filter(work_type=work_type, is_active=True).values_list(
+        "schema", flat=True
+    ):
+        types |= _schema_types(schema or {})
     return types | BUILTIN_TYPES
+
+
+memo.forget_on_change(PermitRule, PermitFieldSchema)
 
 
 def _resolve(thing, name):

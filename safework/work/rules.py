@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from safework.core import memo
 from safework.core.refusals import Reason, Refused
 from safework.work.models import (
     PermitRule,
@@ -27,9 +28,12 @@ def permit_rule(work_type: WorkType, level: WorkLevel | None, on: dt.date) -> Pe
     """The rule row in force on `on`: the level's own row before the type-wide one. Refused
     (fail-closed) when the catalogue has none."""
     level_q = Q(level__isnull=True) if level is None else Q(level=level) | Q(level__isnull=True)
-    rows = sorted(
-        PermitRule.objects.filter(in_force_q(on), level_q, work_type=work_type),
-        key=lambda r: (r.level_id is None, -r.effective_from.toordinal()),
+    rows = memo.get(
+        ("work.permit_rule", work_type.pk, getattr(level, "pk", None), on),
+        lambda: sorted(
+            PermitRule.objects.filter(in_force_q(on), level_q, work_type=work_type),
+            key=lambda r: (r.level_id is None, -r.effective_from.toordinal()),
+        ),
     )
     if not rows:
         raise Refused(
@@ -44,6 +48,9 @@ def permit_rule(work_type: WorkType, level: WorkLevel | None, on: dt.date) -> Pe
             ]
         )
     return rows[0]
+
+
+memo.forget_on_change(PermitRule)
 
 
 def weather_stops(work_type: WorkType, on: dt.date | None = None) -> list[WeatherStop]:

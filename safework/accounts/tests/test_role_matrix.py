@@ -205,6 +205,18 @@ ACTION_POLICY: dict[str, dict[str, set[str]]] = {
             "contractor_manager",
         },
         "gas_test": {"administrator", "safety_officer", "gas_tester"},
+        # whoever applies or approves; per permit: its applicant before approval, an approver of
+        # its site (REFUSED below: a contractor manager cancelling another's permit).
+        "cancel": {
+            "administrator",
+            "principal",
+            "safety_head",
+            "safety_officer",
+            "technical_lead",
+            "workshop_head",
+            "team_leader",
+            "contractor_manager",
+        },
         "accept": {
             "administrator",
             "safety_head",
@@ -960,6 +972,11 @@ REQUEST = {
 
 # Allowed cells that cannot answer 2xx for this world's user, and why: (status, code).
 REFUSED = {
+    # Someone else's permit is cancelled by an approver of its site, not by another applicant.
+    **{
+        ("POST", "/permits/{permit_id}/cancel", role): (409, "cancel.not_allowed")
+        for role in (Role.CONTRACTOR_MANAGER, "other_manager")
+    },
     # A new site lies outside a site-scoped writer's own scope (they may change their site).
     ("POST", "/sites", Role.PRINCIPAL): (422, "out_of_scope"),
     ("POST", "/sites", Role.SAFETY_HEAD): (422, "out_of_scope"),

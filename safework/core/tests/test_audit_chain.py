@@ -353,3 +353,25 @@ def test_a_record_before_the_first_is_detected(chain):
     assert AuditRecord.objects.count() == N + 1
     result = assert_broken_at(0, "outside the chain")
     assert result.count == N
+
+
+def test_a_deferred_block_appends_its_records_at_its_end_in_order():
+    before = AuditRecord.objects.count()
+    with transaction.atomic():
+        with audit.deferred():
+            audit.record(action="test.first", target=("x", "1", "一"))
+            with audit.deferred():  # a block inside another is part of it
+                audit.record_many([audit.entry(action="test.second", target=("x", "2", "二"))])
+            assert AuditRecord.objects.count() == before  # nothing written yet
+        rows = list(AuditRecord.objects.order_by("seq")[before:])
+    assert [r.action for r in rows] == ["test.first", "test.second"]
+    assert rows[1].seq == rows[0].seq + 1 and rows[1].prev_hash == rows[0].hash
+    assert audit.verify_chain().ok
+
+
+def test_a_deferred_block_that_raises_appends_nothing():
+    before = AuditRecord.objects.count()
+    with pytest.raises(ValueError), transaction.atomic(), audit.deferred():
+        audit.record(action="test.lost", target=("x", "1", "一"))
+        raise ValueError
+    assert AuditRecord.objects.count() == before

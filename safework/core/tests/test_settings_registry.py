@@ -63,3 +63,20 @@ def test_a_site_value_overrides_the_global_one_which_overrides_the_default(db):
     assert get_setting("cert.absence_months") == 9
     assert get_setting("cert.absence_months", site_id=7) == 12
     assert get_setting("cert.absence_months", site_id=8) == 9
+
+
+def test_in_a_unit_of_work_settings_are_read_once_and_again_after_a_save(db):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from safework.core import memo
+
+    with memo.unit():
+        with CaptureQueriesContext(connection) as reads:
+            first = get_setting("work.position_accuracy_m")
+            assert get_setting("work.onsite_signing") is True
+            assert get_setting("work.position_accuracy_m") == first == 50
+        assert len(reads) == 1  # every key of the (global) settings at once
+        Setting.objects.create(key="work.position_accuracy_m", value=20)
+        assert get_setting("work.position_accuracy_m") == 20  # the save emptied the memo
+    assert get_setting("work.position_accuracy_m") == 20

@@ -432,7 +432,43 @@ def test_the_ledger_is_one_query_and_a_count(ledger):
         out = ok(officer.get(url))
     assert [p["id"] for p in out["items"]] == [a.id]
     on_permits = [q["sql"] for q in ctx.captured_queries if '"permits_permit"' in q["sql"]]
-    assert len(on_permits) == 2, on_permits
+    # A COUNT per way the officer sees permits (the site's; the ones they applied for), one page.
+    assert len(on_permits) == 3, on_permits
+
+
+def test_the_ledger_page_and_total_are_those_of_the_plain_query(ledger):
+    """Counted and paged per way of visibility (site, department, contractor, crew, applicant),
+    the ledger lists what the plain OR-ed query lists, in its order, at every offset."""
+    from safework.accounts.scope import scope_for
+    from safework.permits import queries
+    from safework.permits.permissions import PERMITS
+
+    w, a, b, c = ledger
+    at = END + dt.timedelta(hours=1)
+    filters = [
+        queries.LedgerFilter(),
+        queries.LedgerFilter(status="draft"),
+        queries.LedgerFilter(status="expired"),
+        queries.LedgerFilter(work_type="hot_work", level="level2"),
+        queries.LedgerFilter(level="level2"),
+        queries.LedgerFilter(contractor="contractor"),
+        queries.LedgerFilter(person_id=a.crew.welder.pk),
+    ]
+    seen = set()
+    for user in w.users.values():
+        scope = scope_for(user, PERMITS)
+        if scope is None:  # no grant to read permits
+            continue
+        plain_qs = queries.permits_visible_to(scope, user)
+        for f in filters:
+            plain = list(queries.ledger(plain_qs, f, at=at).values_list("pk", flat=True))
+            for offset, limit in ((0, 1), (0, 2), (1, 1), (1, 5), (2, 1), (5, 1)):
+                total, rows = queries.ledger_list(scope, user, f, at=at, offset=offset, limit=limit)
+                assert total == len(plain), (user.username, f)
+                assert [p.pk for p in rows] == plain[offset : offset + limit], (user, f, offset)
+                assert all(hasattr(p, "status_now") for p in rows)
+            seen |= set(plain)
+    assert seen == {a.id, b.id, c.id}
 
 
 def test_the_ledger_export_opens_with_openpyxl(ledger):
@@ -525,6 +561,48 @@ def test_rejected_permit_is_revised_edited_and_submitted_again(flow):
     assert again["status"] == "in_approval"
     assert again["number"] == draft["number"]  # numbers are never reused or redrawn
     assert {s["round"] for s in again["steps"] if s["status"] == "pending"} == {2}
+
+
+def test_a_measure_is_confirmed_with_an_attached_photo_as_evidence(flow, api_world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    flow.create()
+    flow.submit()
+    flow.approve()
+    client = flow.client(Role.SAFETY_OFFICER)
+    before = START - dt.timedelta(minutes=40)
+    with time_machine.travel(before, tick=False):
+        photo = Client.post(
+            client, flow.url("/attachments"), {"file": SimpleUploadedFile("现场.jpg", b"\xff\xd8")}
+        ).json()["id"]
+        drawing = Client.post(
+            client, flow.url("/attachments"), {"file": SimpleUploadedFile("图.pdf", b"%PDF")}
+        ).json()["id"]
+        measures = ok(client.get(flow.url()))["measures"]
+    first, second = measures[0]["id"], measures[1]["id"]
+    confirm = f"/measures/{first}/confirm"
+    # Not an image, or not this permit's: refused, naming the field; nothing confirmed.
+    for attachment_id, code in ((drawing, "file_type"), (987654, "not_found")):
+        refused = flow.post(
+            Role.SAFETY_OFFICER,
+            confirm,
+            {"photo_attachment_id": attachment_id},
+            at=before,
+            status=None,
+        )
+        assert refused.status_code == 422, refused.content
+        assert refused.json()["errors"][0]["field"] == "photo_attachment_id"
+        assert refused.json()["errors"][0]["code"] == code
+    out = flow.post(Role.SAFETY_OFFICER, confirm, {"photo_attachment_id": photo}, at=before)
+    by_id = {m["id"]: m for m in out["measures"]}
+    assert by_id[first]["confirmed_at"] is not None
+    assert by_id[first]["photo"].startswith("permits/attachments/")
+    assert by_id[first]["photo"].endswith(".jpg")
+    # The photo stays optional.
+    out = flow.post(Role.SAFETY_OFFICER, f"/measures/{second}/confirm", at=before)
+    by_id = {m["id"]: m for m in out["measures"]}
+    assert by_id[second]["confirmed_at"] is not None and by_id[second]["photo"] is None
 
 
 def test_attachments_upload_list_download_and_hostile_files(flow):

@@ -80,3 +80,27 @@ def test_submissions_at_once_draw_distinct_numbers(w):
     assert not [r for r in results if isinstance(r, Exception)], results
     numbers = sorted(r.number for r in results)
     assert numbers == [f"DH20260309-{i:03d}" for i in range(1, 7)]
+
+
+def test_pushes_of_one_permit_at_once_take_distinct_versions(w):
+    """Without the permit's row lock (a sweep, an export), concurrent pushes of one permit still
+    write versions 1..n, each once: the insert that finds its version taken writes nothing and
+    reads the next."""
+    from django.db import transaction
+
+    from safework.permits import park
+    from safework.permits.models import ParkPush
+
+    permit = create(w)
+    when = at(D - dt.timedelta(days=1), 10)
+
+    def push():
+        with transaction.atomic():
+            return park.enqueue_permit(permit, at=when).version
+
+    for round_ in range(ROUNDS):
+        results = _race([push for _ in range(4)])
+        assert not [r for r in results if isinstance(r, Exception)], results
+        assert sorted(results) == list(range(4 * round_ + 1, 4 * round_ + 5))
+    versions = ParkPush.objects.filter(object_uuid=permit.uuid).values_list("version", flat=True)
+    assert sorted(versions) == list(range(1, 4 * ROUNDS + 1))

@@ -74,6 +74,29 @@ def test_level1_hot_work_from_application_to_close(w):
     assert not Alarm.objects.filter(permit=permit).exists()
 
 
+def test_shut_down_unit_managed_as_level2_is_approved_by_the_head_of_safety(w):
+    """GB 30871-2022 5.1.4: hot work in a hazardous unit that is shut down, cleaned, purged,
+    tested and isolated may be managed as level 2, with the approval of the head of safety."""
+    inputs = {"height_m": 0.5, "shut_down_cleaned": True}
+    permit = create(w, inputs=inputs, level="level2")
+    assert (permit.derived_level.code, permit.level.code) == ("level1", "level2")
+    permit = services.submit(permit, w.user("applicant"), at=at(D - dt.timedelta(days=1), 10))
+    steps = list(permit.steps.filter(stage="approval").order_by("order"))
+    assert [s.roles for s in steps] == [["workshop_head"], ["safety_head"]]
+    assert steps[1].clause.startswith("GB 30871-2022 5.1.4")
+    first = services.current_step(permit)
+    permit = services.approve(
+        permit, w.user("workshop"), at=at(D - dt.timedelta(days=1), 11), position=ON_SITE
+    )
+    assert permit.status == "in_approval"  # the basic unit's approval alone does not approve it
+    assert services.current_step(permit).roles == ["safety_head"] != first.roles
+    permit = approve_all(w, permit)
+    assert permit.status == "approved"
+    # Not declared shut down: level 2 is refused below the level the place requires.
+    with pytest.raises(Refused):
+        create(w, level="level2")
+
+
 def test_numbers_are_per_type_and_day_and_never_reused(w):
     day_before = at(D - dt.timedelta(days=1), 10)
     a = services.submit(create(w), w.user("applicant"), at=day_before)
@@ -417,6 +440,34 @@ def test_cancel_after_approval_needs_an_approver(w):
     assert codes(exc) == {"cancel.needs_approver"}
     permit = services.cancel(permit, w.user("workshop"), at=at(D, 8), reason="改期")
     assert permit.status == "cancelled"
+
+
+def test_who_cancels_before_approval(w):
+    """Before approval: the applicant, or an approver of the site (the principal, who applies for
+    nothing); not another user of the site who may not approve, nor an approver elsewhere."""
+    from safework.accounts.models import User
+    from safework.accounts.tests.factories import RoleGrantFactory
+    from safework.qualification.tests.qualification_fixtures import site
+
+    def user(name, role, where):
+        u = User.objects.create(username=name)
+        RoleGrantFactory(user=u, role=role, site=where)
+        return u
+
+    tester = user("tester-2", "gas_tester", w.site)
+    worker = user("worker-2", "worker", w.site)
+    elsewhere = user("principal-b", "principal", site())
+    draft = create(w)
+    for by in (tester, worker, elsewhere):
+        with pytest.raises(Refused) as exc:
+            services.cancel(draft, by, at=at(D - dt.timedelta(days=1), 10), reason="改期")
+        assert codes(exc) == {"cancel.not_allowed"}, by.username
+    assert Permit.objects.get(pk=draft.pk).status == "draft"
+    when = at(D - dt.timedelta(days=1), 10)
+    assert services.cancel(draft, w.user("principal"), at=when, reason="改期").status == "cancelled"
+    submitted = services.submit(create(w), w.user("applicant"), at=when)
+    cancelled = services.cancel(submitted, w.user("applicant"), at=when, reason="计划取消")
+    assert (cancelled.status, cancelled.cancel_reason) == ("cancelled", "计划取消")
 
 
 def test_a_change_closes_the_old_permit_and_opens_a_linked_new_one(w):

@@ -418,16 +418,24 @@ def test_a_push_outside_a_transaction_is_refused(catalogue):
 
 
 def test_a_version_taken_by_a_concurrent_transaction_is_retried(catalogue, monkeypatch):
-    # Another transaction committed version 1 after this one read the highest version (0).
+    # The first insert finds its version taken by another transaction (which committed version 1
+    # meanwhile; the insert wrote nothing): the next version is read and written.
     permit = make_permit()
-    push_row(1, object_uuid=permit.uuid)
-    real, stale = park._next_version, iter([1])
-    monkeypatch.setattr(
-        park, "_next_version", lambda kind, uuid: next(stale, None) or real(kind, uuid)
-    )
+    real, taken = park._insert_next_version, iter([True])
+
+    def insert(push):
+        if next(taken, False):
+            push_row(1, object_uuid=permit.uuid)
+            return False
+        return real(push)
+
+    monkeypatch.setattr(park, "_insert_next_version", insert)
     with transaction.atomic():
         push = park.enqueue_permit(permit, at=NOW)
     assert push.version == 2
+    rows = ParkPush.objects.filter(object_uuid=permit.uuid).order_by("version")
+    assert [(r.pk, r.version) for r in rows][-1] == (push.pk, 2)
+    assert list(rows.values_list("version", flat=True)) == [1, 2]
 
 
 # ---- delivery ------------------------------------------------------------------------------------

@@ -31,6 +31,35 @@ def test_hot_work_routes(types, level, roles):
     assert steps[-1] is check[0]
 
 
+SHUT_DOWN_STEP = "停车检修装置按二级动火管理审批"
+
+
+@pytest.mark.parametrize(
+    ("level", "derived", "shut_down", "roles"),
+    [
+        # A hazardous place's unit shut down, cleaned and isolated, managed as level 2: the head of
+        # safety approves that (GB 30871-2022 5.1.4).
+        ("level2", "level1", True, [("workshop_head",), ("safety_head",)]),
+        ("level2", "special", True, [("workshop_head",), ("safety_head",)]),
+        # Level 2 on its own (not a hazardous place), or not declared shut down: the basic unit.
+        ("level2", "level2", True, [("workshop_head",)]),
+        ("level2", "level1", False, [("workshop_head",)]),
+        # Managed at its own level: that level's route, the head of safety once.
+        ("level1", "level1", True, [("workshop_head",), ("safety_head",)]),
+    ],
+)
+def test_shut_down_unit_managed_as_level2_needs_the_head_of_safety(
+    types, level, derived, shut_down, roles
+):
+    context = {"derived_level": derived, "shut_down_cleaned": shut_down}
+    steps = route_for(types["hot_work"], level, context, ON)
+    assert _roles(steps) == roles
+    shut_down_steps = [s for s in steps if s.label == SHUT_DOWN_STEP]
+    assert len(shut_down_steps) == (1 if level == "level2" and roles != [("workshop_head",)] else 0)
+    for step in shut_down_steps:
+        assert step.clause.startswith("GB 30871-2022 5.1.4")
+
+
 @pytest.mark.parametrize(("height", "technical_lead"), [(5, False), (5.01, True), ("5.01", True)])
 def test_height_over_five_metres_adds_the_technical_lead(types, height, technical_lead):
     from decimal import Decimal
