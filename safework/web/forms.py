@@ -17,6 +17,8 @@ from safework.org.models import Site
 from safework.people import queries as people_queries
 from safework.people.models import EmployerKind
 from safework.people.rules import normalise_id_text
+from safework.permits.models import AlarmType
+from safework.permits.workflow import PermitStatus
 from safework.qualification import engine as qualification
 from safework.qualification.requirements import attribute_table
 from safework.work.models import CrewRole, WorkLevel, WorkType
@@ -303,3 +305,51 @@ class ExplainForm(Styled, forms.Form):
     def key_prefix(self) -> str | None:
         """The certificate's event keys (the newest record when a number was renewed in place)."""
         return event_key_prefix(self._certificate_ids[-1]) if self._certificate_ids else None
+
+
+class PermitLedgerForm(Styled, forms.Form):
+    """The permit ledger's questions (AQ 3064.2-2025 §5.11): status, type, level, site, area,
+    own staff or contractor, alarm type and period, plus free text; each optional. The choices
+    of sites and areas are those in the reader's scope (`queries.sites_of`)."""
+
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=_blank(PermitStatus.choices)
+    )
+    work_type = forms.ChoiceField(label=_("Work type"), required=False, choices=())
+    level = forms.ChoiceField(label=_("Level"), required=False, choices=())
+    site_id = forms.TypedChoiceField(label=_("Site"), required=False, coerce=int, choices=())
+    contractor = forms.ChoiceField(
+        label=_("Work unit"),
+        required=False,
+        choices=_blank([("own", _("own staff")), ("contractor", _("contractor"))]),
+    )
+    alarm_type = forms.ChoiceField(label=_("Alarm type"), required=False, choices=())
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    q = forms.CharField(label=_("Number, place or content"), required=False, max_length=100)
+
+    def __init__(self, *args, sites, levels, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["work_type"].choices = _blank(
+            list(WorkType.objects.order_by("order", "code").values_list("code", "name"))
+        )
+        self.fields["level"].choices = _blank(levels)
+        self.fields["site_id"].choices = _blank([(s.pk, s.name) for s in sites])
+        self.fields["alarm_type"].choices = _blank(
+            [(a.code, f"{a.code} {a.name}") for a in AlarmType.objects.order_by("code")]
+        )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", _("The end of the period is before its start."))
+        return data
+
+    def filter_values(self) -> dict:
+        """Keyword arguments of `permits.queries.LedgerFilter` (the empty ones left out)."""
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}

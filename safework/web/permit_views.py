@@ -4,15 +4,21 @@ inbox are `web.permit_actions`, which renders the permit page through `render_pe
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 
 from safework.accounts.guard import requires, scope_in
-from safework.permits import queries, verification
+from safework.core import xlsx
+from safework.org.queries import sites_visible_to
+from safework.permits import exports, queries, verification
 from safework.permits.workflow import PermitStatus
+from safework.web import forms
 from safework.web.views import _page
-from safework.work.models import WorkLevel, WorkType
+from safework.work.models import WorkLevel
 
 
 def _visible(request):
@@ -29,42 +35,54 @@ def _level_choices() -> list[tuple[str, str]]:
     return [(code, " / ".join(n)) for code, n in names.items()]
 
 
+def _ledger_form(request) -> forms.PermitLedgerForm:
+    scope = scope_in(request, "permits", "read")
+    return forms.PermitLedgerForm(
+        request.GET,  # bound even when empty: no question is a valid question (every permit)
+        sites=sites_visible_to(scope).order_by("name"),
+        levels=_level_choices(),
+    )
+
+
+def _ledger_rows(request, form):
+    values = form.filter_values() if form.is_valid() else {}
+    f = queries.LedgerFilter(**values)
+    return queries.ledger(_visible(request), f, at=timezone.now())
+
+
 @requires("permits.read")
 def permit_list(request):
-    status = request.GET.get("status") or None
-    work_type = request.GET.get("work_type") or None
-    level = request.GET.get("level") or None
-    q = request.GET.get("q") or None
-    if status not in PermitStatus.values:
-        status = None
-    f = queries.LedgerFilter(status=status, work_type=work_type, level=level, q=q)
-    rows = queries.ledger(_visible(request), f, at=timezone.now())
-    query = "&".join(
-        f"{k}={v}"
-        for k, v in (("status", status), ("work_type", work_type), ("level", level), ("q", q))
-        if v
-    )
-    page = _page(request, rows)
+    """The ledger with the §5.11 questions; an invalid question shows its error and every
+    permit of the other questions."""
+    form = _ledger_form(request)
+    page = _page(request, _ledger_rows(request, form))
     labels = dict(PermitStatus.choices)
     for p in page:  # the status as read now (a valid permit past its end is expired)
         p.status_label = labels.get(p.status_now, p.status_now)
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
-        request,
-        "web/permits.html",
-        {
-            "page": page,
-            "statuses": PermitStatus.choices,
-            "work_types": WorkType.objects.order_by("order"),
-            "levels": _level_choices(),
-            "chosen": {
-                "status": status or "",
-                "work_type": work_type or "",
-                "level": level or "",
-                "q": q or "",
-            },
-            "query": query,
-        },
+        request, "web/permits.html", {"page": page, "form": form, "query": query.urlencode()}
     )
+
+
+@requires("permits.read")
+def permit_export(request):
+    """The filtered ledger as a workbook, as the API's export (at most MAX_EXPORT_ROWS rows)."""
+    form = _ledger_form(request)
+    if not form.is_valid():
+        return permit_list(request)
+    rows = _ledger_rows(request, form)
+    total = rows.count()
+    if total > exports.MAX_EXPORT_ROWS:
+        messages.error(
+            request,
+            _("%(n)s permits match: narrow the filters to at most %(max)s.")
+            % {"n": total, "max": exports.MAX_EXPORT_ROWS},
+        )
+        return redirect(f"{reverse('web:permits')}?{request.GET.urlencode()}")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    return xlsx.download(exports.ledger_xlsx(rows), f"permits-{stamp}.xlsx")
 
 
 def render_permit(request, permit_id: int, *, extra=None, status: int = 200):

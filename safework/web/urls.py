@@ -45,6 +45,7 @@ urlpatterns = [
     path("verifications/", views.verification_list, name="verifications"),
     path("verifications/<int:batch_id>/", views.verification_detail, name="verification"),
     path("work-permits/", permit_views.permit_list, name="permits"),
+    path("work-permits/export.xlsx", permit_views.permit_export, name="permit_export"),
     path("work-permits/new/", permit_apply.apply_new, name="permit_new"),
     path("work-permits/new/check/", permit_apply.apply_check, name="permit_apply_check"),
     path("work-permits/<int:permit_id>/edit/", permit_apply.apply_edit, name="permit_edit"),
