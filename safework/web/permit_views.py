@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from safework.accounts.guard import requires, scope_in
+from safework.accounts.guard import may, requires, scope_in
 from safework.permits import queries, verification
 from safework.permits.workflow import PermitStatus
 from safework.web.views import _page
@@ -63,6 +63,7 @@ def permit_list(request):
                 "q": q or "",
             },
             "query": query,
+            "may_apply": may(request, "permits.apply"),
         },
     )
 
@@ -85,6 +86,8 @@ def render_permit(request, permit_id: int, *, extra=None, status: int = 200):
     context = {
         "permit": permit,
         "status_now": PermitStatus(permit.status_at(now)).label,
+        # A draft's "edit / submit", for whoever may apply for it (permit_apply's check).
+        "may_edit": permit.status == PermitStatus.DRAFT and may(request, "permits.apply", permit),
         "crew": permit.crew.select_related("person", "role").order_by("id"),
         "steps": permit.steps.prefetch_related("signatures").order_by("round", "order"),
         "measures": permit.measures.order_by("order"),
