@@ -53,9 +53,16 @@ def idle(page, selector: str = "#apply-live") -> None:
 
 def fill_application(journey: Journey, demo, crew, start, end, *, on_the_plan: bool = False):
     """The wizard filled in for the demo's hot work; the place's position from the phone, or
-    (`on_the_plan`) from a tap on the area in the site plan, which chooses the area too."""
+    (`on_the_plan`, the wizard opened from the ledger's button) from a tap on the area in the
+    site plan, which chooses the area too."""
     page = journey.page
-    journey.go("/work-permits/new/")
+    if on_the_plan:  # the way in from the ledger's button
+        journey.go("/work-permits/")
+        journey.check("ledger")
+        page.locator("#apply-new").click()
+        page.wait_for_url("**/work-permits/new/")
+    else:
+        journey.go("/work-permits/new/")
     journey.check("types")
     page.locator("#apply-types [data-type='hot_work']").click()
     page.wait_for_url("**/work-permits/new/?type=hot_work")

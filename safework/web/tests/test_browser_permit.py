@@ -116,6 +116,7 @@ def test_level1_hot_work_from_the_wizard_to_close(page, journey_setup, width):
     # The draft's page leads back to the wizard.
     open_permit()
     _status(page, S.DRAFT)
+    journey.check("draft-page")
     page.get_by_role("link", name=_zh("Edit / submit")).click()
     page.wait_for_url(f"**/work-permits/{permit.pk}/edit/")
     idle(page)
