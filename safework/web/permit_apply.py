@@ -38,6 +38,7 @@ from safework.people.rules import normalise_id_text
 from safework.permits import queries, services
 from safework.permits.workflow import PermitStatus
 from safework.qualification.requirements import attribute_table
+from safework.web import site_plan
 from safework.web.forms import Styled
 from safework.work import fields as work_fields
 from safework.work import levels as work_levels
@@ -481,6 +482,7 @@ def _page(request, form, *, permit=None, refusals=None, status=200):
             "attachments": attachments,
             "measures": permit.measures.order_by("order") if permit else [],
             "risks": permit.risks.order_by("order") if permit else [],
+            "plans": site_plan.site_plans(form.fields["site"].queryset),
         },
         status=status,
     )

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from safework.accounts.guard import requires, scope_in
+from safework.accounts.guard import may, requires, scope_in
 from safework.core import xlsx
 from safework.org.queries import sites_visible_to
 from safework.permits import exports, queries, verification
@@ -62,7 +62,14 @@ def permit_list(request):
     query = request.GET.copy()
     query.pop("page", None)
     return render(
-        request, "web/permits.html", {"page": page, "form": form, "query": query.urlencode()}
+        request,
+        "web/permits.html",
+        {
+            "page": page,
+            "form": form,
+            "query": query.urlencode(),
+            "may_apply": may(request, "permits.apply"),
+        },
     )
 
 
@@ -103,6 +110,8 @@ def render_permit(request, permit_id: int, *, extra=None, status: int = 200):
     context = {
         "permit": permit,
         "status_now": PermitStatus(permit.status_at(now)).label,
+        # A draft's "edit / submit", for whoever may apply for it (permit_apply's check).
+        "may_edit": permit.status == PermitStatus.DRAFT and may(request, "permits.apply", permit),
         "crew": permit.crew.select_related("person", "role").order_by("id"),
         "steps": permit.steps.prefetch_related("signatures").order_by("round", "order"),
         "measures": permit.measures.order_by("order"),

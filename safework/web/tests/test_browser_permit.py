@@ -1,14 +1,18 @@
-"""A level-1 hot-work permit's journey in a real browser, at a phone's width and a desktop's: the
-workshop head approves it in the approvals inbox (signature drawn on the screen, the phone's
-position inside the area's fence), then the head of safety (signature confirmed); the measures
-are confirmed, the crew briefed, the gas tested; the work starts, completes, is accepted and the
-permit closes. No console error, no serious or critical axe violation, a screenshot per step
-under var/screenshots/.
+"""A level-1 hot-work permit's whole journey in a real browser, at a phone's width and a
+desktop's, on the demo data: the safety officer applies through the wizard (the place tapped on
+the site plan) and submits; the workshop head approves in the approvals inbox (first refused away
+from the site, then the signature drawn on the screen, the phone's position inside the area's
+fence), then the head of safety and the shift's team leader (signature confirmed), as the route
+asks; the measures are confirmed, the crew briefed and checked in, the gas tested, all through the
+permit page's forms; the work starts, completes, is accepted and the permit closes, its status on
+the page checked after each step. No console error, no serious or critical axe violation, a
+screenshot per step under var/screenshots/.
 
-The permit itself is created and submitted with the services (the application wizard has its own
-journey). The permits test world is dated (D, 10 March 2026): the server's clock travels there
-and ticks on; the session cookie lasts until the browser closes, as the browser's own clock does
-not travel.
+The application runs on the real clock (the demo is seeded relative to today; the permit is for
+the next ordinary working day, 10:00); from the approvals on, the server's clock travels to a
+few minutes after the planned start and ticks on. The browser's own clock does not travel: the
+session cookie lasts until the browser closes. The refusal of an expired welder's certificate
+is test_browser_apply.py's.
 """
 
 from __future__ import annotations
@@ -17,92 +21,49 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django.utils import timezone
+from playwright.sync_api import expect
 
 from safework.permits import services
-from safework.permits.models import Alarm
-from safework.permits.tests.world import OFF_SITE, ON_SITE, D, at, build_world, hot_work_data
-from safework.qualification import engine as qualification
-from safework.web.tests.test_browser import (  # noqa: F401  (fixtures)
-    WIDTHS,
-    Journey,
-    _orm_beside_playwright,
-    _zh,
-    base_url,
-    browser_type_launch_args,
-    width,
-)
+from safework.permits.models import Alarm, Permit
+from safework.permits.workflow import PermitStatus as S
+from safework.web.tests import test_browser as shared
+from safework.web.tests.journeys import act, fill_application, idle, plan, sign_in_the_inbox
+from safework.web.tests.test_browser import Journey, _zh
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "browser-journey-1"  # noqa: S105  (a test user's)
-START = at(D, 8)  # the planned start; the journey runs a few minutes after it
+# test_browser.py's fixtures: Chromium, the widths, the demo on the live server.
+_orm_beside_playwright = shared._orm_beside_playwright
+base_url = shared.base_url
+browser_type_launch_args = shared.browser_type_launch_args
+browser_context_args = shared.browser_context_args
+width = shared.width
+demo_live = shared.demo_live
+
+APPLICANT = "demo_safety_officer"
+USERS = {
+    "workshop_head": "demo_workshop_head",
+    "safety_head": "demo_safety_head",
+    "team_leader": "demo_team_leader",
+    "safety_officer": "demo_safety_officer",
+    "technical_lead": "demo_technical_lead",
+    "principal": "demo_principal",
+}
 
 
-@pytest.fixture
-def browser_context_args(browser_context_args, width):  # noqa: F811
-    w, h = WIDTHS[width]
-    return {
-        **browser_context_args,
-        "viewport": {"width": w, "height": h},
-        "locale": "zh-CN",
-        # The phone's position, inside the area's 200 m fence (permits/tests/world.py).
-        "geolocation": {
-            "latitude": ON_SITE["lat"],
-            "longitude": ON_SITE["lon"],
-            "accuracy": ON_SITE["accuracy_m"],
-        },
-        "permissions": ["geolocation"],
-    }
+def _status(page, status: S):
+    expect(page.locator("#permit-status")).to_have_text(_zh(status.label))
 
 
-@pytest.fixture
-def submitted(catalogue, transactional_db, _web_settings, settings, live_server):
-    settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-    qualification.clear_caches()
-    with time_machine.travel(START - dt.timedelta(days=1), tick=False):
-        w = build_world()
-        data = hot_work_data(w, start=START, hours=7)
-        permit = services.create_permit(
-            w.user("applicant"), data, at=START - dt.timedelta(hours=23)
-        )
-        permit = services.submit(permit, w.user("applicant"), at=START - dt.timedelta(hours=22))
-    assert permit.status == "in_approval" and permit.level.code == "level1"
-    for user in w.users.values():
-        user.set_password(PASSWORD)
-        user.save()
-    return w, permit, live_server.url
+def _place(page, position: dict):
+    page.context.set_geolocation(
+        {"latitude": position["lat"], "longitude": position["lon"], "accuracy": 8}
+    )
 
 
-def _draw(page, canvas):
-    box = canvas.bounding_box()
-    x, y = box["x"] + 20, box["y"] + box["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    for i in range(1, 8):
-        page.mouse.move(x + i * 25, y + (12 if i % 2 else -12))
-    page.mouse.up()
-
-
-def _sign_in_the_inbox(journey, page, step, *, draw: bool, label: str):
-    journey.go("/approvals/")
-    card = page.locator(f"article[data-step='{step.pk}']")
-    card.wait_for()
-    journey.check(f"inbox-{label}")
-    if draw:
-        _draw(page, card.locator("canvas[data-sw-pad]"))
-        journey.check(f"drawn-{label}")
-    else:
-        card.get_by_label(_zh("I sign this step in my own name")).check()
-    card.get_by_role("button", name=_zh("Approve"), exact=True).click()
-    page.wait_for_url("**/approvals/")
-    page.locator(".alert-success").wait_for()
-    journey.check(f"signed-{label}")
-
-
-def _refused_off_site(journey, page, step):
+def _refused_off_site(journey, page, step, on_site: dict):
     """Away from the work site, the on-site rule refuses (alarm 30) and the page says why."""
-    page.context.set_geolocation({"latitude": OFF_SITE["lat"], "longitude": OFF_SITE["lon"]})
+    _place(page, {"lat": on_site["lat"] + 0.05, "lon": on_site["lon"]})
     journey.go("/approvals/")
     card = page.locator(f"article[data-step='{step.pk}']")
     card.get_by_label(_zh("I sign this step in my own name")).check()
@@ -113,37 +74,67 @@ def _refused_off_site(journey, page, step):
     assert "AQ 3064.2-2025 5.5.2" in reason.inner_text()
     journey.check("refused-off-site")
     assert Alarm.objects.filter(permit=step.permit, alarm_type__code="30").exists()
-    page.context.set_geolocation(
-        {"latitude": ON_SITE["lat"], "longitude": ON_SITE["lon"], "accuracy": ON_SITE["accuracy_m"]}
-    )
+    _place(page, on_site)
 
 
-def _act(journey, page, key: str, label: str, fill=None):
-    panel = page.locator(f"details[data-action='{key}']")
-    panel.locator("summary").click()
-    if fill is not None:
-        fill(panel)
-    panel.locator("button[type=submit]").last.click()
-    page.locator(".alert-success").wait_for()
-    journey.check(label)
+@pytest.fixture
+def journey_setup(page, demo_live, settings):
+    settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+    logins, url = demo_live
+    demo, crew, start, end = plan()
+    page.context.grant_permissions(["geolocation"], origin=url)
+    _place(page, demo.pos)  # inside the demo area's fence
+    return logins, url, demo, crew, start, end
 
 
-def test_level1_hot_work_from_the_inbox_to_close(page, submitted, width):  # noqa: F811
-    w, permit, url = submitted
+def test_level1_hot_work_from_the_wizard_to_close(page, journey_setup, width):
+    logins, url, demo, crew, start, end = journey_setup
     journey = Journey(page, url, "permit-journey", width)
-    by_role = {"workshop_head": "workshop", "safety_head": "safety_head", "team_leader": "shift"}
-    with time_machine.travel(START + dt.timedelta(minutes=2), tick=True):
+
+    def login(username):
+        page.context.clear_cookies()
+        journey.login(username, logins[username][1])
+
+    def open_permit(label=None):
+        journey.go(f"/work-permits/{permit.pk}/")
+        if label:
+            journey.check(label)
+
+    # The safety officer applies through the wizard, saves the draft and submits it.
+    login(APPLICANT)
+    fill_application(journey, demo, crew, start, end, on_the_plan=True)
+    expect(page.locator("#apply-crew li[data-allowed='true']")).to_have_count(4)
+    journey.check("form")
+    idle(page)
+    page.locator("#save-draft").click()
+    page.wait_for_url("**/work-permits/*/edit/")
+    permit = Permit.objects.get(
+        applicant__username=APPLICANT, status="draft", place__contains="E-1203"
+    )
+    assert permit.level.code == "level1"
+    journey.check("draft")
+    # The draft's page leads back to the wizard.
+    open_permit()
+    _status(page, S.DRAFT)
+    journey.check("draft-page")
+    page.get_by_role("link", name=_zh("Edit / submit")).click()
+    page.wait_for_url(f"**/work-permits/{permit.pk}/edit/")
+    idle(page)
+    page.locator("#submit-permit").click()
+    page.wait_for_url(f"**/work-permits/{permit.pk}/")
+    _status(page, S.IN_APPROVAL)
+    permit.refresh_from_db()
+    assert permit.number and permit.number in page.locator("main").inner_text()
+    journey.check("submitted")
+
+    with time_machine.travel(start + dt.timedelta(minutes=2), tick=True):
         # The route's steps, each signed in the inbox by whoever holds its role.
         first = True
         while (step := services.current_step(permit)) is not None:
-            role = step.roles[0]
-            page.context.clear_cookies()
-            journey.login(w.user(by_role[role]).username, PASSWORD)
+            login(USERS[step.roles[0]])
             if first:
-                badge = page.locator("a[href='/approvals/'] .badge")
-                assert badge.inner_text() == "1"
-                _refused_off_site(journey, page, step)
-            _sign_in_the_inbox(journey, page, step, draw=first, label=role)
+                _refused_off_site(journey, page, step, demo.pos)
+            sign_in_the_inbox(journey, page, step, draw_it=first, label=step.roles[0])
             step.refresh_from_db()
             assert step.status == "approved"
             signature = step.signatures.get()
@@ -151,70 +142,71 @@ def test_level1_hot_work_from_the_inbox_to_close(page, submitted, width):  # noq
             assert bool(signature.image.startswith("data:image/png;base64,")) is first
             first = False
             permit.refresh_from_db()
-        assert permit.status == "approved"
+        assert permit.status == S.APPROVED
+        open_permit("approved")
+        _status(page, S.APPROVED)
 
-        # On site: the applicant (the team leader) confirms the measures and briefs the crew.
-        page.context.clear_cookies()
-        journey.login(w.user("applicant").username, PASSWORD)
-        journey.go(f"/work-permits/{permit.pk}/")
-        journey.check("approved")
-        _act(journey, page, "measures", "measures")  # its last button: the whole checklist
-        _act(journey, page, "briefing", "briefing")
-        # Presence is checked in by each crew member's own phone (not this journey).
-        for person_id in permit.crew.values_list("person_id", flat=True):
-            services.check_in(
-                permit,
-                w.user("applicant"),
-                person_id=person_id,
-                at=timezone.now(),
-                position=ON_SITE,
-            )
+        # On site: the applicant confirms the measures, briefs the crew and checks each of them
+        # in (the crew have no logins: their check-in is entered for them on the permit page).
+        login(APPLICANT)
+        open_permit()
+        act(journey, page, "measures", "measures")  # its last button: the whole checklist
+        act(journey, page, "briefing", "briefing")
+        for i, person_id in enumerate(permit.crew.values_list("person_id", flat=True)):
+
+            def check_in(panel, person_id=person_id):
+                panel.get_by_label(_zh("Person"), exact=True).select_option(str(person_id))
+                panel.get_by_label(_zh("Arriving or leaving")).select_option("in")
+
+            act(journey, page, "check_in", f"check-in-{i}", check_in)
+        _status(page, S.APPROVED)
 
         # The gas tester enters the analysis.
-        page.context.clear_cookies()
-        journey.login(w.user("tester").username, PASSWORD)
-        journey.go(f"/work-permits/{permit.pk}/")
+        login("demo_gas_tester")
+        open_permit()
 
         def gas(panel):
-            panel.get_by_label(_zh("Sampling point")).fill("动火点")
+            panel.get_by_label(_zh("Sampling point")).fill("动火点下风向1 m")
             panel.get_by_label(_zh("Gas")).select_option("combustible")
-            panel.get_by_label(_zh("Reading")).fill("0.10")
+            panel.get_by_label(_zh("Reading")).fill("0.08")
             panel.get_by_label(_zh("Unit")).fill("%vol")
-            panel.get_by_label(_zh("Lower explosive limit (%)")).fill("5.0")
-            panel.get_by_label(_zh("Instrument number")).fill("GD-01")
+            panel.get_by_label(_zh("Lower explosive limit (%)")).fill("2.7")
+            panel.get_by_label(_zh("Instrument number")).fill("PGM-2400 #07")
             panel.get_by_label(_zh("Calibration date")).fill(
-                (D - dt.timedelta(days=30)).isoformat()
+                (start.date() - dt.timedelta(days=20)).isoformat()
             )
+            panel.get_by_label(_zh("Tested by")).select_option(str(crew["tester"].pk))
 
-        _act(journey, page, "gas_test", "gas-test", gas)
+        act(journey, page, "gas_test", "gas-test", gas)
         assert permit.gas_tests.get().passed is True
 
-        # The work leader starts, completes; the workshop head accepts; the permit closes.
-        page.context.clear_cookies()
-        journey.login(w.user("applicant").username, PASSWORD)
-        journey.go(f"/work-permits/{permit.pk}/")
-        _act(
+        # The applicant starts and completes; the workshop head accepts; the permit closes.
+        login(APPLICANT)
+        open_permit()
+        act(
             journey,
             page,
             "start",
             "started",
             lambda panel: panel.get_by_label(_zh("Wind force (Beaufort)")).fill("2"),
         )
-        _act(
+        _status(page, S.ACTIVE)
+        act(
             journey,
             page,
             "complete",
             "completed",
             lambda panel: panel.get_by_label(_zh("The site is cleaned up")).check(),
         )
-        page.context.clear_cookies()
-        journey.login(w.user("workshop").username, PASSWORD)
-        journey.go(f"/work-permits/{permit.pk}/")
-        _act(journey, page, "accept", "accepted")
-        page.context.clear_cookies()
-        journey.login(w.user("applicant").username, PASSWORD)
-        journey.go(f"/work-permits/{permit.pk}/")
-        _act(journey, page, "close", "closed")
+        _status(page, S.COMPLETED)
+        login("demo_workshop_head")
+        open_permit()
+        act(journey, page, "accept", "accepted")
+        _status(page, S.ACCEPTED)
+        login(APPLICANT)
+        open_permit()
+        act(journey, page, "close", "closed")
+        _status(page, S.CLOSED)
     permit.refresh_from_db()
-    assert permit.status == "closed"
+    assert permit.status == S.CLOSED
     journey.finish()

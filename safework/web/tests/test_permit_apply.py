@@ -3,6 +3,7 @@ form, the level derived as it is filled in, a refused submission with every reas
 the page, someone else's site or draft refused, bad input answered in the form in Chinese."""
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -290,3 +291,58 @@ def test_a_contractor_manager_applies_for_their_own_company_only(w):
     response = c.post("/work-permits/new/", _form(w, **mine))
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Permit.objects.get().contractor == own
+
+
+def _plan_of(html: str, site_pk: int) -> str:
+    start = html.index(f'<div data-site="{site_pk}"')
+    return html[start : html.index("</svg>", start)]
+
+
+def _attr(svg: str, name: str) -> float:
+    return float(re.search(rf'{name}="([-0-9.]+)"', svg).group(1))
+
+
+def test_the_site_plan_draws_the_fences_of_the_sites_in_scope_only(w):
+    from safework.org.tests.factories import AreaFactory
+
+    square = [[31.231, 121.475], [31.231, 121.477], [31.233, 121.477], [31.233, 121.475]]
+    tank_farm = AreaFactory(site=w.site, name="罐区", polygon=square)
+    closed = AreaFactory(site=w.site, name="停用装置", polygon=square, is_active=False)
+    unfenced = AreaFactory(site=w.site, name="无围栏")
+    elsewhere = AreaFactory(name="别厂装置", polygon=square)
+    html = _client(w.user("applicant")).get("/work-permits/new/?type=hot_work").content.decode()
+
+    assert f'<div data-site="{elsewhere.site_id}"' not in html
+    assert f'data-area="{elsewhere.pk}"' not in html
+    plan = _plan_of(html, w.site.pk)
+    assert f'data-area="{w.area.pk}"' in plan and "一号装置" in plan
+    assert f'data-area="{tank_farm.pk}"' in plan and "罐区" in plan
+    assert f'data-area="{closed.pk}"' not in html
+    assert f'data-area="{unfenced.pk}"' not in html
+    # A tap at the drawn centre of the area's circle is the area's centre (apply.js's inverse).
+    scale, cos = _attr(plan, "data-scale"), _attr(plan, "data-cos")
+    cx, cy = _attr(plan, "cx"), _attr(plan, "cy")
+    lat = _attr(plan, "data-max-lat") - cy / scale
+    lon = _attr(plan, "data-min-lon") + cx / (scale * cos)
+    assert abs(lat - float(w.area.center_latitude)) < 2e-5
+    assert abs(lon - float(w.area.center_longitude)) < 2e-5
+    # Its radius: 200 m (a degree of latitude is about 111.2 km).
+    assert abs(_attr(plan, " r") / scale * 111_195 - 200) < 1
+
+
+def test_a_draft_page_leads_back_to_the_wizard_and_the_ledger_to_a_new_application(w):
+    c = _client(w.user("applicant"))
+    permit = _draft(w, c)
+    edit = f'href="/work-permits/{permit.pk}/edit/"'
+    assert edit in c.get(f"/work-permits/{permit.pk}/").content.decode()
+    button = 'id="apply-new" href="/work-permits/new/">申请作业票</a>'
+    assert button in c.get("/work-permits/").content.decode()
+    # Someone who may read permits but not apply sees neither.
+    reader = _client(w.user("principal"))
+    page = reader.get(f"/work-permits/{permit.pk}/")
+    assert page.status_code == 200 and edit not in page.content.decode()
+    ledger = reader.get("/work-permits/")
+    assert ledger.status_code == 200 and 'id="apply-new"' not in ledger.content.decode()
+    # Submitted, no longer a draft: no edit link.
+    c.post(f"/work-permits/{permit.pk}/submit/")
+    assert edit not in c.get(f"/work-permits/{permit.pk}/").content.decode()
