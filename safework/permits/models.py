@@ -571,6 +571,48 @@ class PermitEvent(models.Model):
     def __str__(self):
         return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M}"
 
+    @property
+    def label(self) -> str:
+        """The event in words (a kind not named in EVENT_LABELS shows as its code)."""
+        return str(EVENT_LABELS.get(self.kind, self.kind))
+
+
+# The timeline's event kinds in words, for the permit page and exports.
+EVENT_LABELS = {
+    "created": _("draft created"),
+    "edited": _("draft edited"),
+    "submitted": _("submitted"),
+    "routed": _("sent for approval"),
+    "step.waiting": _("step waiting for its signer"),
+    "step.overdue": _("step past its time limit"),
+    "signed": _("signed"),
+    "step.approved": _("step approved"),
+    "approved": _("approved"),
+    "rejected": _("rejected"),
+    "revised": _("revised after rejection"),
+    "reapproval": _("back to approval"),
+    "crew.changed": _("crew changed"),
+    "measure.confirmed": _("measure confirmed"),
+    "briefing": _("safety briefing recorded"),
+    "gas_test": _("gas test recorded"),
+    "presence.in": _("checked in on site"),
+    "presence.out": _("checked out"),
+    "attachment": _("attachment added"),
+    "started": _("work started"),
+    "suspended": _("suspended"),
+    "resumed": _("resumed"),
+    "completed": _("work completed"),
+    "accepted": _("accepted"),
+    "closed": _("closed"),
+    "cancelled": _("cancelled"),
+    "expired": _("expired"),
+    "superseded": _("replaced by a new permit"),
+    "alarm.raised": _("alarm raised"),
+    "alarm.acknowledged": _("alarm acknowledged"),
+    "alarm.handled": _("alarm handled"),
+    "alarm.cleared": _("alarm cleared"),
+}
+
 
 class AlarmType(models.Model):
     """An alarm type of AQ 3064.2 Table A.4 (catalogue data): its code, trigger and clause, and

@@ -117,3 +117,10 @@ def test_the_export_holds_the_filtered_rows_in_the_readers_scope(demo):
             for p in Permit.objects.filter(contractor__isnull=True).exclude(number__isnull=True)
         }
         assert not (own_staff & seen)
+
+
+def test_the_timeline_names_its_events_in_chinese(demo):
+    active = Permit.objects.filter(status="active").first()
+    text = _client("demo_safety_officer").get(f"/work-permits/{active.pk}/").content.decode()
+    assert "草稿已创建" in text and "作业开始" in text
+    assert "· created" not in text and "· started" not in text
