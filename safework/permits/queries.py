@@ -5,10 +5,10 @@ import statistics
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from safework.accounts.scope import grants_of
+from safework.accounts.scope import grants_of, roles_of
 from safework.core.scope import Scope
 from safework.org.models import Department
 from safework.permits.models import (
@@ -48,6 +48,15 @@ def _permit_branches(scope: Scope, user) -> list[Q]:
         out.append(Q(pk__in=crew.values("permit_id")))
     if user is not None and getattr(user, "pk", None):
         out.append(Q(applicant_id=user.pk))
+        # A delegate sees the delegating site's permits planned inside the delegation's window
+        # (the ones they may stand in for), whatever their own scope.
+        stands_in = Delegation.objects.filter(
+            delegate_id=user.pk,
+            site_id=OuterRef("site_id"),
+            starts_at__lt=OuterRef("planned_end"),
+            ends_at__gt=OuterRef("planned_start"),
+        )
+        out.append(Q(Exists(stands_in)))
     return out
 
 
@@ -308,17 +317,20 @@ def signing_role(
 ) -> tuple[str | None, object]:
     """The one rule of who signs a step: the role of `step` `user` signs as, and on whose behalf
     (a delegation), or (None, None). Never their own permit (GB 30871-2022 4.11); a role of the
-    step not yet signed that they hold at the permit's site (`held`), or that a delegation in
-    force to them names — and they hold it there themselves (AQ 3064.2 §5.5.3: only someone
-    authorised for the step). `delegations`: the user's delegations in force at the site."""
+    step not yet signed that they hold at the permit's site (`held`), in their own name; else a
+    role that a delegation in force to them names (`delegations`: the user's delegations in force
+    at the site), on the delegator's behalf — and only while they hold that role themselves,
+    at some site (AQ 3064.2-2025 5.5.3: only to someone with the same approval authority; a
+    workshop head of another site standing in, say)."""
     if permit.applicant_id == user.pk:
         return None, None
     signed = {s.role for s in step.signatures.all() if s.action == SignatureAction.APPROVE}
     for role in step.roles:
         if role not in signed and role in held:
             return role, None
+    authority = roles_of(user)
     for d in delegations:
-        if d.role in step.roles and d.role not in signed and d.role in held:
+        if d.role in step.roles and d.role not in signed and d.role in authority:
             return d.role, d.delegator
     return None, None
 

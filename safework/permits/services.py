@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from safework.accounts.guard import may
+from safework.accounts.scope import roles_of
 from safework.core import audit, memo
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Reason, Refused
@@ -864,20 +865,22 @@ def revise(permit: Permit, by, *, at: dt.datetime) -> Permit:
 
 @service
 def delegate(by, *, to, role: str, site, starts_at, ends_at, at: dt.datetime) -> Delegation:
-    """Delegate one's step role at a site for a window, only to someone who holds that same role
-    there (AQ 3064.2 §5.5.3)."""
+    """Delegate one's step role at a site for a window, only to someone with the same approval
+    authority: they hold that role themselves, at some site (AQ 3064.2 §5.5.3). A holder of the
+    role at this site signs in their own name anyway; the delegation lets, say, the workshop
+    head of another site stand in, and their signature records on whose behalf."""
     site_id = getattr(site, "pk", site)
     errors = []
     if role not in roles_at_site(by, site_id):
         errors.append(FieldError("role", "not_held", _("You do not hold this role at this site.")))
-    if role not in roles_at_site(to, site_id):
+    if role not in roles_of(to):
         errors.append(
             FieldError(
                 "to",
                 "not_authorised",
                 _(
                     "A step is delegated only to someone who holds the same role "
-                    "at the site (AQ 3064.2-2025 5.5.3)."
+                    "(AQ 3064.2-2025 5.5.3)."
                 ),
             )
         )

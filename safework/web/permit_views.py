@@ -41,6 +41,7 @@ def _ledger_form(request) -> forms.PermitLedgerForm:
         request.GET,  # bound even when empty: no question is a valid question (every permit)
         sites=sites_visible_to(scope).order_by("name"),
         levels=_level_choices(),
+        auto_id="f-%s",
     )
 
 

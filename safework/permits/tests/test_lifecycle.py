@@ -428,7 +428,49 @@ def test_delegation_only_to_someone_with_the_same_role(w):
     services.approve(
         permit, w.user("workshop2"), at=at(D - dt.timedelta(days=1), 11), position=ON_SITE
     )
-    assert permit.signatures.get().role == "workshop_head"
+    signature = permit.signatures.get()
+    # workshop2 holds the role at this site: they sign in their own name.
+    assert (signature.role, signature.delegated_by_id) == ("workshop_head", None)
+
+
+def test_a_delegate_from_another_site_stands_in_only_inside_the_window(w):
+    """AQ 3064.2-2025 5.5.3: the workshop head of another site (same approval authority) signs
+    on the delegator's behalf while the delegation runs; not before, not without it."""
+    from safework.accounts.models import User
+    from safework.accounts.scope import scope_for
+    from safework.accounts.tests.factories import RoleGrantFactory
+    from safework.permits import queries
+    from safework.qualification.tests.qualification_fixtures import site
+
+    elsewhere = User.objects.create(username="head-of-site-b")
+    RoleGrantFactory(user=elsewhere, role="workshop_head", site=site())
+    day_before = D - dt.timedelta(days=1)
+    permit = services.submit(create(w), w.user("applicant"), at=at(day_before, 10))
+    with pytest.raises(Refused):
+        services.approve(permit, elsewhere, at=at(day_before, 11), position=ON_SITE)
+    scope = scope_for(elsewhere, "permits")
+    assert not queries.permits_visible_to(scope, elsewhere).filter(pk=permit.pk).exists()
+    services.delegate(
+        w.user("workshop"),
+        to=elsewhere,
+        role="workshop_head",
+        site=w.site,
+        starts_at=at(day_before, 12),
+        ends_at=at(D + dt.timedelta(days=1), 0),
+        at=at(day_before, 11),
+    )
+    with pytest.raises(Refused):  # the delegation has not begun
+        services.approve(
+            permit, elsewhere, at=at(day_before, 12) - dt.timedelta(minutes=1), position=ON_SITE
+        )
+    # The delegate sees the permits they may stand in for (and only through the delegation).
+    assert queries.permits_visible_to(scope, elsewhere).filter(pk=permit.pk).exists()
+    waiting = queries.steps_waiting_for(elsewhere, Permit.objects.all(), at=at(day_before, 12))
+    assert [(s.permit_id, s.signing_as) for s in waiting] == [(permit.pk, "workshop_head")]
+    services.approve(permit, elsewhere, at=at(day_before, 12), position=ON_SITE)
+    signature = permit.signatures.get()
+    assert signature.role == "workshop_head"
+    assert signature.delegated_by_id == w.user("workshop").pk
 
 
 def test_cancel_after_approval_needs_an_approver(w):

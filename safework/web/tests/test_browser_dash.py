@@ -79,6 +79,7 @@ def test_safety_officer_acknowledges_a_notice_then_opens_the_dashboard(page, dem
     href = first.get_attribute("href")
     first.click()
     page.wait_for_url(lambda url: url.endswith(href))
-    assert page.locator("#f-level").count() == 1
+    level = href.rpartition("level=")[2]
+    assert page.locator("#f-level").input_value() == level  # the drill-down's question is asked
     journey.check("ledger-drill-down")
     journey.finish()
