@@ -1,11 +1,13 @@
 """Reads of permits and alarms, filtered by a visibility scope (API, admin, pages, exports)."""
 
 import datetime as dt
+import functools
+import operator
 import statistics
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Case, CharField, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from safework.accounts.scope import grants_of, roles_of
@@ -48,16 +50,29 @@ def _permit_branches(scope: Scope, user) -> list[Q]:
         out.append(Q(pk__in=crew.values("permit_id")))
     if user is not None and getattr(user, "pk", None):
         out.append(Q(applicant_id=user.pk))
-        # A delegate sees the delegating site's permits planned inside the delegation's window
-        # (the ones they may stand in for), whatever their own scope.
-        stands_in = Delegation.objects.filter(
-            delegate_id=user.pk,
-            site_id=OuterRef("site_id"),
-            starts_at__lt=OuterRef("planned_end"),
-            ends_at__gt=OuterRef("planned_start"),
-        )
-        out.append(Q(Exists(stands_in)))
+        # A delegate sees the delegating site's permits planned inside a delegation's window
+        # (the ones they may stand in for), whatever their own scope. Read once per user: most
+        # users have none, and then this way of seeing costs nothing.
+        windows = [
+            Q(site_id=site_id, planned_start__lt=ends, planned_end__gt=starts)
+            for site_id, starts, ends in _delegations_to(user)
+        ]
+        if windows:
+            out.append(functools.reduce(operator.or_, windows))
     return out
+
+
+def _delegations_to(user) -> list[tuple[int, object, object]]:
+    """(site, start, end) of every delegation to `user`, read once per user object."""
+    cache = getattr(user, "_safework_delegations", None)
+    if cache is None:
+        cache = list(
+            Delegation.objects.filter(delegate_id=user.pk).values_list(
+                "site_id", "starts_at", "ends_at"
+            )
+        )
+        user._safework_delegations = cache
+    return cache
 
 
 def _permit_q(scope: Scope, user) -> Q:

@@ -463,7 +463,9 @@ def test_a_delegate_from_another_site_stands_in_only_inside_the_window(w):
         services.approve(
             permit, elsewhere, at=at(day_before, 12) - dt.timedelta(minutes=1), position=ON_SITE
         )
-    # The delegate sees the permits they may stand in for (and only through the delegation).
+    # The delegate sees the permits they may stand in for (and only through the delegation);
+    # a user's delegations are read once per user object, as in one request.
+    elsewhere = User.objects.get(pk=elsewhere.pk)
     assert queries.permits_visible_to(scope, elsewhere).filter(pk=permit.pk).exists()
     waiting = queries.steps_waiting_for(elsewhere, Permit.objects.all(), at=at(day_before, 12))
     assert [(s.permit_id, s.signing_as) for s in waiting] == [(permit.pk, "workshop_head")]
