@@ -11,14 +11,14 @@ from __future__ import annotations
 from django.db.models import Prefetch, Q
 from django.utils.translation import gettext as _
 
-from safework.notify import recipients, services
+from safework.notify import services
 from safework.notify.models import ChannelKind, Delivery, Event
 
 CONTRACTOR_ONLY = ("contractor_manager", "liaison")
 
 
 def _contractor_staff(person_id) -> bool:
-    employment = recipients.employment_of(person_id)
+    employment = services.resolver().employment_of(person_id)
     return bool(employment and employment.contractor_id)
 
 
@@ -97,7 +97,7 @@ def explain_event(event: Event) -> dict:
                 if relation in CONTRACTOR_ONLY and not _contractor_staff(event.person_id):
                     continue  # own employees have no contractor manager or liaison
                 if relation == "liaison":
-                    contractor = recipients.employment_of(event.person_id).contractor
+                    contractor = services.resolver().employment_of(event.person_id).contractor
                     fixes.append(
                         _("Contractor %(name)s has no liaison of ours: set one in its record.")
                         % {"name": contractor.name}
@@ -179,9 +179,18 @@ def explain(
         events = events.filter(key__startswith=key_prefix)
     deliveries = Delivery.objects.prefetch_related("attempt_log")
     events = events.order_by("-at", "-pk").prefetch_related(Prefetch("deliveries", deliveries))
-    # The events of one person share rules, recipients and bindings: each read once.
+    # Rules, persons, grants, logins and bindings are read in bulk for all the events shown (one
+    # query each), then every event is explained in memory: the queries do not grow with them.
     with services.memoised():
-        rows = [explain_event(e) for e in events[:limit]]
+        shown = list(events[:limit])
+        services.prime(shown)
+        found = []
+        for e in shown:
+            rule = services.rule_of_event(e)
+            if rule is not None:
+                found += services.recipients_of(e, list(rule.recipients))
+        services.prime_bindings(found)
+        rows = [explain_event(e) for e in shown]
     summary = []
     if not rows:
         summary.append(

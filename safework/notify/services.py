@@ -30,7 +30,7 @@ from safework.notify.models import (
     Event,
     NotifyRule,
 )
-from safework.notify.recipients import NEXT_LEVEL, Recipient, resolve
+from safework.notify.recipients import NEXT_LEVEL, Recipient, Resolver
 
 log = logging.getLogger(__name__)
 
@@ -119,16 +119,25 @@ def _specificity(rule: NotifyRule) -> tuple:
     return (rule.site_id is not None, bool(rule.item_code), bool(rule.scheme_code), -rule.pk)
 
 
+def _pick_rule(rows, *, site_id=None, scheme_code="", item_code="") -> NotifyRule | None:
+    """The most specific of one kind's rule rows that applies (the in-memory twin of the filter
+    in `rule_for`)."""
+    rows = [
+        r
+        for r in rows
+        if r.site_id in (None, site_id)
+        and r.scheme_code in ("", scheme_code or "")
+        and r.item_code in ("", item_code or "")
+    ]
+    rows = sorted(rows, key=_specificity, reverse=True)
+    return rows[0] if rows else None
+
+
 def rule_for(kind: str, *, site_id=None, scheme_code="", item_code="") -> NotifyRule | None:
     """The most specific rule row for an event (site, then item, then scheme, then general),
     enabled or not: a specific row switched off silences that case on purpose."""
-    rows = NotifyRule.objects.filter(kind=kind).filter(
-        Q(site__isnull=True) | Q(site_id=site_id),
-        Q(scheme_code="") | Q(scheme_code=scheme_code or ""),
-        Q(item_code="") | Q(item_code=item_code or ""),
-    )
-    rows = sorted(rows, key=_specificity, reverse=True)
-    return rows[0] if rows else None
+    rows = _memo(("rules", kind), lambda: list(NotifyRule.objects.filter(kind=kind)))
+    return _pick_rule(rows, site_id=site_id, scheme_code=scheme_code, item_code=item_code)
 
 
 # Within one fan-out chunk the same rule, channel switches, bindings and recipients are asked for
@@ -152,6 +161,51 @@ def memoised():
         yield
     finally:
         _MEMO.reset(token)
+
+
+def resolver() -> Resolver:
+    """The recipients' resolver of the current `memoised()` block (a fresh one outside)."""
+    return _memo(("resolver",), Resolver)
+
+
+def prime(events: list[Event]) -> None:
+    """Read in bulk, for the current `memoised()` block, what `recipients_of` and
+    `rule_of_event` will ask about these events: their persons, logins, liaisons, hinted users
+    and the rule rows of their kinds (one query each, not one per event)."""
+    if _MEMO.get() is None or not events:
+        return
+    memo = _MEMO.get()
+    resolver().prime(events)
+    kinds = {e.kind for e in events if ("rules", e.kind) not in memo}
+    if kinds:
+        rows: dict[str, list] = {k: [] for k in kinds}
+        for rule in NotifyRule.objects.filter(kind__in=kinds):
+            rows[rule.kind].append(rule)
+        for kind, found in rows.items():
+            memo[("rules", kind)] = found
+
+
+def prime_bindings(found: list[Recipient]) -> None:
+    """Read the channel bindings of many recipients in one query for `bindings_of`."""
+    memo = _MEMO.get()
+    if memo is None:
+        return
+    wanted = {(r.user_id, r.person_id) for r in found} - {k[1:] for k in memo if k[0] == "bindings"}
+    if not wanted:
+        return
+    users = {u for u, _p in wanted if u}
+    persons = {p for _u, p in wanted if p}
+    rows = list(
+        ChannelBinding.objects.filter(Q(user_id__in=users) | Q(person_id__in=persons)).order_by(
+            "pk"
+        )
+    )
+    for user_id, person_id in wanted:
+        memo[("bindings", user_id, person_id)] = [
+            b
+            for b in rows
+            if (user_id and b.user_id == user_id) or (person_id and b.person_id == person_id)
+        ]
 
 
 def rule_of_event(event: Event) -> NotifyRule | None:
@@ -266,7 +320,7 @@ def recipients_of(event: Event, relations: list[str]) -> list[Recipient]:
         )
         found = _memo(
             key,
-            lambda relation=relation: resolve(
+            lambda relation=relation: resolver().resolve(
                 relation,
                 person_id=event.person_id,
                 site_id=event.site_id,
@@ -320,6 +374,7 @@ def fan_out(*, limit: int = 2000, chunk: int = 200, now: dt.datetime | None = No
             if connection.features.has_select_for_update_skip_locked:
                 events = events.select_for_update(skip_locked=True)
             events = list(events.order_by("pk"))
+            prime(events)
             planned, unreached = [], []
             for event in events:
                 p, u = plan_deliveries(event, now=now)

@@ -139,3 +139,46 @@ def test_explain_says_when_a_contractor_has_no_liaison(notify_world, db):
         call_command("notify", "explain", "--person", str(w.p_x.pk), stdout=out)
     assert "has no liaison" not in out.getvalue()
     assert f"liaison: {w.p_own.name}" in out.getvalue()
+
+
+def _explain_queries(person) -> tuple[int, int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from safework.notify.explain import explain
+
+    with CaptureQueriesContext(connection) as ctx:
+        report = explain(person_id=person.pk)
+    return report["total"], len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize("who", ["own", "contractor"])
+def test_explain_reads_the_same_number_of_queries_for_1_and_10_events(notify_world, db, who):
+    w = notify_world
+    person = w.person_of(Role.WORKER) if who == "own" else w.p_x
+    w.contractor_x.liaison = w.p_own
+    w.contractor_x.save()
+    ChannelBinding.objects.create(person=person, channel="email", address="a@example.com")
+    cert_event(person, stage=30, site_id=w.site_a.pk)
+    services.fan_out(now=AT)
+    one = _explain_queries(person)
+    # Nine more: other stages, other sites (other safety officers), one with no site, one the
+    # rule's stages do not list, one of a kind with no rule.
+    sites = [w.site_a.pk, w.site_b.pk, None]
+    for i, stage in enumerate([90, 60, 15, 7, 0, 45, 30, 60]):
+        cert_event(
+            person, stage=stage, key=f"cert:more{i}:2027-03-31:{stage}", site_id=sites[i % 3]
+        )
+    services.emit(
+        "cert.unknown_kind",
+        key=f"x:{person.pk}",
+        subject_label=person.name,
+        payload={},
+        site_id=w.site_b.pk,
+        person_id=person.pk,
+        at=AT,
+    )
+    services.fan_out(now=AT)
+    ten = _explain_queries(person)
+    assert (one[0], ten[0]) == (1, 10)
+    assert ten[1] == one[1]
