@@ -68,7 +68,9 @@ def _client(username: str | None):
     return client
 
 
-def _pages(officer_person_id: int, explained: str) -> list[tuple[str, str, str | None]]:
+def _pages(
+    officer_person_id: int, explained: str, permit_id: int
+) -> list[tuple[str, str, str | None]]:
     """(label, path, username): the main pages, each by the user it is for."""
     officer = "demo_safety_officer"
     return [
@@ -88,6 +90,11 @@ def _pages(officer_person_id: int, explained: str) -> list[tuple[str, str, str |
         ("why wasn't I told", f"/inbox/explain/?person={explained}", officer),
         ("dashboard", "/dashboard/", officer),
         ("dashboard: contractor", "/dashboard/", "demo_contractor_manager"),
+        ("permit ledger", "/work-permits/", officer),
+        ("permit ledger: filtered", "/work-permits/?work_type=hot_work&contractor=own", officer),
+        ("permit", f"/work-permits/{permit_id}/", officer),
+        ("apply: hot work form", "/work-permits/new/?type=hot_work", officer),
+        ("approvals inbox", "/approvals/", "demo_workshop_head"),
     ]
 
 
@@ -144,7 +151,10 @@ def main() -> None:
     print(f"pages on the demo data ({Person.objects.count()} persons), {args.requests} requests")
     print(f"{'page':<24} {'median ms':>10} {'p95 ms':>8} {'× base':>7} {'queries':>8}")
     base = None
-    for label, path, username in _pages(person.pk, person.id_number):
+    from safework.permits.models import Permit
+
+    permit = Permit.objects.filter(status="active").order_by("pk").first()
+    for label, path, username in _pages(person.pk, person.id_number, permit.pk):
         client = clients.setdefault(username, _client(username))
         queries = _queries(client, path)
         times = _time(client, path, args.requests)
@@ -162,6 +172,7 @@ def main() -> None:
         ("registry checks", "/verifications/"),
         ("inbox", "/inbox/"),
         ("dashboard", "/dashboard/"),
+        ("permit ledger", "/work-permits/"),
     ]
     admin = _client("demo_admin")
     before = {label: _queries(admin, path) for label, path in lists}
