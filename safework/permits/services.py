@@ -275,6 +275,19 @@ def _resolve(data: Mapping, errors: list, *, base: Permit | None = None) -> dict
 # ---- drafting -------------------------------------------------------------------------------
 
 
+def _decide(r: Mapping, level: str | None) -> gates.LevelDecision:
+    """The level decision for the resolved inputs `r` (`_resolve`) and the level asked for."""
+    return gates.decide_level(
+        r["work_type"],
+        r["inputs"],
+        r["area"],
+        r["site"],
+        r["planned_start"],
+        r["planned_end"],
+        level,
+    )
+
+
 def preview_level(data: Mapping) -> gates.LevelDecision:
     """The level as the form is filled in (the wizard's 'level derived as you type')."""
     errors: list = []
@@ -293,15 +306,7 @@ def preview_level(data: Mapping) -> gates.LevelDecision:
             ]
             or errors
         )
-    return gates.decide_level(
-        r["work_type"],
-        r["inputs"],
-        r["area"],
-        r["site"],
-        r["planned_start"],
-        r["planned_end"],
-        data.get("level"),
-    )
+    return _decide(r, data.get("level"))
 
 
 def check_apply_scope(scope, site_id, contractor_id=None) -> None:
@@ -348,15 +353,7 @@ def preview_crew(data: Mapping) -> list[CrewCheck]:
     errors = [e for e in errors if e.field.split(".")[0] in needed]
     if errors:
         raise InvalidInput(errors)
-    decision = gates.decide_level(
-        r["work_type"],
-        r["inputs"],
-        r["area"],
-        r["site"],
-        r["planned_start"],
-        r["planned_end"],
-        data.get("level"),
-    )
+    decision = _decide(r, data.get("level"))
     permit = Permit(
         work_type=r["work_type"],
         site=r["site"],
@@ -391,15 +388,7 @@ def create_permit(by, data: Mapping, *, at: dt.datetime) -> Permit:
     crew = _crew_rows(data.get("crew") or [], errors)
     if errors:
         raise InvalidInput(errors)
-    decision = gates.decide_level(
-        r["work_type"],
-        r["inputs"],
-        r["area"],
-        r["site"],
-        r["planned_start"],
-        r["planned_end"],
-        data.get("level"),
-    )
+    decision = _decide(r, data.get("level"))
     permit = Permit(
         work_type=r["work_type"],
         site=r["site"],
