@@ -106,6 +106,9 @@ def main() -> None:
     parser.add_argument("--lifecycles", type=int, default=50)
     parser.add_argument("--pdfs", type=int, default=10)
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument(
+        "--profile", type=int, default=0, help="print the N costliest functions of the lifecycles"
+    )
     parser.add_argument("--var-dir", default="/tmp/sw-permits-bench")
     parser.add_argument("--postgres-url", default=os.environ.get("SW_PERMITS_BENCH_PG", PG_URL))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -760,6 +763,8 @@ def time_lists(args, world: dict) -> None:
     )
     for name, pairs in per_shape.items():
         o, r = [x for x, _ in pairs], [y for _, y in pairs]
+        if not pairs:  # a shape the draw did not pick (a handful of --lists)
+            continue
         print(
             f"  {name:<20} ORM p95 {p95(o):7.1f} ms median {statistics.median(o):7.1f} ms | "
             f"raw p95 {p95(r):7.1f} ms median {statistics.median(r):7.1f} ms",
@@ -905,11 +910,24 @@ def time_lifecycles(args, world: dict):
 
         lifecycle(w, by_role, mark)
     timings, cpu, permit = [], [], None
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     for _ in range(args.lifecycles):
         started, started_cpu = time.perf_counter(), time.process_time()
         permit = lifecycle(w, by_role)
         timings.append((time.perf_counter() - started) * 1000)
         cpu.append((time.process_time() - started_cpu) * 1000)
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        stats = pstats.Stats(profiler).sort_stats("cumulative")
+        stats.print_stats(args.profile)
+        stats.sort_stats("tottime").print_stats(args.profile)
     steps = permit.steps.count()
     print(
         f"lifecycle (level-1 hot work, {steps} signed steps, create -> close through "
