@@ -1,4 +1,5 @@
-"""On the day (issue 15 item 6): a certificate that turns red (expired, revoked, cancelled) makes
+"""On the day (issue 15 item 6): a certificate that turns red (expired, revoked, cancelled, its
+review overdue, a registry verdict of another name or not found) makes
 the engine refuse its holder; this module also tells those who planned work for them. It lists
 the holder's future roster entries and open permits to their authors, applicants and work
 leaders, and emits one `person.disqualified` event (person, certificate, reason, clause, the
@@ -6,9 +7,10 @@ work listed) that the gate integration consumes like any other notice (e.g. a we
 
 certs is below rosters and permits: they register a *lister* here in their `ready()`
 (`register_lister`), and certs asks every registered lister without importing them. The event is
-emitted by the services that revoke or cancel (in their transaction) and by the daily scan for
-expiries (and for revocations that take effect on a later day), keyed by certificate and status,
-so each red certificate is reported once.
+emitted by the services that revoke or cancel and by registry verification (in their
+transaction) and by the daily scan for expiries and overdue reviews (and for revocations that take
+effect on a later day, and as a backstop for registry verdicts), keyed by certificate and status;
+a certificate reported under one red status is not reported again under another.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from safework.certs.models import Certificate, CertState
+from safework.certs.models import Certificate, CertState, Verification
 from safework.certs.queries import statuses_of
+from safework.certs.rules import Status
 from safework.core.settings_registry import get_setting
 from safework.notify import services as notify
 from safework.notify.models import Event
@@ -70,9 +74,21 @@ def event_key(cert_id: int, status: str) -> str:
 
 
 def _red_candidates(on: dt.date, lookback: int):
-    """Certificates that may have turned red within the look-back: an end of validity passed
-    with no renewal and no other record of the item in force, or a revocation or cancellation
-    that took effect."""
+    """Certificates that may have turned red within the look-back (a pre-filter: whether one is
+    red is the status function's answer, in `emit_disqualified`):
+
+    - an end of validity passed with no renewal;
+    - a revocation or cancellation that took effect;
+    - a record still in validity whose review fell due (the day after `next_review_due` is the
+      first overdue day, as the day after `valid_until` is the first expired one);
+    - a record still in validity on which the registry gave a red verdict (name differs, not
+      found, revoked, expired), recorded within the look-back: the verification service reports
+      it at once, this is the backstop for a verdict written without it.
+
+    A record past its end or in validity is left out while another active record of the item is
+    in force: the holder is still qualified by that one. A record not yet in force (vacuum, not
+    yet valid) is never a candidate: it concerns a new record, not work already planned.
+    """
     since = on - dt.timedelta(days=lookback)
     covered = Certificate.objects.filter(
         person_id=OuterRef("person_id"),
@@ -80,19 +96,43 @@ def _red_candidates(on: dt.date, lookback: int):
         state=CertState.ACTIVE,
         valid_from__lte=on,
         valid_until__gte=on,
-    )
+    ).exclude(pk=OuterRef("pk"))
     expired = Q(
         state=CertState.ACTIVE,
         successor__isnull=True,
         valid_until__lt=on,
         valid_until__gte=since,
-    ) & ~Q(Exists(covered))
+    )
     withdrawn = Q(
         state__in=[CertState.REVOKED, CertState.CANCELLED],
         state_changed_on__lte=on,
         state_changed_on__gte=since,
     )
-    return Certificate.objects.filter(expired | withdrawn)
+    in_force = Q(state=CertState.ACTIVE, valid_from__lte=on, valid_until__gte=on)
+    review_overdue = in_force & Q(next_review_due__lt=on, next_review_due__gte=since)
+    # verified_at is an instant: the look-back counts local days, like the other dates.
+    verdict = in_force & Q(
+        verification__in=RED_VERDICTS,
+        verified_at__gte=_start_of(since),
+        verified_at__lt=_start_of(on + dt.timedelta(days=1)),
+    )
+    return Certificate.objects.filter(
+        ((expired | review_overdue | verdict) & ~Q(Exists(covered))) | withdrawn
+    )
+
+
+# The registry's answers that make a record red (`rules._PREDICATES`: revoked, expired,
+# registry_mismatch, registry_not_found).
+RED_VERDICTS = (
+    Verification.MISMATCH,
+    Verification.NOT_FOUND,
+    Verification.REVOKED,
+    Verification.EXPIRED,
+)
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 def emit_disqualified(certs: list[Certificate], *, on: dt.date, at: dt.datetime) -> int:
@@ -107,10 +147,14 @@ def emit_disqualified(certs: list[Certificate], *, on: dt.date, at: dt.datetime)
         keys[k] for k in Event.objects.filter(kind=KIND, key__in=keys).values_list("key", flat=True)
     }
     statuses = statuses_of(certs, on=on)
+    # Only the statuses of a record that was usable and stopped being so: vacuum and not yet
+    # valid concern a new record not in force yet (and `unverified` blocks only by setting).
     red = [
         (cert, statuses[cert.pk])
         for cert in certs
-        if cert.pk not in reported and not statuses[cert.pk].usable
+        if cert.pk not in reported
+        and not statuses[cert.pk].usable
+        and statuses[cert.pk].status in _RED_KEYS
     ]
     if not red:
         return 0
@@ -119,7 +163,20 @@ def emit_disqualified(certs: list[Certificate], *, on: dt.date, at: dt.datetime)
     return notify.emit_many(events)
 
 
-_RED_KEYS = ("expired", "revoked", "cancelled", "reapply_barred")
+# The red statuses reported, and the keys under which a certificate counts as reported: one
+# notice per certificate, whichever of these it shows first.
+_RED_KEYS = tuple(
+    s.value
+    for s in (
+        Status.EXPIRED,
+        Status.REVOKED,
+        Status.CANCELLED,
+        Status.REAPPLY_BARRED,
+        Status.REVIEW_OVERDUE,
+        Status.REGISTRY_MISMATCH,
+        Status.REGISTRY_NOT_FOUND,
+    )
+)
 
 
 def _event(cert: Certificate, status, work: list[Affected], *, at: dt.datetime) -> Event:
@@ -175,12 +232,28 @@ def _event(cert: Certificate, status, work: list[Affected], *, at: dt.datetime) 
 
 def scan_disqualified(*, on: dt.date, at: dt.datetime) -> int:
     """The daily part: every certificate that turned red within the look-back and was not
-    reported yet (expiry needs no action by anyone, so only the scan sees it)."""
+    reported yet (expiry and an overdue review need no action by anyone, so only the scan sees
+    them)."""
     lookback = int(get_setting("notify.expired_lookback_days"))
+    return _emit_in_chunks(_red_candidates(on, lookback), on=on, at=at)
+
+
+def emit_verdicts(cert_ids: Iterable[int], *, on: dt.date, at: dt.datetime) -> int:
+    """In the transaction that records registry verdicts: report those of `cert_ids` that the
+    scan would report on `on` (a verdict on a record long expired, or on one whose holder has
+    another record of the item in force, tells nobody)."""
+    ids = sorted(set(cert_ids))
+    if not ids:
+        return 0
+    lookback = int(get_setting("notify.expired_lookback_days"))
+    return _emit_in_chunks(_red_candidates(on, lookback).filter(pk__in=ids), on=on, at=at)
+
+
+def _emit_in_chunks(candidates, *, on: dt.date, at: dt.datetime) -> int:
     rows = list(
-        _red_candidates(on, lookback)
-        .select_related("person__current_employment", "item", "scheme", "revocation_ground")
-        .order_by("pk")
+        candidates.select_related(
+            "person__current_employment", "item", "scheme", "revocation_ground"
+        ).order_by("pk")
     )
     added = 0
     for start in range(0, len(rows), 500):

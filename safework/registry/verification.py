@@ -5,7 +5,8 @@ certificate / ID numbers, story CERT-02) and queues one background task for it;
 `run_verification_batch` (that task's body) asks the registry row by row. A look-up the registry
 cannot answer becomes `retry_later` and the batch goes on; `retry_verification` queues those rows
 again. Each answer updates the certificate's `verification`, `verified_at` and
-`verification_source`, adds a `CertificateEvent(kind=verification)` and an audit record.
+`verification_source`, adds a `CertificateEvent(kind=verification)` and an audit record; a red
+verdict on a record in force also emits `person.disqualified` (`certs.disqualification`).
 
 Network calls never run inside a database transaction: the rows of a chunk are looked up first,
 then written in one short transaction that ends with `audit.record_many`. A row is written only
@@ -28,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from pypinyin import Style, pinyin
 
+from safework.certs import disqualification
 from safework.certs.models import Certificate, CertificateEvent, EventKind, Verification
 from safework.certs.queries import certificates_visible_to
 from safework.core import audit, jobs
@@ -561,6 +563,13 @@ def _store(
                 updated_at=now,
             )
         CertificateEvent.objects.bulk_create(events)
+        # A red verdict (another name, not found, revoked, expired) disqualifies the holder
+        # from today: their planned work is listed in this transaction, like a revocation's.
+        disqualification.emit_verdicts(
+            [c.pk for c in certs if c.verification in disqualification.RED_VERDICTS],
+            on=on,
+            at=now,
+        )
         done = batch.lookups.exclude(outcome=LookupOutcome.PENDING).count()
         VerificationBatch.objects.filter(pk=batch.pk).update(done=done)
         audit.record_many(entries)

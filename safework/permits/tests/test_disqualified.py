@@ -1,8 +1,8 @@
-"""Issue 15 item 6, on the day: a certificate that turns red (revoked, or past its last valid
-day) lists its holder's future roster entries and open permits to the roster's author, the
-permit's applicant and its work leader, and leaves one `person.disqualified` event (person,
-certificate, reason, clause) for the gate integration; a second scan or a later cancellation
-adds nothing."""
+"""Issue 15 item 6, on the day: a certificate that turns red (revoked, past its last valid day,
+its review overdue, a registry verdict of another name or not found) lists its holder's future
+roster entries and open permits to the roster's author, the permit's applicant and its work
+leader, and leaves one `person.disqualified` event (person, certificate, reason, clause) for the
+gate integration; a second scan, a later cancellation or a later expiry adds nothing."""
 
 import datetime as dt
 
@@ -11,18 +11,23 @@ import time_machine
 
 from safework.accounts.models import User
 from safework.certs import services as certs
-from safework.certs.models import Certificate, RevocationGround
+from safework.certs.models import Certificate, RevocationGround, Verification
 from safework.notify import scan
 from safework.notify import services as notify
 from safework.notify.models import Delivery, Event
 from safework.permits.tests.world import D, at, build_world, create
 from safework.qualification import engine as qualification
+from safework.registry import verification
+from safework.registry.client import reset_registries
+from safework.registry.fake import FakeRecord, FakeRegistry
 from safework.rosters.models import Roster, RosterEntry
 from safework.work.models import CrewRole, WorkType
 
 pytestmark = pytest.mark.django_db
 DAY = dt.timedelta(days=1)
 KIND = "person.disqualified"
+# The clause of the 2.1 welding rule in force on D (Order 19 applies from 1 June 2026).
+ORDER30 = "安监总局令第30号 第十九条、第二十一条、第二十二条"
 
 
 @pytest.fixture
@@ -117,3 +122,166 @@ def test_another_record_of_the_item_in_force_is_no_disqualification(w):
     newer.valid_from, newer.valid_until = D, D + 700 * DAY
     newer.save()
     assert scan.run_scan(at=at(D + 3 * DAY, 9))["disqualified"] == 0
+
+
+# --- the review overdue (the look-back is the default 7 days) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("due", "events"),
+    [
+        (D, 0),  # due today: the review may still be passed today
+        (D - DAY, 1),  # today is the first day overdue
+        (D - 7 * DAY, 1),  # the first overdue day is inside the look-back
+        (D - 8 * DAY, 0),  # overdue since before the look-back: not news
+    ],
+)
+def test_a_review_overdue_is_found_by_the_scan(w, due, events):
+    Certificate.objects.filter(pk=w.cert.pk).update(next_review_due=due)
+    assert scan.run_scan(at=at(D, 8))["disqualified"] == events
+    if events:
+        event = Event.objects.get(kind=KIND)
+        assert event.stage == "review_overdue"
+        assert event.payload["reason"] == "cert.review_overdue"
+        assert event.payload["clause"] == ORDER30
+        assert [a["day"] for a in event.payload["affected"]] == [
+            f"{D.isoformat()} 10:00",
+            (D + 2 * DAY).isoformat(),
+            (D + 3 * DAY).isoformat(),
+        ]
+    else:
+        assert not Event.objects.filter(kind=KIND).exists()
+
+
+def test_a_review_overdue_is_reported_once_even_after_a_later_expiry(w):
+    Certificate.objects.filter(pk=w.cert.pk).update(next_review_due=D - DAY, valid_until=D + DAY)
+    assert scan.run_scan(at=at(D, 8))["disqualified"] == 1
+    assert scan.run_scan(at=at(D + DAY, 8))["disqualified"] == 0
+    # Expired from D + 2 (and still review-overdue): the same certificate, not news.
+    assert scan.run_scan(at=at(D + 2 * DAY, 8))["disqualified"] == 0
+    assert list(Event.objects.filter(kind=KIND).values_list("stage", flat=True)) == [
+        "review_overdue"
+    ]
+
+
+def test_a_review_overdue_with_another_record_in_force_is_no_disqualification(w):
+    Certificate.objects.filter(pk=w.cert.pk).update(next_review_due=D - DAY)
+    newer = Certificate.objects.get(pk=w.cert.pk)
+    newer.pk = None
+    newer.number = "NEW-1"
+    newer.valid_from, newer.valid_until, newer.next_review_due = D - DAY, D + 700 * DAY, None
+    newer.save()
+    assert scan.run_scan(at=at(D, 8))["disqualified"] == 0
+
+
+# --- registry verdicts ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def registry(settings):
+    reset_registries()
+    with FakeRegistry(()) as server:
+        settings.REGISTRY_URL = server.url
+        settings.REGISTRY_TIMEOUT = 2
+        settings.REGISTRY_RETRIES = 0
+        yield server
+    reset_registries()
+
+
+def _verify(cert, when):
+    batch = verification.start_verification(by=None, certificate_ids=[cert.pk], enqueue=False)
+    with time_machine.travel(when, tick=False):
+        verification.run_verification_batch(batch.pk)
+
+
+@pytest.mark.parametrize(
+    ("registry_name", "status"),
+    [("王强", "registry_mismatch"), (None, "registry_not_found")],
+)
+def test_a_registry_verdict_reports_the_holder_in_its_transaction(
+    w, registry, registry_name, status
+):
+    if registry_name:  # the registry holds the number under another person's name
+        registry.set_records(
+            [
+                FakeRecord(
+                    id_number=w.welder.id_number,
+                    number=w.cert.number,
+                    name=registry_name,
+                    scheme="special_operation",
+                    item="2.1",
+                    issued_on=w.cert.issued_on,
+                    valid_until=w.cert.valid_until,
+                )
+            ]
+        )
+    _verify(w.cert, at(D, 8))
+    assert Certificate.objects.get(pk=w.cert.pk).verification == status.removeprefix("registry_")
+    event = Event.objects.get(kind=KIND)
+    assert event.stage == status and event.payload["reason"] == f"cert.{status}"
+    assert event.payload["clause"] == ORDER30
+    assert event.payload["affected_count"] == 3  # the permit on D and the two later entries
+    notify.fan_out()
+    assert _told(event)["author"] == "roster_author"
+    # The scan's backstop finds the verdict but not news; neither is a later expiry.
+    assert scan.run_scan(at=at(D, 9))["disqualified"] == 0
+    Certificate.objects.filter(pk=w.cert.pk).update(valid_until=D + DAY)
+    assert scan.run_scan(at=at(D + 2 * DAY, 9))["disqualified"] == 0
+    assert Event.objects.filter(kind=KIND).count() == 1
+
+
+def test_a_verified_record_reports_nobody(w, registry):
+    registry.set_records(
+        [
+            FakeRecord(
+                id_number=w.welder.id_number,
+                number=w.cert.number,
+                name=w.welder.name,
+                scheme="special_operation",
+                item="2.1",
+            )
+        ]
+    )
+    _verify(w.cert, at(D, 8))
+    assert Certificate.objects.get(pk=w.cert.pk).verification == Verification.VERIFIED
+    assert not Event.objects.filter(kind=KIND).exists()
+
+
+def test_a_verdict_on_a_record_long_expired_reports_nobody(w, registry):
+    # Renewed long ago: the registry has forgotten the old number, the holder is qualified.
+    Certificate.objects.filter(pk=w.cert.pk).update(valid_until=D - 100 * DAY)
+    newer = Certificate.objects.get(pk=w.cert.pk)
+    newer.pk = None
+    newer.number = "NEW-1"
+    newer.valid_from, newer.valid_until, newer.next_review_due = D - 99 * DAY, D + 700 * DAY, None
+    newer.save()
+    _verify(w.cert, at(D, 8))
+    assert Certificate.objects.get(pk=w.cert.pk).verification == Verification.NOT_FOUND
+    assert not Event.objects.filter(kind=KIND).exists()
+
+
+@pytest.mark.parametrize(
+    ("verified_at", "events"),
+    [
+        (at(D - 7 * DAY, 0), 1),  # the first local day of the look-back, just after midnight
+        (at(D - 8 * DAY, 23), 0),  # the evening before: outside it
+        (at(D, 7), 1),
+    ],
+)
+def test_the_scan_backstops_a_verdict_recorded_within_the_look_back(w, verified_at, events):
+    Certificate.objects.filter(pk=w.cert.pk).update(
+        verification=Verification.NOT_FOUND, verified_at=verified_at
+    )
+    assert scan.run_scan(at=at(D, 8))["disqualified"] == events
+    assert scan.run_scan(at=at(D, 9))["disqualified"] == 0
+    stages = list(Event.objects.filter(kind=KIND).values_list("stage", flat=True))
+    assert stages == ["registry_not_found"] * events
+
+
+def test_a_verdict_on_a_record_not_yet_in_force_reports_nobody(w, registry):
+    # A new record starting tomorrow concerns no work planned under it yet (not_yet_valid).
+    Certificate.objects.filter(pk=w.cert.pk).update(valid_from=D + DAY)
+    _verify(w.cert, at(D, 8))
+    assert Certificate.objects.get(pk=w.cert.pk).verification == Verification.NOT_FOUND
+    assert not Event.objects.filter(kind=KIND).exists()
+    assert scan.run_scan(at=at(D, 9))["disqualified"] == 0
