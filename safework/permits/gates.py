@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,7 +21,16 @@ from safework.certs.models import Certificate
 from safework.core.refusals import Reason
 from safework.core.settings_registry import get_setting
 from safework.org import geo
-from safework.permits.models import Blind, CrewAssignment, Permit
+from safework.permits.models import (
+    ApprovalStep,
+    Blind,
+    Briefing,
+    CrewAssignment,
+    GasTest,
+    MeasureItem,
+    Permit,
+    Presence,
+)
 from safework.permits.workflow import FINAL, PermitStatus
 from safework.qualification.engine import CrewMember, assess_crew_over
 from safework.qualification.requirements import ATTRIBUTES
@@ -399,6 +408,15 @@ def _link_reasons(permit: Permit, *, for_start: bool, at=None) -> list[Reason]:
 # ---- start ----------------------------------------------------------------------------------
 
 
+def _gas_tests(permit: Permit) -> list[GasTest]:
+    """The permit's analyses, newest first: the prefetched ones, else one query (ordered on the
+    test's own columns: the model's `permit` ordering would join the permit table)."""
+    cached = getattr(permit, "_prefetched_objects_cache", {}).get("gas_tests")
+    if cached is not None:
+        return list(cached)
+    return list(GasTest.objects.filter(permit_id=permit.pk).order_by("-taken_at", "-id"))
+
+
 def gas_needed(permit: Permit) -> bool:
     rule = work_rules.permit_rule(
         permit.work_type, permit.level, timezone.localdate(permit.planned_start)
@@ -431,14 +449,13 @@ def gas_reasons(
     earliest = at - window
     if since is not None:
         earliest = max(earliest, since)
-    tests = [t for t in permit.gas_tests.all() if earliest <= t.taken_at <= at]
+    every = _gas_tests(permit)
+    tests = [t for t in every if earliest <= t.taken_at <= at]
     if not tests:
         # Stale only by a test of this stretch of work: one from before a pause does not count,
         # so a resume without a new analysis is `code_missing` (AQ 3064.2 alarm 03, not 01).
         older = [
-            t
-            for t in permit.gas_tests.all()
-            if t.taken_at < earliest and (since is None or t.taken_at >= since)
+            t for t in every if t.taken_at < earliest and (since is None or t.taken_at >= since)
         ]
         if older:
             return [
@@ -490,23 +507,45 @@ def start_reasons(permit: Permit, at: dt.datetime, weather: dict | None) -> list
                 "permit.not_yet", _("The planned start has not come."), clause="GB 30871-2022 4.16"
             )
         )
-    # Measures confirmed item by item by the named person.
-    for m in permit.measures.all():
-        if m.involved and m.confirmed_at is None:
-            reasons.append(
-                Reason(
-                    "measures.unconfirmed",
-                    _("Measure not confirmed: %(text)s") % {"text": m.text},
-                    clause=m.clause or "GB 30871-2022 4.11 c)",
-                    subject=m.text[:60],
-                )
+    # Measures confirmed item by item by the named person. Each read below asks only for the
+    # rows that refuse, on the table's own columns (single-permit queries need no join to the
+    # permit for its ordering).
+    unconfirmed = (
+        MeasureItem.objects.filter(permit_id=permit.pk, involved=True, confirmed_at=None)
+        .order_by("order", "id")
+        .values_list("text", "clause")
+    )
+    for text, clause in unconfirmed:
+        reasons.append(
+            Reason(
+                "measures.unconfirmed",
+                _("Measure not confirmed: %(text)s") % {"text": text},
+                clause=clause or "GB 30871-2022 4.11 c)",
+                subject=text[:60],
             )
-    # Briefing that covers every current crew member.
-    crew = _crew(permit)
-    briefed = set()
-    for b in permit.briefings.all():
-        briefed |= {p.pk for p in b.recipients.all()}
-    unbriefed = [c.person.name for c in crew if c.person_id not in briefed]
+        )
+    # The current crew, each member with whether a briefing of this permit covered them and
+    # whether they checked in, in person, since approval: one query.
+    since = permit.approved_at or permit.created_at
+    crew = (
+        CrewAssignment.objects.filter(permit_id=permit.pk, removed_at=None)
+        .order_by("id")
+        .annotate(
+            briefed=Exists(
+                Briefing.recipients.through.objects.filter(
+                    briefing__permit_id=permit.pk, person_id=OuterRef("person_id")
+                )
+            ),
+            present=Exists(
+                Presence.objects.filter(
+                    permit_id=permit.pk, person_id=OuterRef("person_id"), kind="in", at__gte=since
+                )
+            ),
+        )
+        .values_list("person__name", "briefed", "present")
+    )
+    crew = list(crew)
+    unbriefed = [name for name, briefed, _present in crew if not briefed]
     if unbriefed:
         reasons.append(
             Reason(
@@ -518,9 +557,7 @@ def start_reasons(permit: Permit, at: dt.datetime, weather: dict | None) -> list
     # Gas analysis within the window.
     reasons += gas_reasons(permit, at)
     # Crew and guardian checked in, in person, since approval.
-    since = permit.approved_at or permit.created_at
-    present = {p.person_id for p in permit.presence.all() if p.kind == "in" and p.at >= since}
-    absent = [c.person.name for c in crew if c.person_id not in present]
+    absent = [name for name, _briefed, present in crew if not present]
     if absent:
         reasons.append(
             Reason(
@@ -530,15 +567,20 @@ def start_reasons(permit: Permit, at: dt.datetime, weather: dict | None) -> list
             )
         )
     # The shift leader's check before ignition and other before-start steps.
-    for step in permit.steps.all():
-        if step.stage == "before_start" and step.status != "approved" and step.status != "void":
-            reasons.append(
-                Reason(
-                    "step.before_start",
-                    _("Not yet signed: %(step)s.") % {"step": step.label},
-                    clause=step.clause,
-                )
+    unsigned = (
+        ApprovalStep.objects.filter(permit_id=permit.pk, stage="before_start")
+        .exclude(status__in=("approved", "void"))
+        .order_by("round", "order", "id")
+        .values_list("label", "clause")
+    )
+    for label, clause in unsigned:
+        reasons.append(
+            Reason(
+                "step.before_start",
+                _("Not yet signed: %(step)s.") % {"step": label},
+                clause=clause,
             )
+        )
     reasons += weather_reasons(permit, weather)
     reasons += _link_reasons(permit, for_start=True, at=at)
     return reasons

@@ -958,7 +958,7 @@ def _confirm(permit: Permit, rows, by, *, at: dt.datetime) -> list[MeasureItem]:
     permit = _lock(permit)
     _not_expired(permit, at)
     _in(permit, (S.IN_APPROVAL, S.APPROVED, S.SUSPENDED, S.ACTIVE), _("confirm measures of"))
-    found = permit.measures.select_related("confirmer").in_bulk([r[0] for r in rows])
+    found = MeasureItem.objects.filter(permit_id=permit.pk).in_bulk([r[0] for r in rows])
     missing = [i for i, r in enumerate(rows) if r[0] not in found]
     if missing:
         raise InvalidInput(
@@ -974,6 +974,8 @@ def _confirm(permit: Permit, rows, by, *, at: dt.datetime) -> list[MeasureItem]:
     person_id = _user_person(by)
     others = [found[r[0]] for r in rows if found[r[0]].confirmer_id not in (None, person_id)]
     if others:
+        # The refusal names the confirmers: read only on this path.
+        prefetch_related_objects(others, "confirmer")
         raise Refused(
             [
                 Reason(
@@ -993,11 +995,13 @@ def _confirm(permit: Permit, rows, by, *, at: dt.datetime) -> list[MeasureItem]:
         item.confirmed_at = at
         if photo is not None:
             item.photo = photo
-            item.save()
         items.append(item)
-    MeasureItem.objects.bulk_update(
-        [i for i in items if not i.photo], ["involved", "confirmed_by", "confirmed_at"]
-    )
+    # One UPDATE for the whole checklist, the photo column only when a photo came with it (a
+    # measure confirmed again without one keeps its earlier photo).
+    fields = ["involved", "confirmed_by", "confirmed_at"]
+    if any(photo is not None for _m, _i, photo in rows):
+        fields.append("photo")
+    MeasureItem.objects.bulk_update(list({i.pk: i for i in items}.values()), fields)
     confirmed = [{"measure": i.text[:200], "involved": i.involved} for i in items]
     events.permit_event(permit, "measure.confirmed", at=at, by=by, measures=confirmed)
     audit.record(
@@ -1023,11 +1027,15 @@ def record_briefing(
     permit = _lock(permit)
     _not_expired(permit, at)
     _in(permit, (S.DRAFT, S.IN_APPROVAL, S.APPROVED, S.ACTIVE, S.SUSPENDED), _("brief"))
-    people = Person.objects.in_bulk([briefer_id, *recipient_ids])
+    names = dict(
+        Person.objects.filter(pk__in=[briefer_id, *recipient_ids])
+        .order_by()
+        .values_list("pk", "name")
+    )
     errors = []
-    if briefer_id not in people:
+    if briefer_id not in names:
         errors.append(FieldError("briefer_id", "not_found", _("No such person.")))
-    missing = [i for i in recipient_ids if i not in people]
+    missing = [i for i in recipient_ids if i not in names]
     if missing or not recipient_ids:
         errors.append(
             FieldError(
@@ -1039,14 +1047,18 @@ def record_briefing(
     b = Briefing.objects.create(
         permit=permit, briefer_id=briefer_id, content=content, at=at, recorded_by=by
     )
-    b.recipients.set(recipient_ids)
+    # A new briefing has no recipients yet: one INSERT of the links, no read of the set first.
+    link = Briefing.recipients.through
+    link.objects.bulk_create(
+        [link(briefing_id=b.pk, person_id=i) for i in dict.fromkeys(recipient_ids)]
+    )
     events.permit_event(
         permit,
         "briefing",
         at=at,
         by=by,
-        briefer=people[briefer_id].name,
-        recipients=[people[i].name for i in recipient_ids],
+        briefer=names[briefer_id],
+        recipients=[names[i] for i in recipient_ids],
     )
     audit.record(
         action="permit.briefing",

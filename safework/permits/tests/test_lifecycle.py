@@ -593,3 +593,125 @@ def test_a_checklist_confirmed_at_once_refuses_whole_when_one_item_is_someone_el
     assert [m.involved for m in done] == [False]
     first.refresh_from_db()
     assert first.confirmed_at == at(D, 9) and not first.involved
+
+
+def test_a_measure_confirmed_again_without_a_photo_keeps_it_and_stores_the_change(w):
+    permit = approve_all(
+        w, services.submit(create(w), w.user("applicant"), at=at(D - dt.timedelta(days=1), 10))
+    )
+    first, second = list(permit.measures.order_by("order")[:2])
+    by = w.user("applicant")
+    services.confirm_measure(permit, first.pk, by, at=at(D, 9), photo="permits/attachments/a.jpg")
+    # Again, uninvolved and without a photo, together with another item.
+    services.confirm_measures(
+        permit, [{"id": first.pk, "involved": False}, {"id": second.pk}], by, at=at(D, 9) + MIN
+    )
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.involved, first.confirmed_at) == (False, at(D, 9) + MIN)
+    assert first.photo.name == "permits/attachments/a.jpg"
+    assert second.confirmed_at == at(D, 9) + MIN and not second.photo
+
+
+def test_a_measure_named_for_someone_else_is_refused_with_their_name(w):
+    permit = approve_all(
+        w, services.submit(create(w), w.user("applicant"), at=at(D - dt.timedelta(days=1), 10))
+    )
+    first = permit.measures.order_by("order").first()
+    first.confirmer = w.guardian
+    first.save()
+    with pytest.raises(Refused) as exc:
+        services.confirm_measure(permit, first.pk, w.user("applicant"), at=at(D, 9))
+    assert w.guardian.name in exc.value.reasons[0].message
+
+
+def test_the_start_counts_only_what_covers_the_current_crew_since_approval(w):
+    """Every start gate at its edge: an uninvolved measure needs no confirmation; a briefing of
+    another permit, a check-in a minute before approval and a check-out do not count; a removed
+    member is not required; a check-in at the approval instant counts."""
+    from safework.permits.models import ApprovalStep, CrewAssignment
+
+    permit = approve_all(
+        w, services.submit(create(w), w.user("applicant"), at=at(D - dt.timedelta(days=1), 10))
+    )
+    by = w.user("applicant")
+    start = at(D, 10)
+    since = permit.approved_at
+    assert since is not None
+    measures = list(permit.measures.order_by("order"))
+    assert len(measures) >= 3
+    unconfirmed, uninvolved = measures[0], measures[1]
+    uninvolved.involved = False
+    uninvolved.save()
+    services.confirm_measures(permit, [{"id": m.pk} for m in measures[2:]], by, at=start - 40 * MIN)
+    CrewAssignment.objects.filter(permit=permit, person=w.tester).update(removed_at=start - MIN)
+    services.record_briefing(
+        permit,
+        by,
+        briefer_id=w.leader.pk,
+        recipient_ids=[w.leader.pk, w.guardian.pk],
+        at=start - 35 * MIN,
+    )
+    services.record_briefing(
+        create(w), by, briefer_id=w.leader.pk, recipient_ids=[w.welder.pk], at=start - 35 * MIN
+    )
+    services.record_gas_test(
+        permit,
+        w.user("tester"),
+        at=start - 10 * MIN,
+        taken_at=start - 10 * MIN,
+        point="动火点",
+        gas="combustible",
+        value=Decimal("0.10"),
+        unit="%vol",
+        lel_percent=Decimal("5.0"),
+        instrument="GD-01",
+        calibrated_on=D - dt.timedelta(days=30),
+        tester_id=w.tester.pk,
+    )
+    services.check_in(permit, by, person_id=w.leader.pk, at=since, position=ON_SITE)
+    services.check_in(permit, by, person_id=w.welder.pk, at=since - MIN, position=ON_SITE)
+    services.check_in(
+        permit, by, person_id=w.guardian.pk, at=start - 5 * MIN, position=ON_SITE, kind="out"
+    )
+    step = ApprovalStep.objects.create(
+        permit=permit,
+        order=99,
+        round=1,
+        stage="before_start",
+        label="动火前检查",
+        roles=["team_leader"],
+        clause="AQ 3064.2-2025 5.6.5",
+        status="pending",
+    )
+    ApprovalStep.objects.create(
+        permit=permit,
+        order=100,
+        round=1,
+        stage="before_start",
+        label="作废的检查",
+        roles=["team_leader"],
+        clause="x",
+        status="void",
+    )
+    with pytest.raises(Refused) as exc:
+        services.start(permit, by, at=start, weather={"wind_force": 3})
+    got = {r.code: r for r in exc.value.reasons}
+    assert set(got) == {
+        "measures.unconfirmed",
+        "briefing.missing",
+        "presence.missing",
+        "step.before_start",
+    }
+    assert [r.subject for r in exc.value.reasons if r.code == "measures.unconfirmed"] == [
+        unconfirmed.text[:60]
+    ]
+    assert w.welder.name in got["briefing.missing"].message
+    assert w.tester.name not in got["briefing.missing"].message
+    assert w.leader.name not in got["briefing.missing"].message
+    absent = got["presence.missing"].message
+    assert w.welder.name in absent and w.guardian.name in absent
+    assert w.leader.name not in absent and w.tester.name not in absent
+    assert absent.index(w.welder.name) < absent.index(w.guardian.name)  # crew order
+    assert step.label in got["step.before_start"].message
+    assert got["step.before_start"].clause == step.clause
