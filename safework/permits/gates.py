@@ -30,6 +30,7 @@ from safework.permits.models import (
     MeasureItem,
     Permit,
     Presence,
+    RiskItem,
 )
 from safework.permits.workflow import FINAL, PermitStatus
 from safework.qualification.engine import CrewMember, assess_crew_over
@@ -257,17 +258,18 @@ def submit_reasons(permit: Permit, at: dt.datetime, decision: LevelDecision) -> 
         reasons.append(
             Reason("crew.no_guardian", _("No guardian is named."), clause="GB 30871-2022 4.10")
         )
-    role_names = dict(CrewRole.objects.values_list("code", "name"))
-    for role in rule.required_roles or []:
-        if role not in roles and role != GUARDIAN:
-            reasons.append(
-                Reason(
-                    "crew.role_missing",
-                    _("The crew has no %(role)s.") % {"role": role_names.get(role, role)},
-                    clause=getattr(rule, "roles_clause", "") or rule.max_clause or wt.clause,
-                    subject=role,
-                )
+    missing = [r for r in rule.required_roles or [] if r not in roles and r != GUARDIAN]
+    # The roles' names are read only to name a missing one.
+    role_names = dict(CrewRole.objects.values_list("code", "name")) if missing else {}
+    for role in missing:
+        reasons.append(
+            Reason(
+                "crew.role_missing",
+                _("The crew has no %(role)s.") % {"role": role_names.get(role, role)},
+                clause=getattr(rule, "roles_clause", "") or rule.max_clause or wt.clause,
+                subject=role,
             )
+        )
     if not permit.place.strip() or not permit.content.strip():
         reasons.append(
             Reason(
@@ -276,8 +278,17 @@ def submit_reasons(permit: Permit, at: dt.datetime, decision: LevelDecision) -> 
                 clause="GB 30871-2022 4.18",
             )
         )
-    # JSA and measures present.
-    if not permit.risks.exists():
+    # JSA and measures present (both asked in one statement).
+    has_risks, has_measures = (
+        Permit.objects.filter(pk=permit.pk)
+        .annotate(
+            has_risks=Exists(RiskItem.objects.filter(permit=OuterRef("pk"))),
+            has_measures=Exists(MeasureItem.objects.filter(permit=OuterRef("pk"), involved=True)),
+        )
+        .values_list("has_risks", "has_measures")
+        .get()
+    )
+    if not has_risks:
         reasons.append(
             Reason(
                 "jsa.missing",
@@ -285,7 +296,7 @@ def submit_reasons(permit: Permit, at: dt.datetime, decision: LevelDecision) -> 
                 clause="GB 30871-2022 4.1; AQ 3064.2-2025 5.4.5",
             )
         )
-    if not permit.measures.filter(involved=True).exists():
+    if not has_measures:
         reasons.append(
             Reason(
                 "measures.missing",

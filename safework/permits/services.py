@@ -183,11 +183,25 @@ def _aware(value, name: str, errors: list) -> dt.datetime | None:
     return value
 
 
-def _crew_rows(crew: Iterable[Mapping], errors: list) -> list[tuple[Person, CrewRole, dict]]:
+def _people(data: Mapping) -> dict[int, Person]:
+    """The crew's persons and the work leader, read in one query for `_resolve` and
+    `_crew_rows` (a leader id that is not an int is looked up by `_resolve` itself)."""
+    ids = [c.get("person_id") for c in data.get("crew") or [] if c.get("person_id")]
+    leader_id = data.get("work_leader_id")
+    if type(leader_id) is int:
+        ids.append(leader_id)
+    return Person.objects.in_bulk(ids)
+
+
+def _crew_rows(
+    crew: Iterable[Mapping], errors: list, *, people: Mapping | None = None
+) -> list[tuple[Person, CrewRole, dict]]:
+    """`people`: the persons already read (`_people`), else they are read here."""
     out = []
     roles = {r.code: r for r in CrewRole.objects.all()}
     roles |= {r.name: r for r in roles.values()}
-    people = Person.objects.in_bulk([c.get("person_id") for c in crew if c.get("person_id")])
+    if people is None:
+        people = Person.objects.in_bulk([c.get("person_id") for c in crew if c.get("person_id")])
     for i, c in enumerate(crew):
         person = people.get(c.get("person_id"))
         role = roles.get(str(c.get("role", "")))
@@ -209,8 +223,11 @@ def _crew_rows(crew: Iterable[Mapping], errors: list) -> list[tuple[Person, Crew
     return out
 
 
-def _resolve(data: Mapping, errors: list, *, base: Permit | None = None) -> dict:
-    """Check and look up the references of a permit's input; errors name their field."""
+def _resolve(
+    data: Mapping, errors: list, *, base: Permit | None = None, people: Mapping | None = None
+) -> dict:
+    """Check and look up the references of a permit's input; errors name their field.
+    `people`: persons already read by id (`_people`), so an int leader id needs no query."""
     out = {}
     wt_code = data.get("work_type", base.work_type.code if base else None)
     wt = (
@@ -220,12 +237,17 @@ def _resolve(data: Mapping, errors: list, *, base: Permit | None = None) -> dict
     if wt is None:
         errors.append(FieldError("work_type", "invalid_choice", _("No such work type.")))
     out["work_type"] = wt
-    site = Site.objects.filter(pk=data.get("site_id", base.site_id if base else None)).first()
+    site_id = data.get("site_id", base.site_id if base else None)
+    area_id = data.get("area_id", base.area_id if base else None)
+    # The area comes with its site: when it lies at the site asked for, that is the site.
+    area = Area.objects.select_related("site").filter(pk=area_id).first() if area_id else None
+    if area is not None and type(site_id) is int and area.site_id == site_id:
+        site = area.site
+    else:
+        site = Site.objects.filter(pk=site_id).first()
     if site is None:
         errors.append(FieldError("site_id", "not_found", _("No such site.")))
     out["site"] = site
-    area_id = data.get("area_id", base.area_id if base else None)
-    area = Area.objects.filter(pk=area_id).first() if area_id else None
     if area_id and (area is None or (site and area.site_id != site.pk)):
         errors.append(FieldError("area_id", "not_found", _("No such area at this site.")))
     out["area"] = area
@@ -245,7 +267,11 @@ def _resolve(data: Mapping, errors: list, *, base: Permit | None = None) -> dict
         if not str(value or "").strip():
             errors.append(FieldError(name, "required", _("This field is required.")))
     leader_id = data.get("work_leader_id", base.work_leader_id if base else None)
-    if leader_id and not Person.objects.filter(pk=leader_id).exists():
+    if people is not None and type(leader_id) is int:
+        known = leader_id in people
+    else:
+        known = not leader_id or Person.objects.filter(pk=leader_id).exists()
+    if leader_id and not known:
         errors.append(FieldError("work_leader_id", "not_found", _("No such person.")))
     unit_id = data.get("work_unit_id", base.work_unit_id if base else None)
     contractor_id = data.get("contractor_id", base.contractor_id if base else None)
@@ -384,8 +410,9 @@ def create_permit(by, data: Mapping, *, at: dt.datetime) -> Permit:
     """A draft permit with its crew, the type's measure checklist and JSA template (plus the
     applicant's additions). Refuses bad input with every field's error; nothing is saved then."""
     errors: list = []
-    r = _resolve(data, errors)
-    crew = _crew_rows(data.get("crew") or [], errors)
+    people = _people(data)
+    r = _resolve(data, errors, people=people)
+    crew = _crew_rows(data.get("crew") or [], errors, people=people)
     if errors:
         raise InvalidInput(errors)
     decision = _decide(r, data.get("level"))
@@ -537,8 +564,8 @@ def _write_templates(permit: Permit, data: Mapping, by) -> None:
 def _write_blinds(permit: Permit) -> None:
     if permit.work_type.code != "blinding":
         return
-    for b in (permit.fields or {}).get("blinds") or []:
-        Blind.objects.create(
+    Blind.objects.bulk_create(
+        Blind(
             permit=permit,
             line=b["line"],
             medium=b.get("medium", ""),
@@ -548,6 +575,8 @@ def _write_blinds(permit: Permit) -> None:
             number=str(b["number"]),
             action=b["action"],
         )
+        for b in (permit.fields or {}).get("blinds") or []
+    )
 
 
 # ---- submission and routing -----------------------------------------------------------------
@@ -574,8 +603,11 @@ def _route_context(permit: Permit) -> dict:
 
 
 def _build_route(
-    permit: Permit, *, at: dt.datetime, round_: int, extra_roles=()
+    permit: Permit, *, at: dt.datetime, round_: int, extra_roles=(), others_open: bool = True
 ) -> list[ApprovalStep]:
+    """Write the route's steps for `round_` and open the first. `others_open=False`: the caller
+    knows no step of another round waits or is pending, so the first step is opened as it is
+    inserted (no read, no update); otherwise the steps are read back (`_activate_next`)."""
     # The upgrade's extra approver comes with the route (work.routing, from work.UpgradePolicy).
     specs = routing.route_for(
         permit.work_type,
@@ -618,26 +650,76 @@ def _build_route(
     steps.sort(key=lambda s: (s.stage != "approval", s.order))
     for i, s in enumerate(steps, start=1):
         s.order = i
+    if others_open:
+        ApprovalStep.objects.bulk_create(steps)
+        _activate_next(permit, at=at)
+        return steps
+    first = _next_waiting(steps)
+    if first is not None:
+        _open(first, at)
     ApprovalStep.objects.bulk_create(steps)
-    _activate_next(permit, at=at)
+    if first is not None:
+        _step_waiting_event(permit, first, at)
     return steps
 
 
-def _activate_next(permit: Permit, *, at: dt.datetime) -> ApprovalStep | None:
-    """Open the first waiting step of the current round (approval steps before the start's)."""
-    step = permit.steps.filter(status=StepStatus.WAITING).order_by("round", "order").first()
+def _by_place(step: ApprovalStep):
+    return (step.round, step.order)
+
+
+def _next_waiting(steps: list[ApprovalStep]) -> ApprovalStep | None:
+    """The step `_activate_next` opens among `steps` (every step of the permit, as they are now):
+    the first waiting one, unless it is a check before the start while an approval is pending."""
+    step = min((s for s in steps if s.status == StepStatus.WAITING), key=_by_place, default=None)
     if step is None:
         return None
-    if (
-        step.stage != "approval"
-        and permit.steps.filter(stage="approval", status=StepStatus.PENDING).exists()
+    if step.stage != "approval" and any(
+        s.stage == "approval" and s.status == StepStatus.PENDING for s in steps
     ):
         return None
+    return step
+
+
+def _open(step: ApprovalStep, at: dt.datetime) -> None:
     step.status = StepStatus.PENDING
     step.activated_at = at
     if step.time_limit_minutes:
         step.due_at = at + dt.timedelta(minutes=step.time_limit_minutes)
-    step.save(update_fields=["status", "activated_at", "due_at"])
+
+
+_OPENED = ["status", "activated_at", "due_at"]
+_DECIDED = ["status", "decided_at"]
+
+
+def _activate_next(
+    permit: Permit, *, at: dt.datetime, steps: list[ApprovalStep] | None = None, unsaved=None
+) -> ApprovalStep | None:
+    """Open the first waiting step of the current round (approval steps before the start's).
+    `steps`: every step of the permit as loaded under its lock (and changed since), so nothing
+    is read; `unsaved`: a list the opened step is added to, for the caller to write."""
+    if steps is None:
+        step = permit.steps.filter(status=StepStatus.WAITING).order_by("round", "order").first()
+        if step is None:
+            return None
+        if (
+            step.stage != "approval"
+            and permit.steps.filter(stage="approval", status=StepStatus.PENDING).exists()
+        ):
+            return None
+    else:
+        step = _next_waiting(steps)
+        if step is None:
+            return None
+    _open(step, at)
+    if unsaved is None:
+        step.save(update_fields=_OPENED)
+    else:
+        unsaved.append(step)
+    _step_waiting_event(permit, step, at)
+    return step
+
+
+def _step_waiting_event(permit: Permit, step: ApprovalStep, at: dt.datetime) -> None:
     events.permit_event(
         permit,
         "step.waiting",
@@ -647,7 +729,6 @@ def _activate_next(permit: Permit, *, at: dt.datetime) -> ApprovalStep | None:
         roles=step.roles,
         due_at=step.due_at.isoformat() if step.due_at else None,
     )
-    return step
 
 
 @service
@@ -670,15 +751,21 @@ def submit(permit: Permit, by, *, at: dt.datetime) -> Permit:
     reasons = gates.submit_reasons(permit, at, decision)
     if any(r.blocking for r in reasons):
         _refuse(permit, reasons, at)
+    # Steps are written only once a permit has its number (here, or in `change_crew` after
+    # approval), and the number is kept through a revision: a permit without one has no steps.
+    earlier = list(permit.steps.values_list("round", "status")) if permit.number else []
     number = permit.number or numbers.next_number(permit.work_type.permit_code, at)
     permit.submit(by=by, at=at, number=number)
-    permit.save()
     events.permit_event(permit, "submitted", at=at, by=by, number=number)
-    round_ = (permit.steps.order_by("-round").values_list("round", flat=True).first() or 0) + 1
-    steps = _build_route(permit, at=at, round_=round_)
+    round_ = max((r for r, _s in earlier), default=0) + 1
+    others_open = any(s in (StepStatus.WAITING, StepStatus.PENDING) for _r, s in earlier)
+    steps = _build_route(permit, at=at, round_=round_, others_open=others_open)
     permit.route(by=by, at=at, steps=[s.label for s in steps])
+    # One write of the permit for both moves (nothing in between reads its row).
     permit.save()
     events.permit_event(permit, "routed", at=at, by=by, steps=[s.label for s in steps])
+    if not earlier:
+        _keep_steps(permit, steps)
     return permit
 
 
@@ -729,7 +816,25 @@ def _approver_of(permit: Permit, step: ApprovalStep, by, at) -> tuple[str, objec
     return role, on_behalf
 
 
+def _keep_steps(permit: Permit, steps: list[ApprovalStep]) -> None:
+    """Leave on the permit a service returns every step of it as the service left them, as
+    Django's prefetch of `steps` would (`permit.steps.all()`; `refresh_from_db` drops it), so
+    that `current_step` of that permit needs no read."""
+    qs = permit.steps.all()
+    qs._result_cache, qs._prefetch_done = list(steps), True
+    if not hasattr(permit, "_prefetched_objects_cache"):
+        permit._prefetched_objects_cache = {}
+    permit._prefetched_objects_cache["steps"] = qs
+
+
 def current_step(permit: Permit, stage: str | None = None) -> ApprovalStep | None:
+    """The pending step (of `stage`), first in (round, order); from prefetched steps if any."""
+    kept = getattr(permit, "_prefetched_objects_cache", {}).get("steps")
+    if kept is not None:
+        pending = [
+            s for s in kept if s.status == StepStatus.PENDING and (not stage or s.stage == stage)
+        ]
+        return min(pending, key=_by_place, default=None)
     qs = permit.steps.filter(status=StepStatus.PENDING)
     if stage:
         qs = qs.filter(stage=stage)
@@ -744,7 +849,9 @@ def approve(
     step's role at this site, one's own permit, already signed, off site (alarm 30)."""
     permit = _lock(permit)
     _not_expired(permit, at)
-    step = current_step(permit)
+    # Every step of the permit, read once under its lock: the pending one, and the next to open.
+    steps = sorted(permit.steps.all(), key=_by_place)
+    step = min((s for s in steps if s.status == StepStatus.PENDING), key=_by_place, default=None)
     if (
         step is None
         or (step.stage == "approval" and permit.status != S.IN_APPROVAL)
@@ -784,15 +891,21 @@ def approve(
     if signed >= set(step.roles):
         step.status = StepStatus.APPROVED
         step.decided_at = at
-        step.save(update_fields=["status", "decided_at"])
         events.permit_event(permit, "step.approved", at=at, by=by, step=step.label)
-        nxt = _activate_next(permit, at=at)
+        opened: list[ApprovalStep] = []
+        nxt = _activate_next(permit, at=at, steps=steps, unsaved=opened)
         if step.stage == "approval" and (nxt is None or nxt.stage != "approval"):
             permit.approve(by=by, at=at)
             permit.save()
             events.permit_event(permit, "approved", at=at, by=by)
             if nxt is None:
-                _activate_next(permit, at=at)
+                _activate_next(permit, at=at, steps=steps, unsaved=opened)
+        # The signed step and the one opened, in one statement.
+        if opened:
+            ApprovalStep.objects.bulk_update([step, *opened], sorted({*_DECIDED, *_OPENED}))
+        else:
+            step.save(update_fields=_DECIDED)
+    _keep_steps(permit, steps)
     audit.record(
         action="permit.signed",
         target=permit,
