@@ -71,3 +71,53 @@ def test_emitting_queues_the_delivery_run_when_the_transaction_commits(
         assert not Delivery.objects.filter(event=event).exists()  # nothing before the commit
     assert len(callbacks) == 1
     assert Delivery.objects.get(event=event).user == approver  # the task ran (huey, immediate)
+
+
+def _emit(key: str):
+    from safework.notify import services
+
+    return services.emit(
+        "permit.approval_waiting",
+        key=key,
+        subject_label="DH-3",
+        payload={"number": "DH-3", "roles": []},
+        site_id=None,
+        at=AT,
+    )
+
+
+def test_one_transaction_queues_one_delivery_run_however_many_events(
+    django_capture_on_commit_callbacks, catalogue
+):
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        first, second = _emit("permit:3:step:1"), _emit("permit:3:step:2")
+    assert first.pk != second.pk
+    assert len(callbacks) == 1
+
+
+def test_a_wake_rolled_back_with_its_savepoint_is_queued_again(
+    django_capture_on_commit_callbacks, catalogue
+):
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        try:
+            with transaction.atomic():
+                _emit("permit:4:step:1")
+                raise RuntimeError("the inner block fails")
+        except RuntimeError:
+            pass
+        _emit("permit:4:step:2")
+    assert len(callbacks) == 1
+    assert list(
+        Event.objects.filter(key__startswith="permit:4:").values_list("key", flat=True)
+    ) == ["permit:4:step:2"]
+
+
+def test_emitting_a_stored_event_again_returns_it_and_queues_nothing(
+    django_capture_on_commit_callbacks, catalogue
+):
+    stored = _emit("permit:5:step:1")
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        again = _emit("permit:5:step:1")
+        assert again.pk == stored.pk
+    assert callbacks == []
+    assert Event.objects.filter(key="permit:5:step:1").count() == 1

@@ -18,6 +18,7 @@ from django.utils import translation
 
 from safework.accounts.models import User
 from safework.certs.tests.factories import CertificateFactory, item
+from safework.core import memo
 from safework.org.tests.factories import AreaFactory, DepartmentFactory, SiteFactory
 from safework.people.tests.factories import ContractorFactory, PersonFactory
 from safework.permits import park
@@ -263,6 +264,85 @@ def test_the_record_costs_the_same_queries_for_any_crew(catalogue, django_assert
         park.permit_record(small, at=NOW)
     with django_assert_num_queries(4):
         park.permit_record(large, at=NOW)
+
+
+def _as_a_service_holds_it(permit: Permit) -> Permit:
+    # What a service call holds: the permit read under its lock with these reference rows.
+    return Permit.objects.select_related(*park.HELD).get(pk=permit.pk)
+
+
+def _full_read(permit: Permit) -> dict:
+    return park.record_of_loaded_permit(park.permits_for_records().get(pk=permit.pk), at=NOW)
+
+
+def _shapes():
+    leader = PersonFactory(name="周负责", phone="13900000002")
+    area = AreaFactory(name="罐区", center_latitude="31.100000", center_longitude="121.200000")
+    named = a_user(first_name="Lei", last_name="Wang", person=PersonFactory(name="王磊"))
+    with_contractor = make_permit(
+        site=area.site,
+        area=area,
+        contractor=ContractorFactory(name="安装公司"),
+        work_leader=leader,
+        applicant=named,
+        approved_at=START - dt.timedelta(minutes=20),
+        status=PermitStatus.APPROVED,
+    )
+    welder = PersonFactory(name="张焊工")
+    add_crew(with_contractor, "worker", welder)
+    add_crew(with_contractor, "guardian", PersonFactory(name="王监护"))
+    add_crew(with_contractor, "site_lead", PersonFactory(name="赵带班", phone="13700000003"))
+    CertificateFactory(person=welder, item=item("special_operation", "2.1"), number="T001")
+    add_gas_test(with_contractor, gas="氧气", value="20.900", unit="%", at=START)
+    PermitEvent.objects.create(
+        permit=with_contractor, at=START, kind="permit.approved", actor_label="赵审批"
+    )
+    own_unit = make_permit(
+        work_unit=DepartmentFactory(name="维修车间"),
+        applicant=a_user(first_name="Mei", last_name="Li"),
+        latitude="30.500000",
+        longitude="120.500000",
+    )
+    add_crew(own_unit, "site_lead", PersonFactory(name="孙带班", phone=""))
+    without_level = make_permit(level=None, status=PermitStatus.DRAFT, submitted_at=None)
+    height = make_permit("height", "II", cancel_reason="停电", status=PermitStatus.CANCELLED)
+    add_gas_test(height, gas="氧气", value="20.9", unit="%", at=START)
+    return [with_contractor, own_unit, without_level, height]
+
+
+@pytest.mark.parametrize("company_name", ["", "测试化工有限公司"])
+def test_inside_a_service_call_the_record_is_the_one_a_full_read_gives(
+    catalogue, settings, company_name
+):
+    settings.PARK_COMPANY_NAME = company_name
+    for permit in _shapes():
+        with transaction.atomic(), memo.unit():
+            assert park.permit_record(_as_a_service_holds_it(permit), at=NOW) == _full_read(permit)
+
+
+def test_inside_a_service_call_the_record_reads_no_join(catalogue, django_assert_num_queries):
+    gas, height = make_permit(), make_permit("height", "II")
+    for permit in (gas, height):
+        add_crew(permit, "worker")
+    with transaction.atomic(), memo.unit():
+        held = _as_a_service_holds_it(gas), _as_a_service_holds_it(height)
+        # The row, the crew, the certificates, the gas tests; no gas tests for height work.
+        with django_assert_num_queries(4) as captured:
+            park.permit_record(held[0], at=NOW)
+        assert " JOIN " not in captured.captured_queries[0]["sql"].split(" FROM ")[-1]
+        with django_assert_num_queries(3):
+            park.permit_record(held[1], at=NOW)
+
+
+def test_a_held_row_the_permit_no_longer_names_is_read_again(catalogue):
+    permit = make_permit(area=AreaFactory(name="旧区域"))
+    with transaction.atomic(), memo.unit():
+        held = _as_a_service_holds_it(permit)
+        new_area = AreaFactory(name="新区域", site=permit.site)
+        Permit.objects.filter(pk=permit.pk).update(area=new_area, content="改后内容")
+        record = park.permit_record(held, at=NOW)
+    assert record["work_place"] == f"{permit.site.name} 新区域 T-101 储罐东侧"
+    assert record["work_content"] == "改后内容"
 
 
 # Our statuses → Annex A codes: 0 unsigned, 1 signed, 2 working, 3 accepted, 4 void,
