@@ -136,7 +136,7 @@ def scan(total: int) -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from safework.certs import notices
+    from safework.certs import disqualification, notices
     from safework.core.settings_registry import get_setting
     from safework.notify import services
     from safework.notify.models import Event
@@ -147,6 +147,7 @@ def scan(total: int) -> None:
     review = services.stages_of(notices.REVIEW_DUE)
     back = int(get_setting("notify.expired_lookback_days"))
     Event.objects.filter(kind__startswith="cert.").delete()
+    Event.objects.filter(kind=disqualification.KIND).delete()
 
     t = time.perf_counter()
     added = notices.scan_certificates(on=on, at=at)
@@ -154,6 +155,9 @@ def scan(total: int) -> None:
     t = time.perf_counter()
     windows = notices.scan_windows(on=on, at=at)
     windows_s = time.perf_counter() - t
+    t = time.perf_counter()
+    red = disqualification.scan_disqualified(on=on, at=at)
+    red_s = time.perf_counter() - t
 
     t = time.perf_counter()
     orm_rows = sum(
@@ -174,8 +178,9 @@ def scan(total: int) -> None:
         f"(target ≤ 30 s, aim ≤ 1 s)\n"
         f"  query (ORM): {orm_rows} rows in {orm_s:.2f} s; query (raw SQL): {raw_rows} rows "
         f"in {raw_s:.2f} s ({orm_s / raw_s:.1f}×)\n"
-        f"  window and vacuum-ahead events: {windows} in {windows_s:.2f} s; whole scan "
-        f"{scan_s + windows_s:.2f} s"
+        f"  window and vacuum-ahead events: {windows} in {windows_s:.2f} s; red certificates "
+        f"(person.disqualified, with the holders' planned work): {red} in {red_s:.2f} s; whole "
+        f"scan {scan_s + windows_s + red_s:.2f} s"
     )
 
 
