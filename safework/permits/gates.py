@@ -38,7 +38,7 @@ from safework.qualification.requirements import ATTRIBUTES
 from safework.work import calendar as work_calendar
 from safework.work import levels, upgrade
 from safework.work import rules as work_rules
-from safework.work.models import CrewRole, UpgradePolicy, WorkLevel
+from safework.work.models import CrewRole, WorkLevel
 
 GUARDIAN = "guardian"
 AQ_APPOINTMENT = "AQ 3064.2-2025 5.3.1"
@@ -94,7 +94,7 @@ def decide_level(work_type, inputs, area, site, start, end, requested=None) -> L
         chosen = levels.check_level(work_type, requested, derivation)
         decision.level = chosen
         if up is not None and decision.required is not None and chosen.rank < up.level.rank:
-            policy = UpgradePolicy.objects.filter(work_type=work_type).first()
+            policy = upgrade.policy_for(work_type)
             codes = (policy.alarm_codes or {}) if policy else {}
             for kind in [k for k in upgrade.KIND_ORDER if k in span.kinds]:
                 code = codes.get(kind)
@@ -158,12 +158,37 @@ def qualification_instants(permit: Permit, person_ids) -> list[dt.datetime]:
     ends = Certificate.objects.filter(
         person_id__in=person_ids, valid_until__gte=first_day, valid_until__lt=last_day
     ).values_list("valid_until", flat=True)
+    return sorted(instants | _after_ends(permit, ends))
+
+
+def _after_ends(permit: Permit, ends) -> set[dt.datetime]:
+    """The first instant after each certificate end day (`ends`) that lies inside the window
+    (after the planned start, not after the last minute of the planned end)."""
+    end = permit.planned_end - dt.timedelta(minutes=1)
+    first_day = timezone.localdate(permit.planned_start)
+    last_day = timezone.localdate(end)
     tz = timezone.get_current_timezone()
+    out = set()
     for day in set(ends):
+        if day is None or not first_day <= day < last_day:
+            continue
         after = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
         if permit.planned_start < after <= end:
-            instants.add(after)
-    return sorted(instants)
+            out.add(after)
+    return out
+
+
+def _certificate_instants(permit: Permit):
+    """`more_instants` for the engine: the certificate ends inside the window, from the crew's
+    facts the engine reads anyway (no query of its own, unlike `qualification_instants`)."""
+
+    def instants(facts) -> set[dt.datetime]:
+        return _after_ends(
+            permit,
+            (c.valid_until for pf in facts.persons.values() for c in pf.certificates),
+        )
+
+    return instants
 
 
 def qualification_reasons(permit: Permit, crew=None) -> list[Reason]:
@@ -175,10 +200,20 @@ def qualification_reasons(permit: Permit, crew=None) -> list[Reason]:
     names = {c.person_id: c.person.name for c in crew}
     out, seen = [], set()
     attrs = _engine_attrs(permit)
-    instants = qualification_instants(permit, [c.person_id for c in crew])
+    end = permit.planned_end - dt.timedelta(minutes=1)
+    window = sorted({permit.planned_start, max(end, permit.planned_start)})
     level = permit.level.code if permit.level_id else None
-    decisions = assess_crew_over(members, permit.work_type, level, permit.site_id, instants, attrs)
-    for at, decision in zip(instants, decisions, strict=True):
+    decisions = assess_crew_over(
+        members,
+        permit.work_type,
+        level,
+        permit.site_id,
+        window,
+        attrs,
+        more_instants=_certificate_instants(permit),
+    )
+    for decision in decisions:
+        at = decision.at
         for member in decision.members:
             for r in member.decision.blocking:
                 key = (member.person_id, r.code, r.subject)

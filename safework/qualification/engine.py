@@ -46,7 +46,7 @@ import logging
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -686,17 +686,34 @@ def _reading():
         yield
 
 
-def answer(questions: Sequence[Question], *, cat: Catalogue | None = None) -> list[Decision]:
-    """One decision per question; the facts of all their persons are read once."""
+def _read(person_ids: Iterable[int], until: dt.date, site_ids: Iterable) -> tuple[Facts, dict]:
+    """The persons' facts up to `until` and the rule settings of each site."""
+    with _reading():
+        facts = fetch_facts(person_ids, until=until)
+        return facts, {s: rule_settings(s) for s in set(site_ids)}
+
+
+def answer(
+    questions: Sequence[Question],
+    *,
+    cat: Catalogue | None = None,
+    read: tuple[Facts, dict] | None = None,
+) -> list[Decision]:
+    """One decision per question; the facts of all their persons are read once (`read`: what
+    `_read` answered already for these persons, up to the latest day asked, and their sites)."""
     if not questions:
         return []
     try:
-        with _reading():
+        if read is None:
+            with _reading():
+                cat = cat or catalogue()
+                facts = fetch_facts(
+                    (q.person_id for q in questions), until=max(q.work.on for q in questions)
+                )
+                settings = {s: rule_settings(s) for s in {q.site_id for q in questions}}
+        else:
             cat = cat or catalogue()
-            facts = fetch_facts(
-                (q.person_id for q in questions), until=max(q.work.on for q in questions)
-            )
-            settings = {s: rule_settings(s) for s in {q.site_id for q in questions}}
+            facts, settings = read
     except Exception:
         logger.exception("qualification check: facts could not be read")
         return [Decision(False, (cannot_decide(q.person_id),)) for q in questions]
@@ -742,6 +759,7 @@ class CrewDecision:
     members: tuple[MemberDecision, ...]
     work_type: str = ""  # the codes asked about, however they were named
     level: str | None = None
+    at: dt.datetime | None = None  # the instant asked about
 
 
 def local_day(at: dt.datetime, *, field_name: str = "at") -> dt.date:
@@ -786,9 +804,16 @@ def assess_crew_over(
     attrs: Mapping | None = None,
     *,
     field_prefix: str = "crew",
+    more_instants: Callable[[Facts], Iterable[dt.datetime]] | None = None,
 ) -> list[CrewDecision]:
     """`assess_crew` at each of `instants` (a permit's window: its start, its end, each
-    certificate's end inside it), the facts of the crew read once for all of them."""
+    certificate's end inside it), the facts of the crew read once for all of them.
+
+    `more_instants(facts)`: further instants that the crew's facts name (a certificate ending
+    inside the window), none later than the last of `instants`; the decisions are then for the
+    sorted union of both, each with its instant (`at`). The facts are read first for them, so
+    the caller needs no query of its own."""
+    instants = list(instants)
     days = [local_day(at) for at in instants]
     for m in members:
         if not isinstance(m, CrewMember):
@@ -831,12 +856,25 @@ def assess_crew_over(
         asked.append((member.person_id, own_level, crew_role, {**crew_attrs, **own}))
     if errors:
         raise InvalidInput(errors)
+    read = None
+    if more_instants is not None and asked:
+        until = max(days)
+        try:
+            read = _read((person_id for person_id, *_rest in asked), until, [site_id])
+        except Exception:
+            # `answer` reads them again and answers "cannot decide" if that fails too.
+            logger.exception("qualification check: facts could not be read")
+        else:
+            instants = sorted(set(instants) | set(more_instants(read[0])))
+            days = [local_day(at) for at in instants]
+            if max(days) > until:  # health checks were read up to `until` only
+                read = None
     questions = [
         Question(person_id, Work(wt, own_level, crew_role, on, member_attrs), site_id)
         for on in days
         for person_id, own_level, crew_role, member_attrs in asked
     ]
-    decisions = answer(questions, cat=cat)
+    decisions = answer(questions, cat=cat, read=read)
     out = []
     for i, on in enumerate(days):
         these = range(i * len(asked), (i + 1) * len(asked))
@@ -845,7 +883,9 @@ def assess_crew_over(
             for j in these
         )
         combined = Decision.of(r for j in these for r in decisions[j].reasons)
-        out.append(CrewDecision(on, combined, per_member, wt.code, lv.code if lv else None))
+        out.append(
+            CrewDecision(on, combined, per_member, wt.code, lv.code if lv else None, instants[i])
+        )
     return out
 
 

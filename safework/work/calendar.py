@@ -13,7 +13,7 @@ import zoneinfo
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import CharField, DateField, IntegerField, Q, Value
 from django.utils.translation import gettext as _
 
 from safework.core.errors import FieldError, InvalidInput
@@ -69,6 +69,41 @@ def _night_windows(day: dt.date, start: dt.time, end: dt.time, tz) -> list[tuple
     return [(midnight, at(end)), (at(start), next_midnight)]
 
 
+@dataclass(frozen=True, slots=True)
+class _Marked:
+    kind: str
+    name: str
+
+
+def _calendar(years, first_day: dt.date, last_day: dt.date) -> tuple[set[int], dict]:
+    """The loaded years among `years`, and the marked days from `first_day` to `last_day` (each
+    date's kind and name), in one statement: a level decision runs at create and again at
+    submit, and each round trip counts."""
+    loaded_years = (
+        CalendarYear.objects.filter(year__in=years)
+        .order_by()
+        .annotate(
+            d=Value(None, output_field=DateField()),
+            k=Value("", output_field=CharField()),
+            n=Value("", output_field=CharField()),
+        )
+        .values_list("year", "d", "k", "n")
+    )
+    marked_days = (
+        CalendarDay.objects.filter(date__gte=first_day, date__lte=last_day)
+        .order_by()
+        .annotate(y=Value(None, output_field=IntegerField()))
+        .values_list("y", "date", "kind", "name")
+    )
+    loaded, marked = set(), {}
+    for year, day, kind, name in loaded_years.union(marked_days, all=True).order_by():
+        if day is None:
+            loaded.add(year)
+        else:
+            marked[day] = _Marked(kind, name)
+    return loaded, marked
+
+
 def assess_span(site, start: dt.datetime, end: dt.datetime) -> SpanAssessment:
     """The special kinds of the span [start, end) at `site` (a Site, its id, or None)."""
     if start.tzinfo is None or end.tzinfo is None:
@@ -91,10 +126,7 @@ def assess_span(site, start: dt.datetime, end: dt.datetime) -> SpanAssessment:
     missing_rule = get_setting("work.calendar_missing_year", site_id=site_id)
 
     years = {d.year for d in dates}
-    loaded = set(CalendarYear.objects.filter(year__in=years).values_list("year", flat=True))
-    marked = {
-        row.date: row for row in CalendarDay.objects.filter(date__gte=first_day, date__lte=last_day)
-    }
+    loaded, marked = _calendar(years, first_day, last_day)
     periods = list(
         SpecialPeriod.objects.filter(
             Q(site__isnull=True) | Q(site_id=site_id),

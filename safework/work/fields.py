@@ -8,28 +8,76 @@ import datetime as dt
 from collections.abc import Mapping
 
 import jsonschema
+from django.db.models import DateField, IntegerField, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from safework.core import memo
 from safework.core.errors import FieldError, InvalidInput
-from safework.work.models import PermitFieldSchema, PermitRule, WorkType, in_force_q
+from safework.work.levels import _levels
+from safework.work.models import PermitFieldSchema, PermitRule, WorkType
 
 PREFIX = "fields"
 
 
-def combined_schema(work_type: WorkType, on: dt.date | None = None) -> dict:
-    """One object schema: the properties and required names of every schema of the type."""
-    on = on or timezone.localdate()
-    schemas = list(
-        PermitRule.objects.filter(in_force_q(on), work_type=work_type)
-        .exclude(form_schema={})
-        .values_list("form_schema", flat=True)
+def form_schemas(work_type: WorkType) -> list[tuple[dt.date | None, dt.date | None, dict]]:
+    """Every form schema of the type as (effective_from, effective_to, schema), in the order they
+    merge: the PermitRule forms by level rank (the type-wide row last), then by date; then the
+    active PermitFieldSchema rows by code (no dates: in force while active).
+
+    One statement without joins, read once per service call (validation and the routing
+    conditions' types both ask); callers pick the rows in force on their date."""
+    return memo.get(("work.form_schemas", work_type.pk), lambda: _load_form_schemas(work_type))
+
+
+def _load_form_schemas(work_type: WorkType) -> list[tuple[dt.date | None, dt.date | None, dict]]:
+    rules = (
+        PermitRule.objects.filter(work_type=work_type)
+        .order_by()
+        .annotate(part=Value(0), code_=Value(""))
+        .values_list("part", "level_id", "effective_from", "effective_to", "code_", "form_schema")
     )
-    schemas += list(
+    fields = (
         PermitFieldSchema.objects.filter(work_type=work_type, is_active=True)
-        .order_by("code")
-        .values_list("schema", flat=True)
+        .order_by()
+        .annotate(
+            part=Value(1),
+            level_=Value(None, output_field=IntegerField()),
+            from_=Value(None, output_field=DateField()),
+            to_=Value(None, output_field=DateField()),
+        )
+        .values_list("part", "level_", "from_", "to_", "code", "schema")
     )
+    rows = list(rules.union(fields, all=True).order_by())
+    level_ids = {row[1] for row in rows if row[0] == 0 and row[1] is not None}
+    # The levels' ranks only when two levels' rows must be ordered (the levels are read once
+    # per call anyway by the level decision).
+    rank = {lv.pk: lv.rank for lv in _levels(work_type)} if len(level_ids) > 1 else {}
+    last = max(rank.values(), default=0) + 1
+
+    def order(row):
+        part, level_id, effective_from, _to, code, _schema = row
+        if part == 0:
+            return (0, last if level_id is None else rank.get(level_id, 0), effective_from, "")
+        return (1, 0, dt.date.min, code)
+
+    return [(row[2], row[3], row[5] or {}) for row in sorted(rows, key=order)]
+
+
+memo.forget_on_change(PermitRule, PermitFieldSchema)
+
+
+def _in_force(effective_from, effective_to, on: dt.date) -> bool:
+    return effective_from is None or (
+        effective_from <= on and (effective_to is None or on < effective_to)
+    )
+
+
+def combined_schema(work_type: WorkType, on: dt.date | None = None) -> dict:
+    """One object schema: the properties and required names of every schema of the type in
+    force on `on` (today if not given)."""
+    on = on or timezone.localdate()
+    schemas = [s for f, t, s in form_schemas(work_type) if _in_force(f, t, on)]
     properties, required = {}, []
     for schema in schemas:
         properties |= schema.get("properties") or {}

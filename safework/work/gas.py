@@ -7,9 +7,11 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from django.db.models import Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from safework.core import memo
 from safework.core.errors import FieldError, InvalidInput
 from safework.work.models import CombustibleCriterion, GasKind, GasLimit, in_force_q
 
@@ -85,9 +87,7 @@ def judge(
     """Whether one reading passes. Bounds are inclusive (0.5 %vol passes, 0.51 fails). Bad input
     (unknown gas, wrong unit, a combustible without its LEL) is InvalidInput."""
     on = on or timezone.localdate()
-    limit = (
-        GasLimit.objects.filter(in_force_q(on), code=gas_code).order_by("-effective_from").first()
-    )
+    limit = _limit(gas_code, on, _lel_or_none(lel_percent))
     if limit is None:
         raise InvalidInput(
             FieldError("gas", "invalid_choice", _("Unknown gas: %(code)s.") % {"code": gas_code})
@@ -95,7 +95,7 @@ def judge(
     reading = _decimal(value, "value")
     _check_unit(unit, limit.unit)
     if limit.kind == GasKind.COMBUSTIBLE:
-        return _combustible(reading, lel_percent, on)
+        return _combustible(reading, lel_percent, limit)
     if limit.kind == GasKind.OXYGEN:
         low = limit.min_value
         high = limit.enriched_max if oxygen_enriched and limit.enriched_max else limit.max_value
@@ -111,7 +111,48 @@ def judge(
     return GasVerdict(True, text, limit.clause, "work.gas.passed")
 
 
-def _combustible(reading: Decimal, lel_percent, on: dt.date) -> GasVerdict:
+def _lel_or_none(lel_percent) -> Decimal | None:
+    """The LEL if it is a usable number (else None: `_combustible` then says what is wrong)."""
+    if lel_percent is None:
+        return None
+    try:
+        return _decimal(lel_percent, "lel_percent")
+    except InvalidInput:
+        return None
+
+
+def _criteria(on: dt.date, lel: Decimal):
+    """The combustible criterion for `lel` in force on `on`: the highest LEL bound it reaches,
+    the latest in force (the id breaks a tie, so every column comes from one row)."""
+    return CombustibleCriterion.objects.filter(in_force_q(on), lel_at_least__lte=lel).order_by(
+        "-lel_at_least", "-effective_from", "-pk"
+    )
+
+
+def _limit(gas_code: str, on: dt.date, lel: Decimal | None) -> GasLimit | None:
+    """The gas's limit in force on `on`; with an LEL, the combustible criterion it reaches rides
+    along (`c_id`, `c_max`, `c_unit`, `c_clause`) as subqueries of the same statement: a gas
+    test is one reading, one round trip for its rules. Memoised per call, by day and LEL."""
+
+    def load():
+        rows = GasLimit.objects.filter(in_force_q(on), code=gas_code).order_by("-effective_from")
+        if lel is not None:
+            crit = _criteria(on, lel)
+            rows = rows.annotate(
+                c_id=Subquery(crit.values("pk")[:1]),
+                c_max=Subquery(crit.values("max_value")[:1]),
+                c_unit=Subquery(crit.values("unit")[:1]),
+                c_clause=Subquery(crit.values("clause")[:1]),
+            )
+        return rows.first()
+
+    return memo.get(("work.gas_limit", gas_code, on, lel), load)
+
+
+memo.forget_on_change(GasLimit, CombustibleCriterion)
+
+
+def _combustible(reading: Decimal, lel_percent, limit: GasLimit) -> GasVerdict:
     if lel_percent is None:
         raise InvalidInput(
             FieldError(
@@ -120,17 +161,12 @@ def _combustible(reading: Decimal, lel_percent, on: dt.date) -> GasVerdict:
                 _("The lower explosive limit (%) of the combustible is needed to judge it."),
             )
         )
-    lel = _decimal(lel_percent, "lel_percent")
-    criterion = (
-        CombustibleCriterion.objects.filter(in_force_q(on), lel_at_least__lte=lel)
-        .order_by("-lel_at_least", "-effective_from")
-        .first()
-    )
-    if criterion is None:
+    _decimal(lel_percent, "lel_percent")  # a bad LEL is refused here, with its field
+    if getattr(limit, "c_id", None) is None:
         raise InvalidInput(
             FieldError("lel_percent", "no_criterion", _("No criterion covers this LEL."))
         )
-    text = f"≤ {_show(criterion.max_value)} {criterion.unit}"
-    if reading > criterion.max_value:
-        return GasVerdict(False, text, criterion.clause, "work.gas.too_high")
-    return GasVerdict(True, text, criterion.clause, "work.gas.passed")
+    text = f"≤ {_show(limit.c_max)} {limit.c_unit}"
+    if reading > limit.c_max:
+        return GasVerdict(False, text, limit.c_clause, "work.gas.too_high")
+    return GasVerdict(True, text, limit.c_clause, "work.gas.passed")

@@ -19,16 +19,18 @@ from django.utils.translation import gettext as _
 from rule_engine import DataType, errors
 
 from safework.core import memo
+from safework.work.fields import form_schemas
+from safework.work.levels import _levels
 from safework.work.models import (
     PermitFieldSchema,
     PermitRule,
     RouteStep,
     Stage,
-    UpgradePolicy,
     WorkLevel,
     WorkType,
     in_force_q,
 )
+from safework.work.upgrade import policy_for
 
 # The symbols every condition may read, with their types; a permit's custom fields come on top.
 BUILTIN_TYPES: dict[str, object] = {
@@ -110,15 +112,11 @@ def context_types(work_type: WorkType | None) -> dict[str, object]:
 
 
 def _types_of(work_type: WorkType) -> dict[str, object]:
+    # Every form of the type, whatever its dates (a condition is checked against every field it
+    # may name), then its active enterprise fields, in their merge order.
     types: dict[str, object] = {}
-    for schema in PermitRule.objects.filter(work_type=work_type).values_list(
-        "form_schema", flat=True
-    ):
-        types |= _schema_types(schema or {})
-    for schema in PermitFieldSchema.objects.filter(work_type=work_type, is_active=True).values_list(
-        "schema", flat=True
-    ):
-        types |= _schema_types(schema or {})
+    for _from, _to, schema in form_schemas(work_type):
+        types |= _schema_types(schema)
     return types | BUILTIN_TYPES
 
 
@@ -236,10 +234,10 @@ def _upgrade_steps(work_type, level, values, steps) -> list[StepSpec]:
     last approval step, unless that role already signs an approval step."""
     if not values.get("upgraded") or level is None:
         return []
-    policy = UpgradePolicy.objects.filter(work_type=work_type).first()
+    policy = policy_for(work_type)
     if policy is None or not policy.at_top_extra_role:
         return []
-    top = work_type.levels.order_by("-rank").first()
+    top = max(_levels(work_type), key=lambda lv: lv.rank, default=None)
     if top is None or top.pk != level.pk:
         return []
     approving = {r for s in steps if s.stage == Stage.APPROVAL for r in s.roles}

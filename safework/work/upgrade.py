@@ -8,11 +8,25 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
+from safework.core import memo
 from safework.core.refusals import Reason
+from safework.work.levels import _levels
 from safework.work.models import UpgradePolicy, WorkLevel, WorkType
 
 # The order the kinds are reported in (and their AQ alarm codes listed in).
 KIND_ORDER = ("holiday", "rest_day", "night", "special_period")
+
+
+def policy_for(work_type: WorkType) -> UpgradePolicy | None:
+    """The type's upgrade policy (read once per service call: routing and the level decision
+    both ask)."""
+    return memo.get(
+        ("work.upgrade_policy", work_type.pk),
+        lambda: UpgradePolicy.objects.filter(work_type=work_type).first(),
+    )
+
+
+memo.forget_on_change(UpgradePolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +43,7 @@ def upgrade(work_type: WorkType, level: WorkLevel | None, kinds: Iterable[str]) 
     """The level and extra approvers for a permit whose span touches `kinds` (from
     calendar.assess_span). No kinds, or no policy for the type: unchanged."""
     kinds = [k for k in KIND_ORDER if k in set(kinds)]
-    policy = UpgradePolicy.objects.filter(work_type=work_type).first()
+    policy = policy_for(work_type)
     if not kinds or policy is None:
         return Upgrade(level, (), (), ())
     alarm_codes = tuple(
@@ -38,7 +52,7 @@ def upgrade(work_type: WorkType, level: WorkLevel | None, kinds: Iterable[str]) 
     if level is None:
         levels = []
     else:
-        levels = sorted(work_type.levels.all(), key=lambda lv: lv.rank)
+        levels = _levels(work_type)
     new_level, extra = level, ()
     if level is not None and levels:
         index = next(i for i, lv in enumerate(levels) if lv.pk == level.pk)

@@ -88,3 +88,32 @@ def test_not_an_object(types):
     with pytest.raises(InvalidInput) as exc:
         validate_fields(types["height"], ["x"])
     assert _fields(exc) == {("fields", "invalid_type")}
+
+
+def test_form_in_force_by_date_within_one_call(types):
+    """The forms are read once per call and picked by date: a form retired on day X no longer
+    applies on X (effective_to is exclusive) but still does the day before; the routing types
+    still know its fields (a condition may name them)."""
+    import datetime as dt
+
+    from safework.core import memo
+    from safework.work.models import PermitRule
+    from safework.work.routing import context_types
+
+    wt = types["road_closure"]
+    retired = dt.date(2026, 3, 10)
+    PermitRule.objects.create(
+        work_type=wt,
+        effective_from=dt.date(2026, 1, 1),
+        effective_to=retired,
+        max_minutes=480,
+        form_schema={"type": "object", "properties": {"detour": {"type": "number"}}},
+    )
+    with memo.unit():
+        assert validate_fields(
+            wt, {"section": "三号路", "detour": 2}, on=retired - dt.timedelta(days=1)
+        )
+        with pytest.raises(InvalidInput) as exc:
+            validate_fields(wt, {"section": "三号路", "detour": 2}, on=retired)
+        assert _fields(exc) == {("fields.detour", "unknown_field")}
+        assert "detour" in context_types(wt)
