@@ -148,12 +148,23 @@ def _payload(seq: int, e: Entry, at: dt.datetime) -> str:
     )
 
 
-def _lock_chain() -> None:
+def _lock_chain_and_read_head() -> tuple[int, str]:
+    """Take the audit lock, then read the chain's head (seq, hash) as the lock's holder sees it.
+
+    PostgreSQL: one round trip, through the VOLATILE function of core migration 0003 (the
+    advisory lock, then the head read in a fresh snapshot taken once the lock is held: it sees
+    the records of the transaction that held the lock before). SQLite: the IMMEDIATE
+    transaction already holds the writer lock; the head is read.
+    """
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record must run inside the transaction of the change")
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_LOCK_ID])
+            cur.execute("SELECT * FROM safework_audit_lock_head(%s)", [ADVISORY_LOCK_ID])
+            head = cur.fetchone()
+    else:
+        head = AuditRecord.objects.order_by("-seq").values_list("seq", "hash").first()
+    return tuple(head) if head else (0, GENESIS)
 
 
 # Text columns that repeat a payload field; verify compares each with the payload.
@@ -213,9 +224,7 @@ def record_many(entries: Iterable[Entry]) -> list[AuditRecord]:
     entries = [_fit(e, widths) for e in entries]
     if not entries:
         return []
-    _lock_chain()
-    head = AuditRecord.objects.order_by("-seq").values_list("seq", "hash").first()
-    seq, prev = head if head else (0, GENESIS)
+    seq, prev = _lock_chain_and_read_head()
     now = timezone.now()
     rows = []
     for e in entries:

@@ -240,7 +240,9 @@ class CrewAssignment(models.Model):
     class Meta:
         verbose_name = _("crew member")
         verbose_name_plural = _("crew")
-        ordering = ["permit", "id"]
+        # The permit's children order by the column `permit_id`, not by `permit` (which follows
+        # Permit's own ordering: a JOIN of the permit table into every per-permit read).
+        ordering = ["permit_id", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["permit", "person", "role"],
@@ -285,7 +287,7 @@ class ApprovalStep(models.Model):
     class Meta:
         verbose_name = _("approval step")
         verbose_name_plural = _("approval steps")
-        ordering = ["permit", "round", "order"]
+        ordering = ["permit_id", "round", "order"]
         constraints = [
             models.UniqueConstraint(
                 fields=["permit", "round", "order"], name="approval_step_order_unique"
@@ -341,7 +343,7 @@ class Signature(models.Model):
     class Meta:
         verbose_name = _("signature")
         verbose_name_plural = _("signatures")
-        ordering = ["permit", "at", "id"]
+        ordering = ["permit_id", "at", "id"]
         constraints = [
             # One approval per role and step: two approvers pressing at once cannot both count.
             models.UniqueConstraint(
@@ -414,7 +416,7 @@ class MeasureItem(models.Model):
     class Meta:
         verbose_name = _("safety measure")
         verbose_name_plural = _("safety measures")
-        ordering = ["permit", "order"]
+        ordering = ["permit_id", "order"]
 
     def __str__(self):
         return self.text[:60]
@@ -433,7 +435,7 @@ class RiskItem(models.Model):
     class Meta:
         verbose_name = _("risk analysis item")
         verbose_name_plural = _("risk analysis")
-        ordering = ["permit", "order"]
+        ordering = ["permit_id", "order"]
 
     def __str__(self):
         return self.hazard[:60]
@@ -454,7 +456,7 @@ class Briefing(models.Model):
     class Meta:
         verbose_name = _("safety briefing")
         verbose_name_plural = _("safety briefings")
-        ordering = ["permit", "at"]
+        ordering = ["permit_id", "at"]
 
     def __str__(self):
         return f"{self.briefer} @ {self.at:%Y-%m-%d %H:%M}"
@@ -485,7 +487,7 @@ class GasTest(models.Model):
     class Meta:
         verbose_name = _("gas test")
         verbose_name_plural = _("gas tests")
-        ordering = ["permit", "-taken_at"]
+        ordering = ["permit_id", "-taken_at"]
         indexes = [models.Index(fields=["permit", "-taken_at"], name="gas_test_latest")]
 
     def __str__(self):
@@ -505,7 +507,7 @@ class Presence(models.Model):
     class Meta:
         verbose_name = _("check-in")
         verbose_name_plural = _("check-ins")
-        ordering = ["permit", "at"]
+        ordering = ["permit_id", "at"]
 
     def __str__(self):
         return f"{self.person} {self.kind} @ {self.at:%H:%M}"
@@ -566,7 +568,7 @@ class PermitEvent(models.Model):
     class Meta:
         verbose_name = _("permit event")
         verbose_name_plural = _("permit events")
-        ordering = ["permit", "at", "id"]
+        ordering = ["permit_id", "at", "id"]
 
     def __str__(self):
         return f"{self.kind} @ {self.at:%Y-%m-%d %H:%M}"

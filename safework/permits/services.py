@@ -19,7 +19,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import prefetch_related_objects
+from django.db.models import Exists, OuterRef, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -109,13 +109,16 @@ def _refuse(permit: Permit, reasons: Iterable[Reason], at: dt.datetime):
     raise _Alarmed(permit, list(reasons), at)
 
 
-def _lock(permit: Permit | int) -> Permit:
+def _lock(permit: Permit | int, **annotations) -> Permit:
+    """The permit, row-locked, with what every action reads of it; `annotations` (e.g. an
+    Exists test the caller needs next) ride along in the same statement, sparing a query."""
     pk = permit.pk if isinstance(permit, Permit) else permit
-    return (
-        Permit.objects.select_for_update(of=("self",))
-        .select_related("work_type", "level", "site", "area")
-        .get(pk=pk)
+    qs = Permit.objects.select_for_update(of=("self",)).select_related(
+        "work_type", "level", "site", "area"
     )
+    if annotations:
+        qs = qs.annotate(**annotations)
+    return qs.get(pk=pk)
 
 
 def _not_expired(permit: Permit, at: dt.datetime) -> None:
@@ -1324,9 +1327,16 @@ def check_in(
     permit: Permit, by, *, person_id: int, at: dt.datetime, position=None, kind: str = "in"
 ) -> Presence:
     """A crew member or guardian present in person (position recorded)."""
-    permit = _lock(permit)
+    # The crew-membership test rides on the lock's statement: one query fewer per check-in.
+    # On PostgreSQL it reads the crew as of the statement's start, so a crew change committed
+    # while this waited for the lock is not seen: the check-in then acts as if it came first,
+    # which is a serial order (a crew change reads no presences).
+    in_crew = CrewAssignment.objects.filter(
+        permit=OuterRef("pk"), person_id=person_id, removed_at=None
+    )
+    permit = _lock(permit, in_crew=Exists(in_crew))
     _not_expired(permit, at)
-    if not permit.crew.filter(person_id=person_id, removed_at=None).exists():
+    if not permit.in_crew:
         raise InvalidInput(FieldError("person_id", "not_in_crew", _("Not in this permit's crew.")))
     pos = Position.of(position)
     p = Presence.objects.create(

@@ -715,3 +715,22 @@ def test_the_start_counts_only_what_covers_the_current_crew_since_approval(w):
     assert absent.index(w.welder.name) < absent.index(w.guardian.name)  # crew order
     assert step.label in got["step.before_start"].message
     assert got["step.before_start"].clause == step.clause
+
+
+def test_only_a_current_crew_member_checks_in(w):
+    from safework.core.errors import InvalidInput
+    from safework.permits.models import CrewAssignment, Presence
+
+    permit = approve_all(w, services.submit(create(w), w.user("applicant"), at=at(D, 6)))
+    by, when = w.user("applicant"), at(D, 9)
+    outsider = member(w.site)  # qualified, but on no crew of this permit
+    # Removed a minute before the check-in: no longer on the crew.
+    CrewAssignment.objects.filter(permit=permit, person=w.tester).update(removed_at=when - MIN)
+    for person_id in (outsider.pk, w.tester.pk):
+        with pytest.raises(InvalidInput) as exc:
+            services.check_in(permit, by, person_id=person_id, at=when, position=ON_SITE)
+        assert [e.code for e in exc.value.errors] == ["not_in_crew"]
+    services.check_in(permit, by, person_id=w.welder.pk, at=when, position=ON_SITE)
+    assert list(Presence.objects.filter(permit=permit).values_list("person_id", flat=True)) == [
+        w.welder.pk
+    ]
