@@ -6,6 +6,7 @@ inline) so that a queued run can be seen waiting, then started by a worker."""
 import types
 
 import pytest
+from huey.contrib import djhuey
 from huey.contrib.djhuey import HUEY
 from huey.storage import MemoryStorage
 
@@ -21,6 +22,9 @@ def queue(monkeypatch):
     """Huey queuing for real (not inline), in memory; a clock for the wake's trust window."""
     storage = MemoryStorage("test-wake")
     monkeypatch.setattr(HUEY, "_immediate", False)
+    # A worker closes its database connections around each task; here the "worker" is the test,
+    # inside the test's transaction: closing would end it (PostgreSQL).
+    monkeypatch.setattr(djhuey, "close_old_connections", lambda: None)
     monkeypatch.setattr(HUEY, "storage", storage)
     monkeypatch.setattr(tasks, "_queued", None)
     clock = types.SimpleNamespace(now=1000.0)
