@@ -28,7 +28,10 @@ Then it times, with "now" fixed:
 2. One permit's lifecycle through `permits.services` (create → submit → every approval step →
    measures → briefing → gas test → check-in → start → complete → accept → close) of a level-1
    hot-work job, with the million permits present: median, p95, queries per lifecycle. Target
-   median ≤ 50 ms, aim ≤ 20 ms.
+   median ≤ 50 ms, aim ≤ 20 ms. Beside it, interleaved, the baseline: the very statements of a
+   lifecycle (captured, undone, the sequences set back) replayed through the bare psycopg cursor
+   in the same transactions: what the database and driver cost, without the ORM and the
+   service code (the ratio).
 3. The printed permit `permits.printing.permit_pdf` of a closed lifecycle permit (first and warm).
    Target ≤ 1 s.
 
@@ -909,22 +912,25 @@ def time_lifecycles(args, world: dict):
             last[:] = [len(captured), now]
 
         lifecycle(w, by_role, mark)
-    timings, cpu, permit = [], [], None
+    timings, cpu, raw, permit = [], [], [], None
     profiler = None
     if args.profile:
         import cProfile
 
         profiler = cProfile.Profile()
-        profiler.enable()
-    for _ in range(args.lifecycles):
+    for _ in range(args.lifecycles):  # interleaved: a service-layer run, then a raw replay
+        if profiler is not None:
+            profiler.enable()
         started, started_cpu = time.perf_counter(), time.process_time()
         permit = lifecycle(w, by_role)
         timings.append((time.perf_counter() - started) * 1000)
         cpu.append((time.process_time() - started_cpu) * 1000)
+        if profiler is not None:
+            profiler.disable()
+        raw.append(replay(capture_lifecycle(w, by_role)))
     if profiler is not None:
         import pstats
 
-        profiler.disable()
         stats = pstats.Stats(profiler).sort_stats("cumulative")
         stats.print_stats(args.profile)
         stats.sort_stats("tottime").print_stats(args.profile)
@@ -937,11 +943,75 @@ def time_lifecycles(args, world: dict):
         flush=True,
     )
     print(
+        f"  baseline: the same statements replayed raw on the same connection (no ORM, no "
+        f"service code; one transaction per service call, as committed): median "
+        f"{statistics.median(raw):.1f} ms, p95 {p95(raw):.1f} ms | service layer / raw "
+        f"{statistics.median(timings) / statistics.median(raw):.2f}x at the median",
+        flush=True,
+    )
+    print(
         "  queries (and ms, with query logging) per stage: "
         + ", ".join(f"{stage} {n} ({ms:.0f})" for stage, n, ms in stages),
         flush=True,
     )
     return permit
+
+
+def capture_lifecycle(w, by_role) -> list[tuple[str, object, bool]]:
+    """One lifecycle's statements (SQL, parameters, executemany), captured as the service layer
+    sends them and then undone: the lifecycle runs inside a transaction that is rolled back, and
+    the sequences it drew from are set back, so that a replay inserts the same ids and the audit
+    chain it appends continues the same head."""
+    from django.db import connection, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value, "
+            "start_value FROM pg_sequences"
+        )
+        sequences = cursor.fetchall()
+    statements: list[tuple[str, object, bool]] = []
+
+    def capture(execute, sql, params, many, context):
+        statements.append((sql, params, many))
+        return execute(sql, params, many, context)
+
+    with transaction.atomic():
+        with connection.execute_wrapper(capture):
+            lifecycle(w, by_role)
+        transaction.set_rollback(True)
+    with connection.cursor() as cursor:
+        for name, last, first in sequences:
+            called = last is not None
+            cursor.execute("SELECT setval(%s, %s, %s)", [name, last if called else first, called])
+    return statements
+
+
+def replay(statements) -> float:
+    """Send `statements` through the bare driver cursor (psycopg), each service call's
+    transaction as its own (the service's outermost savepoint becomes BEGIN … COMMIT, as when it
+    runs outside the capture's transaction; the happy path rolls none back); milliseconds
+    taken."""
+    from django.db import connection
+
+    depth = 0
+    started = time.perf_counter()
+    with connection.connection.cursor() as cursor:
+        for sql, params, many in statements:
+            head = sql.lstrip()[:20].upper()
+            if head.startswith("SAVEPOINT"):
+                depth += 1
+                if depth == 1:
+                    sql, params = "BEGIN", None
+            elif head.startswith("RELEASE SAVEPOINT"):
+                depth -= 1
+                if depth == 0:
+                    sql, params = "COMMIT", None
+            if many:
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, params)
+    return (time.perf_counter() - started) * 1000
 
 
 # --- 3. the printed permit --------------------------------------------------------------------
