@@ -4,7 +4,8 @@ export for a period.
 
 - `permit_record(permit)` / `alarm_record(alarm)`: one record, named and coded as
   `catalogue/annex_a.yaml` says (the Annex's names are data beside our model's). A constant number
-  of queries per record (4 for a permit, 1 for an alarm), whatever the crew's size.
+  of queries per record (for a permit 1 inside a service call, else 4; 1 for an alarm), whatever
+  the crew's size.
 - `enqueue_permit(permit, at=…)` / `enqueue_alarm(alarm, at=…)`: called by the services in the
   transaction of every approval-flow move and alarm state change; write one `ParkPush` row, the
   record as it is then, with the object's next version. Nothing leaves inside the transaction;
@@ -39,11 +40,11 @@ from pathlib import Path
 
 import httpx
 from django.db import connection, models, transaction
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery, prefetch_related_objects
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
 from safework.accounts.models import User
-from safework.certs.models import Certificate, CertState
+from safework.certs.models import Certificate, CertificateItem, CertState, Scheme
 from safework.core import jobs, memo
 from safework.core.catalogue import read_yaml
 from safework.core.clock import start_of_day
@@ -59,6 +60,7 @@ from safework.permits.models import (
     PermitEvent,
 )
 from safework.permits.workflow import PermitStatus
+from safework.work.models import CrewRole
 
 log = logging.getLogger(__name__)
 
@@ -381,8 +383,8 @@ def record_of_loaded_permit(permit: Permit, *, at: dt.datetime) -> dict[str, obj
 
 def permit_record(permit: Permit, *, at: dt.datetime | None = None) -> dict[str, object]:
     """The permit's Annex A record (Table A.1) as stored now, its status as read at `at` (default:
-    now). Reads the permit again with what the record needs (at most 4 queries): call it after
-    the change is saved."""
+    now). Reads the permit again with what the record needs (1 query inside a service call, else
+    4): call it after the change is saved."""
     loaded = _reread(permit) or permits_for_records().get(pk=permit.pk)
     return record_of_loaded_permit(loaded, at=at or timezone.now())
 
@@ -391,66 +393,226 @@ def permit_record(permit: Permit, *, at: dt.datetime | None = None) -> dict[str,
 HELD = ("work_type", "level", "site", "area")
 
 
+# What `_permit_values` reads of the crew, its certificates and the gas tests, as `_reread` builds
+# them from its JSON columns: a model instance costs several times as much to build.
+@dataclass(slots=True)
+class _Role:
+    code: str
+
+
+@dataclass(slots=True)
+class _CertificateItem:
+    name: str
+
+
+@dataclass(slots=True)
+class _Certificate:
+    item: _CertificateItem
+    number: str
+    valid_from: dt.date
+    valid_until: dt.date
+
+
+@dataclass(slots=True)
+class _Person:
+    name: str
+    phone: str
+    park_certificates: list[_Certificate]
+
+
+@dataclass(slots=True)
+class _CrewMember:
+    role: _Role
+    person: _Person
+
+
+@dataclass(slots=True)
+class _GasReading:
+    gas: str
+    value: Decimal
+    unit: str
+    taken_at: dt.datetime
+
+
+def _json_rows(values: list[str], source: str, order: str) -> str:
+    """A scalar subquery: the rows of `source` (FROM … WHERE …) as a JSON array of arrays of
+    `values`, in `order`, as text (NULL or '[]' for none). PostgreSQL orders the aggregate
+    itself; SQLite (no ORDER BY inside an aggregate before 3.44) keeps the order of the sorted
+    subquery its aggregate reads."""
+    columns = ", ".join(values)
+    if connection.vendor == "postgresql":
+        rows = f"json_agg(json_build_array({columns}) ORDER BY {order})"
+        return f"(SELECT CAST({rows} AS text) {source})"
+    return (
+        f"(SELECT json_group_array(json(ordered.j)) FROM "
+        f"(SELECT json_array({columns}) AS j {source} ORDER BY {order}) ordered)"
+    )
+
+
+def _among(subquery: str) -> str:
+    # PostgreSQL plans `IN (SELECT …)` as a semi-join, ~0.1 ms of planning each; an array of the
+    # subquery's values is computed once and only compared.
+    if connection.vendor == "postgresql":
+        return f"= ANY(ARRAY({subquery}))"
+    return f"IN ({subquery})"
+
+
 @functools.cache
-def _reread_sql() -> str:
-    """The permit row and, as scalar subqueries (each a primary-key lookup, nothing for the
-    planner to order), its last actor and the names the record takes from its other
-    neighbours; parameters: the site's group id, the permit's id. Written out once: the ORM
-    spent more CPU compiling the annotated query than the database spent running it."""
+def _reread_statement(gas: bool) -> tuple[str, tuple[str, ...]]:
+    """The permit row and, as scalar subqueries, its last actor, the names the record takes from
+    its other neighbours, and as JSON its current crew, the workers' certificates of the listed
+    schemes and, when `gas`, its latest round of gas tests; and the statement's constant
+    parameters. Parameters: the site's group id, the constants, the permit's id.
+
+    Each neighbour's value is a primary-key lookup of its own, never a join: PostgreSQL plans
+    every statement afresh (client-side binding), and a join costs more to plan than to run.
+    Written out once: the ORM spent more CPU compiling the annotated query than the database
+    spent running it."""
     qn = connection.ops.quote_name
 
     def table(model) -> str:
         return qn(model._meta.db_table)
 
-    def value(model, field: str, column: str) -> str:
+    def col(alias: str, model, name: str) -> str:
+        return f"{alias}.{qn(model._meta.get_field(name).column)}"
+
+    def key(alias: str, model) -> str:
+        return f"{alias}.{qn(model._meta.pk.column)}"
+
+    def lookup(model, name: str, row_key: str) -> str:
         return (
-            f"(SELECT v.{qn(model._meta.get_field(field).column)} FROM {table(model)} v "
-            f"WHERE v.{qn(model._meta.pk.column)} = p.{qn(column)})"
+            f"(SELECT {col('v', model, name)} FROM {table(model)} v "
+            f"WHERE {key('v', model)} = {row_key})"
         )
 
-    permit = Permit._meta
-    event = PermitEvent._meta
-    user_person = qn(User._meta.get_field("person").column)
-    columns = ", ".join(f"p.{qn(f.column)}" for f in permit.concrete_fields)
+    permit_id = key("p", Permit)
+    applicant = col("p", Permit, "applicant")
+    leader = col("p", Permit, "work_leader")
+    person = col("a", CrewAssignment, "person")
+    current_crew = (
+        f"FROM {table(CrewAssignment)} a WHERE {col('a', CrewAssignment, 'permit')} = {permit_id} "
+        f"AND {col('a', CrewAssignment, 'removed_at')} IS NULL"
+    )
+    schemes = annex().certificate_schemes
     extras = {
         "park_last_actor": (
-            f"(SELECT e.{qn(event.get_field('actor_label').column)} FROM {table(PermitEvent)} e "
-            f"WHERE e.{qn(event.get_field('permit').column)} = p.{qn(permit.pk.column)} "
-            f"AND e.{qn(event.get_field('actor_label').column)} <> '' "
-            f"ORDER BY e.{qn(event.get_field('at').column)} DESC, e.{qn(event.pk.column)} DESC "
+            f"(SELECT {col('e', PermitEvent, 'actor_label')} FROM {table(PermitEvent)} e "
+            f"WHERE {col('e', PermitEvent, 'permit')} = {permit_id} "
+            f"AND {col('e', PermitEvent, 'actor_label')} <> '' "
+            f"ORDER BY {col('e', PermitEvent, 'at')} DESC, {key('e', PermitEvent)} DESC "
             "LIMIT 1)"
         ),
-        "park_contractor": value(Contractor, "name", "contractor_id"),
-        "park_work_unit": value(Department, "name", "work_unit_id"),
-        "park_leader_name": value(Person, "name", "work_leader_id"),
-        "park_leader_phone": value(Person, "phone", "work_leader_id"),
-        "park_username": value(User, User.USERNAME_FIELD, "applicant_id"),
-        "park_first_name": value(User, "first_name", "applicant_id"),
-        "park_last_name": value(User, "last_name", "applicant_id"),
-        "park_person_id": value(User, "person", "applicant_id"),
-        "park_person_name": (
-            f"(SELECT n.{qn(Person._meta.get_field('name').column)} FROM {table(User)} v "
-            f"JOIN {table(Person)} n ON n.{qn(Person._meta.pk.column)} = v.{user_person} "
-            f"WHERE v.{qn(User._meta.pk.column)} = p.{qn(permit.get_field('applicant').column)})"
+        "park_contractor": lookup(Contractor, "name", col("p", Permit, "contractor")),
+        "park_work_unit": lookup(Department, "name", col("p", Permit, "work_unit")),
+        "park_leader_name": lookup(Person, "name", leader),
+        "park_leader_phone": lookup(Person, "phone", leader),
+        "park_username": lookup(User, User.USERNAME_FIELD, applicant),
+        "park_first_name": lookup(User, "first_name", applicant),
+        "park_last_name": lookup(User, "last_name", applicant),
+        "park_person_id": lookup(User, "person", applicant),
+        "park_person_name": lookup(Person, "name", lookup(User, "person", applicant)),
+        "park_group_name": lookup(Group, "name", "%s"),
+        # [role code, person id, name, phone], by assignment.
+        "park_crew_json": _json_rows(
+            [
+                lookup(CrewRole, "code", col("a", CrewAssignment, "role")),
+                person,
+                lookup(Person, "name", person),
+                lookup(Person, "phone", person),
+            ],
+            current_crew,
+            key("a", CrewAssignment),
         ),
-        "park_group_name": (
-            f"(SELECT g.{qn(Group._meta.get_field('name').column)} FROM {table(Group)} g "
-            f"WHERE g.{qn(Group._meta.pk.column)} = %s)"
+        # [person id, item name, number, valid from, valid until]: the workers' only, the ones
+        # the record reads.
+        "park_certificates_json": _json_rows(
+            [
+                col("c", Certificate, "person"),
+                lookup(CertificateItem, "name", col("c", Certificate, "item")),
+                col("c", Certificate, "number"),
+                col("c", Certificate, "valid_from"),
+                col("c", Certificate, "valid_until"),
+            ],
+            f"FROM {table(Certificate)} c WHERE {col('c', Certificate, 'scheme')} "
+            + _among(
+                f"SELECT {key('s', Scheme)} FROM {table(Scheme)} s "
+                f"WHERE {col('s', Scheme, 'code')} IN ({', '.join(['%s'] * len(schemes))})"
+            )
+            + f" AND {col('c', Certificate, 'state')} = %s AND {col('c', Certificate, 'person')} "
+            + _among(
+                f"SELECT {person} {current_crew} AND {col('a', CrewAssignment, 'role')} = "
+                f"(SELECT {key('r', CrewRole)} FROM {table(CrewRole)} r "
+                f"WHERE {col('r', CrewRole, 'code')} = %s)"
+            ),
+            f"{lookup(CertificateItem, 'code', col('c', Certificate, 'item'))}, "
+            f"{col('c', Certificate, 'number')}, {key('c', Certificate)}",
         ),
     }
+    constants = (*schemes, CertState.ACTIVE.value, "worker")
+    if gas:
+        # [gas, value as text (exact: never a JSON float), unit, taken at]: the latest round.
+        taken_at = col("t", GasTest, "taken_at")
+        extras["park_gas_json"] = _json_rows(
+            [
+                col("t", GasTest, "gas"),
+                f"CAST({col('t', GasTest, 'value')} AS text)",
+                col("t", GasTest, "unit"),
+                taken_at,
+            ],
+            f"FROM {table(GasTest)} t WHERE {col('t', GasTest, 'permit')} = {permit_id} "
+            f"AND {taken_at} = (SELECT MAX({col('u', GasTest, 'taken_at')}) "
+            f"FROM {table(GasTest)} u WHERE {col('u', GasTest, 'permit')} = {permit_id})",
+            f"{col('t', GasTest, 'gas')}, {key('t', GasTest)}",
+        )
+    columns = ", ".join(f"p.{qn(f.column)}" for f in Permit._meta.concrete_fields)
     selected = ", ".join(f"{sql} AS {qn(name)}" for name, sql in extras.items())
-    return (
-        f"SELECT {columns}, {selected} FROM {table(Permit)} p WHERE p.{qn(permit.pk.column)} = %s"
-    )
+    sql = f"SELECT {columns}, {selected} FROM {table(Permit)} p WHERE {permit_id} = %s"
+    return sql, constants
+
+
+def _instant(text: str) -> dt.datetime:
+    # PostgreSQL writes the offset; SQLite stores naive instants in the connection's zone (UTC).
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=connection.timezone)
+
+
+GAS_VALUE_QUANTUM = Decimal(1).scaleb(-GasTest._meta.get_field("value").decimal_places)
+
+
+def _crew_of(crew_json: str | None, certificates_json: str | None) -> list[_CrewMember]:
+    certificates: dict[int, list[_Certificate]] = {}
+    for person_id, item, number, valid_from, valid_until in json.loads(certificates_json or "[]"):
+        certificates.setdefault(person_id, []).append(
+            _Certificate(
+                _CertificateItem(item),
+                number,
+                dt.date.fromisoformat(valid_from),
+                dt.date.fromisoformat(valid_until),
+            )
+        )
+    return [
+        _CrewMember(_Role(role), _Person(name, phone, certificates.get(person_id, [])))
+        for role, person_id, name, phone in json.loads(crew_json or "[]")
+    ]
+
+
+def _gas_round(gas_json: str | None) -> list[_GasReading]:
+    # SQLite keeps a decimal as a number (0.200 reads back as 0.2): quantized as the field is.
+    return [
+        _GasReading(gas, Decimal(value).quantize(GAS_VALUE_QUANTUM), unit, _instant(taken_at))
+        for gas, value, unit, taken_at in json.loads(gas_json or "[]")
+    ]
 
 
 def _reread(permit: Permit) -> Permit | None:
     """Inside a service call: the permit's row read again without joins (a 12-table join costs
-    PostgreSQL ~2 ms of planning alone, the rest of the record ~0.3 ms). Its reference rows
-    (work type, level, site, area) are the ones the call already holds on `permit`, read in its
-    transaction under the permit's lock; the few names the record takes from the other
-    neighbours come as scalar subqueries of the same statement. Then the crew and
-    certificates (2 queries) and, for a work type with gas fields only, the gas tests (1).
+    PostgreSQL ~2 ms of planning alone, the rest of the record ~0.3 ms), in one statement. Its
+    reference rows (work type, level, site, area) are the ones the call already holds on
+    `permit`, read in its transaction under the permit's lock; the few names the record takes
+    from the other neighbours come as scalar subqueries of the same statement, and so, as JSON,
+    do the current crew, the workers' certificates and, for a work type with gas fields only,
+    the latest round of gas tests, built into the few plain objects the record reads (the ORM's
+    prefetches cost 3 more queries and ~3 ms of CPU).
 
     None (the caller reads everything) outside a service call, where what an instance holds may
     be older than the database, or when the instance does not hold those rows, or holds others
@@ -463,17 +625,15 @@ def _reread(permit: Permit) -> Permit | None:
     held = {name: cache[name] for name in HELD}
     site = held["site"]
     gas = held["work_type"] is not None and held["work_type"].code in annex().gas_work_types
-    prefetches = [_crew_prefetch(), _gas_prefetch()] if gas else [_crew_prefetch()]
-    # The crew only once the row is known to match what is held.
-    row = next(iter(Permit.objects.raw(_reread_sql(), [site.group_id, permit.pk])), None)
+    sql, constants = _reread_statement(gas)
+    row = next(iter(Permit.objects.raw(sql, [site.group_id, *constants, permit.pk])), None)
     if row is None or any(
         getattr(row, f"{name}_id") != (obj.pk if obj is not None else None)
         for name, obj in held.items()
     ):
         return None
-    prefetch_related_objects([row], *prefetches)
-    if not gas:
-        row.park_gas_tests = []
+    row.park_crew = _crew_of(row.park_crew_json, row.park_certificates_json)
+    row.park_gas_tests = _gas_round(row.park_gas_json) if gas else []
     fields = row._state.fields_cache
     fields.update(held)
     # The other neighbours as the record reads them (this instance is the record's alone).
