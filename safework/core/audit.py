@@ -28,6 +28,7 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from safework.core import inserts
 from safework.core.models import AuditRecord
 
 GENESIS = "0" * 64
@@ -200,7 +201,8 @@ def deferred():
     """Within the block (one service call, inside its transaction), `record` and `record_many`
     collect their entries, and the block's end appends them to the chain in one write (the lock
     taken and the head read once), still the transaction's last write; nothing is written when
-    the block raises. A block inside another is part of the outer one."""
+    the block raises. A block inside another is part of the outer one. The records are written
+    without returning their ids (nobody holds them)."""
     if _deferred.get() is not None:
         yield
         return
@@ -210,7 +212,7 @@ def deferred():
         yield
     finally:
         _deferred.reset(token)
-    record_many(entries)
+    _insert(_chain(entries))
 
 
 def record_many(entries: Iterable[Entry]) -> list[AuditRecord]:
@@ -220,43 +222,16 @@ def record_many(entries: Iterable[Entry]) -> list[AuditRecord]:
     if pending is not None:
         pending.extend(entries)
         return []
-    widths = {name: AuditRecord._meta.get_field(name).max_length for name in _TEXT_COLUMNS}
-    entries = [_fit(e, widths) for e in entries]
-    if not entries:
-        return []
-    seq, prev = _lock_chain_and_read_head()
-    now = timezone.now()
-    rows = []
-    for e in entries:
-        seq += 1
-        at = (e.at or now).astimezone(dt.UTC)
-        payload = _payload(seq, e, at)
-        digest = compute_hash(prev, payload)
-        rows.append(
-            AuditRecord(
-                seq=seq,
-                at=at,
-                actor_id=e.actor_id,
-                actor_label=e.actor_label,
-                action=e.action,
-                object_type=e.object_type,
-                object_id=e.object_id,
-                object_label=e.object_label,
-                client_addr=e.client_addr,
-                payload=payload,
-                prev_hash=prev,
-                hash=digest,
-            )
-        )
-        prev = digest
+    values = _chain(entries)
+    rows = [AuditRecord(**dict(zip(_INSERT_COLUMNS, row, strict=True))) for row in values]
     if len(rows) < BULK_INSERT_FROM:
         return AuditRecord.objects.bulk_create(rows)
-    _insert_rows(rows)
+    _insert(values)
     return rows
 
 
-# From this many records on (imports, seeds) the rows are written with one prepared INSERT run
-# for all of them, skipping bulk_create's per-object work; their objects then carry no pk.
+# From this many records on (imports, seeds) the rows are written without the ORM's per-object
+# work (`_insert`); their objects then carry no pk.
 BULK_INSERT_FROM = 500
 _INSERT_COLUMNS = (
     "seq",
@@ -274,20 +249,49 @@ _INSERT_COLUMNS = (
 )
 
 
-def _insert_rows(rows: list[AuditRecord]) -> None:
-    table = connection.ops.quote_name(AuditRecord._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in _INSERT_COLUMNS)
-    marks = ", ".join(["%s"] * len(_INSERT_COLUMNS))
-    at_field = AuditRecord._meta.get_field("at")
-    params = [
-        tuple(
-            at_field.get_db_prep_value(r.at, connection) if c == "at" else getattr(r, c)
-            for c in _INSERT_COLUMNS
+def _chain(entries: Iterable[Entry]) -> list[tuple]:
+    """The entries as chained records (values in `_INSERT_COLUMNS` order), after the current
+    head, which they lock; none (and no lock) for no entries."""
+    widths = {name: AuditRecord._meta.get_field(name).max_length for name in _TEXT_COLUMNS}
+    entries = [_fit(e, widths) for e in entries]
+    if not entries:
+        return []
+    seq, prev = _lock_chain_and_read_head()
+    now = timezone.now()
+    rows = []
+    for e in entries:
+        seq += 1
+        at = (e.at or now).astimezone(dt.UTC)
+        payload = _payload(seq, e, at)
+        digest = compute_hash(prev, payload)
+        rows.append(
+            (
+                seq,
+                at,
+                e.actor_id,
+                e.actor_label,
+                e.action,
+                e.object_type,
+                e.object_id,
+                e.object_label,
+                e.client_addr,
+                payload,
+                prev,
+                digest,
+            )
         )
-        for r in rows
-    ]
-    with connection.cursor() as cur:
-        cur.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params)
+        prev = digest
+    return rows
+
+
+def _insert(values: list[tuple]) -> None:
+    """Write chained records. Only `at` needs adapting as the ORM would: the other values are
+    already what their columns store (str, int, None: the payload is text, hashed as stored)."""
+    if not values:
+        return
+    adapt_at = AuditRecord._meta.get_field("at").get_db_prep_save
+    rows = [(seq, adapt_at(at, connection), *rest) for seq, at, *rest in values]
+    inserts.insert(AuditRecord._meta.db_table, _INSERT_COLUMNS, rows)
 
 
 def record(

@@ -375,3 +375,60 @@ def test_a_deferred_block_that_raises_appends_nothing():
         audit.record(action="test.lost", target=("x", "1", "一"))
         raise ValueError
     assert AuditRecord.objects.count() == before
+
+
+def stored(seqs):
+    """The rows of `seqs` as the database holds them (no ORM conversion), by seq."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT seq, at, actor_id, actor_label, action, object_type, object_id, object_label,"
+            " client_addr, payload FROM core_auditrecord WHERE seq IN (%s, %s) ORDER BY seq",
+            list(seqs),
+        )
+        return cur.fetchall()
+
+
+def test_a_deferred_blocks_end_stores_what_the_orm_stores_for_the_same_entries():
+    """The block's end writes its records with its own INSERT; `record_many` outside a block
+    writes them through the ORM. Same entries, same stored values (but for the chain links)."""
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    entries = [
+        audit.entry(
+            action="permit.signed",
+            target=("permits.permit", "7", "动火作业 一级 DH20260309-001"),
+            actor="张三",
+            before={"status": "in_approval"},
+            after={"steps": [{"role": "安全", "at": None, "n": 2}], "ok": True, "x": {"y": 1.5}},
+            at=dt.datetime(2026, 3, 9, 8, 0, 0, 123456, tzinfo=shanghai),  # 00:00 UTC
+            client_addr="10.0.0.1",
+        ),
+        audit.entry(
+            action="permit.routed",
+            target=("permits.permit", "7", "二"),
+            actor=None,
+            at=dt.datetime(2026, 3, 9, 23, 59, 59, tzinfo=dt.UTC),
+        ),
+    ]
+    with transaction.atomic():
+        with audit.deferred():
+            audit.record_many(entries)
+        by_orm = audit.record_many(entries)
+    assert [r.pk is not None for r in by_orm] == [True, True]  # outside a block: with their ids
+    rows = list(AuditRecord.objects.order_by("seq"))
+    deferred_rows, orm_rows = rows[:2], rows[2:]
+    assert [r.seq for r in orm_rows] == [r.seq for r in by_orm] == [3, 4]
+    for mine, theirs in zip(deferred_rows, orm_rows, strict=True):
+        mine_payload, theirs_payload = json.loads(mine.payload), json.loads(theirs.payload)
+        assert mine_payload.pop("seq") == mine.seq and theirs_payload.pop("seq") == theirs.seq
+        assert mine_payload == theirs_payload
+        for name in ("at", "actor_id", "actor_label", "action", "object_type", "object_id"):
+            assert getattr(mine, name) == getattr(theirs, name), name
+        assert (mine.object_label, mine.client_addr) == (theirs.object_label, theirs.client_addr)
+    first = deferred_rows[0]
+    assert first.at == dt.datetime(2026, 3, 9, 0, 0, 0, 123456, tzinfo=dt.UTC)
+    assert first.object_label == "动火作业 一级 DH20260309-001" and first.actor_label == "张三"
+    assert json.loads(first.payload)["after"]["steps"] == [{"role": "安全", "at": None, "n": 2}]
+    # The columns as stored, not only as the ORM reads them back.
+    raw_mine, raw_theirs = stored([1, 2]), stored([3, 4])
+    assert [r[1:9] for r in raw_mine] == [r[1:9] for r in raw_theirs]
+    assert audit.verify_chain().ok
