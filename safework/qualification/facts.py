@@ -213,14 +213,21 @@ def _statements(vendor: str, alias: str) -> tuple[str, ...]:
     )
 
 
-def _several_at_once(cursor) -> bool:
-    """Whether the cursor sends a statement list in one round trip: psycopg 3 with client-side
-    binding (Django's default); server-side binding takes one statement at a time."""
+def _list_cursor():
+    """A cursor that sends a statement list in one round trip: on PostgreSQL a client-side
+    binding cursor (psycopg 3's ClientCursor: the simple query protocol), even where the
+    connection binds on the server (settings: prepared statements take one statement at a
+    time); wrapped as Django wraps its own, so query logging and execute wrappers see it. None
+    elsewhere."""
     if connection.vendor != "postgresql":
-        return False
+        return None
     import psycopg
 
-    return isinstance(getattr(cursor, "cursor", None), psycopg.ClientCursor)
+    connection.ensure_connection()
+    raw = psycopg.ClientCursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(raw)
+    return connection.make_cursor(raw)
 
 
 def read_rows(ids: Sequence[int], until: dt.date) -> list[list[tuple]]:
@@ -238,13 +245,15 @@ def read_rows(ids: Sequence[int], until: dt.date) -> list[list[tuple]]:
     statements = [
         sql.format_map(values) for sql in _statements(connection.vendor, connection.alias)
     ]
-    with connection.cursor() as cursor:
-        if _several_at_once(cursor):
+    listing = _list_cursor()
+    if listing is not None:
+        with listing as cursor:
             cursor.execute(";\n".join(statements))
             results = [cursor.fetchall()]
             while cursor.nextset():
                 results.append(cursor.fetchall())
             return results
+    with connection.cursor() as cursor:
         results = []
         for sql in statements:
             cursor.execute(sql)

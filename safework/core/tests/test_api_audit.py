@@ -8,6 +8,7 @@ from safework.accounts.models import Role
 from safework.accounts.tests.world import API, client_for, world_fixture
 from safework.core import audit
 from safework.core.models import AuditRecord
+from safework.core.tests.tamper import append_only_off
 
 api_world = world_fixture()
 
@@ -112,17 +113,8 @@ def test_verify_reports_ok_and_names_a_tampered_record(api_world, db):
 
 def _tamper(sql):
     """An attacker with database access (on PostgreSQL with the rights to disable a trigger)."""
-    if connection.vendor == "postgresql":
-        import pgtrigger
-
-        with (
-            pgtrigger.ignore("core.AuditRecord:audit_append_only"),
-            connection.cursor() as cur,
-        ):
-            cur.execute(sql)
-    else:
-        with connection.cursor() as cur:
-            cur.execute(sql)
+    with append_only_off(), connection.cursor() as cur:
+        cur.execute(sql)
 
 
 def test_verify_and_list_are_audit_readers_only(api_world, db):

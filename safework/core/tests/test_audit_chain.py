@@ -9,13 +9,13 @@ import hmac
 import json
 from contextlib import contextmanager
 
-import pgtrigger
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import translation
 
 from safework.core import audit
 from safework.core.models import AuditRecord, Setting
+from safework.core.tests.tamper import append_only_off
 
 
 @pytest.fixture(autouse=True)
@@ -55,10 +55,7 @@ def chain():
 @contextmanager
 def attacker():
     """Raw database access. On PostgreSQL, with the rights to switch the append-only trigger off."""
-    if connection.vendor == "postgresql":
-        with pgtrigger.ignore("core.AuditRecord:audit_append_only"):
-            yield connection.cursor()
-    else:
+    with append_only_off():
         yield connection.cursor()
 
 
