@@ -115,41 +115,20 @@ LOCKED_WITH = ("work_type", "level", "site", "area")
 
 
 @dataclass(frozen=True)
-class _Part:
-    """One model's columns in the lock's row: where they are, their attnames, the converters the
-    ORM would apply to them (JSON; dates, decimals and booleans on SQLite), and the permit's
-    foreign key that holds the instance (None for the permit itself)."""
+class _Columns:
+    """A model's columns as a hand-written SELECT names them (`sql`, under a table alias), and
+    how a row's slice of them becomes an instance: their attnames, where the primary key is, and
+    the converters the ORM would apply (JSON; dates, decimals and booleans on SQLite)."""
 
     model: type
-    start: int
+    sql: str
     attnames: tuple[str, ...]
     pk_index: int
     converters: tuple
-    relation: object = None
 
-    def instance(self, row, alias: str):
-        values = list(row[self.start : self.start + len(self.attnames)])
-        if values[self.pk_index] is None:  # an outer join found no row
-            return None
-        for i, funcs, col in self.converters:
-            for convert in funcs:
-                values[i] = convert(values[i], col, connection)
-        return self.model.from_db(alias, self.attnames, values)
-
-
-@functools.cache
-def _lock_statement(vendor: str) -> tuple[str, str, tuple[_Part, ...]]:
-    """The SELECT of `_lock` as its column list and the rest (parameter: the permit's id; the
-    permit's table goes by its own name, as in the ORM's queries, so that an annotation compiled
-    against `Permit.objects` refers to it), and how its row is cut into instances. Written once
-    per backend (its quoting, locking and converters) from the models' metadata: the ORM spent
-    ten times the database's time compiling this select_related query on every action."""
-    ops, features = connection.ops, connection.features
-    qn = ops.quote_name
-    permit_table = qn(Permit._meta.db_table)
-    parts, columns, joins = [], [], []
-
-    def add(model, table: str, relation=None) -> None:
+    @classmethod
+    def of(cls, model, table: str) -> _Columns:
+        ops = connection.ops
         fields = model._meta.concrete_fields
         converters = []
         for i, f in enumerate(fields):
@@ -157,13 +136,49 @@ def _lock_statement(vendor: str) -> tuple[str, str, tuple[_Part, ...]]:
             funcs = ops.get_db_converters(col) + col.get_db_converters(connection)
             if funcs:
                 converters.append((i, tuple(funcs), col))
-        start = len(columns)
-        columns.extend(f"{table}.{qn(f.column)}" for f in fields)
-        attnames = tuple(f.attname for f in fields)
-        pk_index = fields.index(model._meta.pk)
-        parts.append(_Part(model, start, attnames, pk_index, tuple(converters), relation))
+        return cls(
+            model,
+            ", ".join(f"{table}.{ops.quote_name(f.column)}" for f in fields),
+            tuple(f.attname for f in fields),
+            fields.index(model._meta.pk),
+            tuple(converters),
+        )
 
-    add(Permit, permit_table)
+    def instance(self, values, alias: str):
+        """The instance of these column values, as the ORM's `from_db` makes it; None for the
+        NULLs of an outer join that found no row."""
+        if values[self.pk_index] is None:
+            return None
+        values = list(values)
+        for i, funcs, col in self.converters:
+            for convert in funcs:
+                values[i] = convert(values[i], col, connection)
+        return self.model.from_db(alias, self.attnames, values)
+
+
+def _order_by(model, table: str) -> list[str]:
+    """The model's default ordering (`Meta.ordering`, field names) as ORDER BY terms."""
+    qn = connection.ops.quote_name
+    terms = []
+    for name in model._meta.ordering:
+        field = model._meta.get_field(name.removeprefix("-"))
+        terms.append(f"{table}.{qn(field.column)}{' DESC' if name.startswith('-') else ''}")
+    return terms
+
+
+@functools.cache
+def _lock_statement(vendor: str) -> tuple[str, str, _Columns, tuple]:
+    """The SELECT of `_lock` as its column list and the rest (parameter: the permit's id; the
+    permit's table goes by its own name, as in the ORM's queries, so that an annotation compiled
+    against `Permit.objects` refers to it), the permit's columns (first in the row), and where
+    each related row's columns start, with the permit's foreign key that holds it. Written once
+    per backend
+    (its quoting, locking and converters) from the models' metadata: the ORM spent ten times the
+    database's time compiling this select_related query on every action."""
+    qn, features = connection.ops.quote_name, connection.features
+    permit_table = qn(Permit._meta.db_table)
+    permit = _Columns.of(Permit, permit_table)
+    start, related, joins = len(permit.attnames), [], []
     for name in LOCKED_WITH:
         fk = Permit._meta.get_field(name)
         table = qn(f"lock_{name}")
@@ -172,7 +187,9 @@ def _lock_statement(vendor: str) -> tuple[str, str, tuple[_Part, ...]]:
             f"{join} {qn(fk.related_model._meta.db_table)} {table} "
             f"ON {table}.{qn(fk.target_field.column)} = {permit_table}.{qn(fk.column)}"
         )
-        add(fk.related_model, table, fk)
+        columns = _Columns.of(fk.related_model, table)
+        related.append((start, columns, fk))
+        start += len(columns.attnames)
     rest = (
         f"FROM {permit_table} {' '.join(joins)} "
         f"WHERE {permit_table}.{qn(Permit._meta.pk.column)} = %s"
@@ -183,7 +200,8 @@ def _lock_statement(vendor: str) -> tuple[str, str, tuple[_Part, ...]]:
         rest += " FOR UPDATE"
         if features.has_select_for_update_of:
             rest += f" OF {permit_table}"
-    return f"SELECT {', '.join(columns)}", rest, tuple(parts)
+    select = ", ".join([permit.sql, *(columns.sql for _start, columns, _fk in related)])
+    return f"SELECT {select}", rest, permit, tuple(related)
 
 
 def _annotations(annotations: Mapping) -> tuple[str, list, list]:
@@ -213,16 +231,19 @@ def _lock(permit: Permit | int, **annotations) -> Permit:
         raise TransactionManagementError(
             "select_for_update cannot be used outside of a transaction."
         )
-    select, rest, parts = _lock_statement(connection.vendor)
+    select, rest, permit_columns, related = _lock_statement(connection.vendor)
     extra, params, converters = _annotations(annotations) if annotations else ("", [], ())
     with connection.cursor() as cursor:
         cursor.execute(f"{select}{extra} {rest}", [*params, Permit._meta.pk.get_prep_value(pk)])
         row = cursor.fetchone()
     if row is None:
         raise Permit.DoesNotExist("Permit matching query does not exist.")
-    locked, *related = (part.instance(row, connection.alias) for part in parts)
-    for part, obj in zip(parts[1:], related, strict=True):
-        part.relation.set_cached_value(locked, obj)
+    alias = connection.alias
+    locked = permit_columns.instance(row[: len(permit_columns.attnames)], alias)
+    for start, columns, fk in related:
+        fk.set_cached_value(
+            locked, columns.instance(row[start : start + len(columns.attnames)], alias)
+        )
     annotated = row[len(row) - len(converters) :]
     for (name, funcs, expression), value in zip(converters, annotated, strict=True):
         for convert in funcs:
@@ -929,15 +950,74 @@ def _approver_of(permit: Permit, step: ApprovalStep, by, at) -> tuple[str, objec
     return role, on_behalf
 
 
+def _keep(obj, name: str, related: list) -> None:
+    """Leave `related` on `obj` as Django's prefetch of its relation `name` would
+    (`obj.<name>.all()` then reads nothing; `refresh_from_db` drops it)."""
+    qs = getattr(obj, name).all()
+    qs._result_cache, qs._prefetch_done = list(related), True
+    obj.__dict__.setdefault("_prefetched_objects_cache", {})[name] = qs
+
+
 def _keep_steps(permit: Permit, steps: list[ApprovalStep]) -> None:
-    """Leave on the permit a service returns every step of it as the service left them, as
-    Django's prefetch of `steps` would (`permit.steps.all()`; `refresh_from_db` drops it), so
-    that `current_step` of that permit needs no read."""
-    qs = permit.steps.all()
-    qs._result_cache, qs._prefetch_done = list(steps), True
-    if not hasattr(permit, "_prefetched_objects_cache"):
-        permit._prefetched_objects_cache = {}
-    permit._prefetched_objects_cache["steps"] = qs
+    """Leave on the permit a service returns every step of it as the service left them, so that
+    `current_step` of that permit needs no read."""
+    _keep(permit, "steps", steps)
+
+
+@functools.cache
+def _steps_statement(vendor: str) -> tuple[str, _Columns, _Columns]:
+    """Every step of a permit in their order and, beside each pending one, its signatures in
+    theirs (parameters: the pending status, the permit's id); a step without any, or not
+    pending, comes once with NULLs (outer join). Written once per backend, as
+    `_lock_statement`."""
+    qn = connection.ops.quote_name
+    step_table, signature_table = qn("step"), qn("signature")
+    step = _Columns.of(ApprovalStep, step_table)
+    signature = _Columns.of(Signature, signature_table)
+    step_field, signature_field = ApprovalStep._meta.get_field, Signature._meta.get_field
+    on = (
+        f"{signature_table}.{qn(signature_field('step').column)} = "
+        f"{step_table}.{qn(ApprovalStep._meta.pk.column)} "
+        f"AND {step_table}.{qn(step_field('status').column)} = %s"
+    )
+    order = ", ".join(
+        [*_order_by(ApprovalStep, step_table), *_order_by(Signature, signature_table)]
+    )
+    sql = (
+        f"SELECT {step.sql}, {signature.sql} FROM {qn(ApprovalStep._meta.db_table)} {step_table} "
+        f"LEFT OUTER JOIN {qn(Signature._meta.db_table)} {signature_table} ON {on} "
+        f"WHERE {step_table}.{qn(step_field('permit').column)} = %s ORDER BY {order}"
+    )
+    return sql, step, signature
+
+
+def _steps_with_signatures(permit: Permit) -> list[ApprovalStep]:
+    """Every step of `permit` as `permit.steps.all()` reads them (in (round, order), each holding
+    `permit`), each pending one with its signatures as `prefetch_related("signatures")` leaves
+    them: one statement where the ORM's two cost six times the database's time to compile."""
+    sql, step_columns, signature_columns = _steps_statement(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [str(StepStatus.PENDING), permit.pk])
+        rows = cursor.fetchall()
+    alias, width = connection.alias, len(step_columns.attnames)
+    of_permit, of_step = ApprovalStep._meta.get_field("permit"), Signature._meta.get_field("step")
+    steps: dict[int, ApprovalStep] = {}
+    signed: dict[int, list[Signature]] = {}
+    for row in rows:
+        step_id = row[step_columns.pk_index]
+        step = steps.get(step_id)
+        if step is None:
+            step = steps[step_id] = step_columns.instance(row[:width], alias)
+            of_permit.set_cached_value(step, permit)
+            if step.status == StepStatus.PENDING:
+                signed[step_id] = []
+        signature = signature_columns.instance(row[width:], alias)
+        if signature is not None:
+            of_step.set_cached_value(signature, step)
+            signed[step_id].append(signature)
+    for step_id, signatures in signed.items():
+        _keep(steps[step_id], "signatures", signatures)
+    return list(steps.values())
 
 
 def current_step(permit: Permit, stage: str | None = None) -> ApprovalStep | None:
@@ -962,8 +1042,9 @@ def approve(
     step's role at this site, one's own permit, already signed, off site (alarm 30)."""
     permit = _lock(permit)
     _not_expired(permit, at)
-    # Every step of the permit, read once under its lock: the pending one, and the next to open.
-    steps = sorted(permit.steps.all(), key=_by_place)
+    # Every step of the permit, read once under its lock: the pending one (with its signatures:
+    # who signed, who may sign), and the next to open.
+    steps = _steps_with_signatures(permit)
     step = min((s for s in steps if s.status == StepStatus.PENDING), key=_by_place, default=None)
     if (
         step is None
@@ -973,7 +1054,6 @@ def approve(
         raise Refused(
             [Reason("step.none", _("No step of this permit is waiting for a signature."))]
         )
-    prefetch_related_objects([step], "signatures")  # read once: who signed, who may sign
     role, on_behalf = _approver_of(permit, step, by, at)
     pos = Position.of(position)
     on_site, refusal = gates.position_reason(

@@ -1,7 +1,9 @@
-"""`services._lock` (issue 14, permit lifecycle speed): its statement, written once rather than
-compiled by the ORM, gives the permit and the rows every action reads with it exactly as the
-ORM's select_related read does, with no further query; an optional reference left empty comes
-back as None; a missing permit is refused as `get` refuses it; annotations ride along."""
+"""The lock and the steps an action reads, in statements written once rather than compiled by the
+ORM (issue 14, permit lifecycle speed). `services._lock` gives the permit and the rows every
+action reads with it exactly as the ORM's select_related read does, with no further query; an
+optional reference left empty comes back as None; a missing permit is refused as `get` refuses
+it; annotations ride along. `approve` reads every step with the pending one's signatures in one
+statement, as the ORM's reads found them: a countersigned step counts each role once."""
 
 import datetime as dt
 
@@ -10,9 +12,10 @@ import time_machine
 from django.core.exceptions import FieldError
 from django.db.models import Exists, F, OuterRef
 
+from safework.core.refusals import Refused
 from safework.permits import services
-from safework.permits.models import CrewAssignment, Permit
-from safework.permits.tests.world import D, at, build_world, create
+from safework.permits.models import ApprovalStep, CrewAssignment, Permit, Signature
+from safework.permits.tests.world import ON_SITE, D, at, build_world, create
 from safework.qualification import engine as qualification
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +98,47 @@ def test_an_annotation_that_would_join_another_table_is_refused(w):
     permit = create(w)
     with pytest.raises(FieldError):
         services._lock(permit.pk, type_name=F("work_type__name"))
+
+
+def _submitted_with_a_countersigned_first_step(w) -> Permit:
+    permit = services.submit(create(w), w.user("applicant"), at=at(D - dt.timedelta(days=1), 10))
+    first = services.current_step(permit)
+    ApprovalStep.objects.filter(pk=first.pk).update(roles=["workshop_head", "safety_head"])
+    return Permit.objects.get(pk=permit.pk)
+
+
+def test_the_steps_come_with_the_pending_ones_signatures_as_the_orm_reads_them(
+    w, django_assert_num_queries
+):
+    permit = _submitted_with_a_countersigned_first_step(w)
+    when = at(D - dt.timedelta(days=1), 11)
+    services.approve(permit, w.user("workshop"), at=when, position=ON_SITE)
+    with django_assert_num_queries(1):
+        steps = services._steps_with_signatures(permit)
+    read = list(Permit.objects.get(pk=permit.pk).steps.prefetch_related("signatures"))
+    assert [_values(s) for s in steps] == [_values(s) for s in read]
+    assert len(steps) >= 2 and steps[0].status == "pending"
+    with django_assert_num_queries(0):
+        signed = list(steps[0].signatures.all())
+        assert all(s.permit is permit for s in steps)
+        assert all(s.step is steps[0] for s in signed)
+    assert [_values(s) for s in signed] == [_values(s) for s in read[0].signatures.all()]
+    assert [(s.role, s.action) for s in signed] == [("workshop_head", "approve")]
+    # A step that is not pending carries no signatures: reading them is a query, as before.
+    assert "_prefetched_objects_cache" not in steps[1].__dict__
+
+
+def test_a_countersigned_step_waits_for_each_role_once(w):
+    permit = _submitted_with_a_countersigned_first_step(w)
+    first = services.current_step(permit)
+    when = at(D - dt.timedelta(days=1), 11)
+    permit = services.approve(permit, w.user("workshop"), at=when, position=ON_SITE)
+    assert services.current_step(permit).pk == first.pk
+    with pytest.raises(Refused) as exc:  # the workshop head's part is signed
+        services.approve(permit, w.user("workshop"), at=when, position=ON_SITE)
+    assert {r.code for r in exc.value.reasons} == {"sign.not_approver"}
+    permit = services.approve(permit, w.user("safety_head"), at=when, position=ON_SITE)
+    assert ApprovalStep.objects.get(pk=first.pk).status == "approved"
+    assert services.current_step(permit).pk != first.pk
+    roles = Signature.objects.filter(step=first).values_list("role", flat=True)
+    assert sorted(roles) == ["safety_head", "workshop_head"]
