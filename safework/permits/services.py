@@ -168,50 +168,37 @@ def _order_by(model, table: str) -> list[str]:
 
 @dataclass(frozen=True)
 class _LockStatement:
-    """The statement of `_lock`: "SELECT <the permit's columns>" (annotations go after it), and
-    the rest, with the permit's id as its parameter `ids` times; the permit's table goes by its
-    own name, as in the ORM's queries, so that an annotation compiled against `Permit.objects`
-    refers to it. `related`: each row read with the permit, the permit's foreign key to it and
-    where its columns start in the permit's row, or None when it comes as its own result (a
-    statement list)."""
+    """The statement of `_lock`: "SELECT <the permit's and its rows' columns>" (annotations go
+    after it), and the rest, with the permit's id as its parameter; the permit's table goes by
+    its own name, as in the ORM's queries, so that an annotation compiled against
+    `Permit.objects` refers to it. `related`: each row read with the permit, the permit's
+    foreign key to it and where its columns start in the row."""
 
     select: str
     rest: str
-    ids: int
     permit: _Columns
-    related: tuple[tuple[object, _Columns, int | None], ...]
+    related: tuple[tuple[object, _Columns, int], ...]
 
 
 @functools.cache
-def _lock_statement(vendor: str, several: bool) -> _LockStatement:
+def _lock_statement(vendor: str) -> _LockStatement:
     """Written once per backend (its quoting, locking and converters) from the models' metadata:
     the ORM spent ten times the database's time compiling its select_related query on every
-    action. `several`: the cursor sends a statement list in one round trip (psycopg with
-    client-side binding); the related rows are then read by primary key in statements of their
-    own after the permit's, which PostgreSQL plans and runs in half the time of the five-table
-    join (0.3 against 0.55 ms). Otherwise (SQLite) one statement joins them."""
+    action. On PostgreSQL the statement is prepared on its second run (settings), so the
+    five-table join is planned once per connection."""
     qn, features = connection.ops.quote_name, connection.features
     permit_table = qn(Permit._meta.db_table)
     permit_pk = f"{permit_table}.{qn(Permit._meta.pk.column)}"
     permit = _Columns.of(Permit, permit_table)
-    start, related, joins, statements = len(permit.attnames), [], [], []
+    start, related, joins = len(permit.attnames), [], []
     for name in LOCKED_WITH:
         fk = Permit._meta.get_field(name)
         table = qn(f"lock_{name}")
         columns = _Columns.of(fk.related_model, table)
-        target = f"{table}.{qn(fk.target_field.column)}"
-        if several:
-            statements.append(
-                f"SELECT {columns.sql} FROM {qn(fk.related_model._meta.db_table)} {table} "
-                f"WHERE {target} = (SELECT {permit_table}.{qn(fk.column)} FROM {permit_table} "
-                f"WHERE {permit_pk} = %s)"
-            )
-            related.append((fk, columns, None))
-            continue
         join = "LEFT OUTER JOIN" if fk.null else "INNER JOIN"
         joins.append(
             f"{join} {qn(fk.related_model._meta.db_table)} {table} "
-            f"ON {target} = {permit_table}.{qn(fk.column)}"
+            f"ON {table}.{qn(fk.target_field.column)} = {permit_table}.{qn(fk.column)}"
         )
         related.append((fk, columns, start))
         start += len(columns.attnames)
@@ -222,24 +209,8 @@ def _lock_statement(vendor: str, several: bool) -> _LockStatement:
         rest += " FOR UPDATE"
         if features.has_select_for_update_of:
             rest += f" OF {permit_table}"
-    select = ", ".join([permit.sql, *(c.sql for _fk, c, at in related if at is not None)])
-    return _LockStatement(
-        f"SELECT {select}",
-        ";\n".join([rest, *statements]),
-        1 + len(statements),
-        permit,
-        tuple(related),
-    )
-
-
-def _several_at_once(cursor) -> bool:
-    """Whether the cursor sends a statement list in one round trip: psycopg 3 with client-side
-    binding (Django's default); server-side binding takes one statement at a time."""
-    if connection.vendor != "postgresql":
-        return False
-    import psycopg
-
-    return isinstance(getattr(cursor, "cursor", None), psycopg.ClientCursor)
+    select = ", ".join([permit.sql, *(c.sql for _fk, c, _at in related)])
+    return _LockStatement(f"SELECT {select}", rest, permit, tuple(related))
 
 
 def _annotations(annotations: Mapping) -> tuple[str, list, list]:
@@ -270,22 +241,16 @@ def _lock(permit: Permit | int, **annotations) -> Permit:
             "select_for_update cannot be used outside of a transaction."
         )
     extra, params, converters = _annotations(annotations) if annotations else ("", [], ())
+    statement = _lock_statement(connection.vendor)
     with connection.cursor() as cursor:
-        several = _several_at_once(cursor)
-        statement = _lock_statement(connection.vendor, several)
-        cursor.execute(
-            f"{statement.select}{extra} {statement.rest}", [*params, *[pk] * statement.ids]
-        )
+        cursor.execute(f"{statement.select}{extra} {statement.rest}", [*params, pk])
         row = cursor.fetchone()
-        results = []
-        while several and cursor.nextset():
-            results.append(cursor.fetchone())
     if row is None:
         raise Permit.DoesNotExist("Permit matching query does not exist.")
-    alias, results = connection.alias, iter(results)
+    alias = connection.alias
     locked = statement.permit.instance(row[: len(statement.permit.attnames)], alias)
     for fk, columns, start in statement.related:
-        values = next(results) if start is None else row[start : start + len(columns.attnames)]
+        values = row[start : start + len(columns.attnames)]
         fk.set_cached_value(locked, columns.instance(values, alias))
     annotated = row[len(row) - len(converters) :]
     for (name, funcs, expression), value in zip(converters, annotated, strict=True):
