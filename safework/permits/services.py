@@ -1106,11 +1106,11 @@ def approve(
             events.permit_event(permit, "approved", at=at, by=by)
             if nxt is None:
                 _activate_next(permit, at=at, steps=steps, unsaved=opened)
-        # The signed step and the one opened, in one statement.
-        if opened:
-            ApprovalStep.objects.bulk_update([step, *opened], sorted({*_DECIDED, *_OPENED}))
-        else:
-            step.save(update_fields=_DECIDED)
+        # Row by row: bulk_update's CASE statement costs the ORM more to build (~1.3 ms) than
+        # the database a second round trip.
+        step.save(update_fields=_DECIDED)
+        for opened_step in opened:
+            opened_step.save(update_fields=_OPENED)
     _keep_steps(permit, steps)
     audit.record(
         action="permit.signed",
@@ -1315,12 +1315,19 @@ def _confirm(permit: Permit, rows, by, *, at: dt.datetime) -> list[MeasureItem]:
         if photo is not None:
             item.photo = photo
         items.append(item)
-    # One UPDATE for the whole checklist, the photo column only when a photo came with it (a
-    # measure confirmed again without one keeps its earlier photo).
-    fields = ["involved", "confirmed_by", "confirmed_at"]
-    if any(photo is not None for _m, _i, photo in rows):
-        fields.append("photo")
-    MeasureItem.objects.bulk_update(list({i.pk: i for i in items}.values()), fields)
+    # One UPDATE per distinct outcome (a whole checklist signed at once: one or two), the
+    # photo column only for a measure that came with one (confirmed again without one, it
+    # keeps its earlier photo). Cheaper than bulk_update's CASE per row and column.
+    with_photo = {m for m, _i, photo in rows if photo is not None}
+    outcomes: dict[tuple, list[int]] = {}
+    for item in {i.pk: i for i in items}.values():
+        photo = (item.photo,) if item.pk in with_photo else ()
+        outcomes.setdefault((item.involved, *photo), []).append(item.pk)
+    for (involved, *photo), pks in outcomes.items():
+        values = {"involved": involved, "confirmed_by": by, "confirmed_at": at}
+        if photo:
+            values["photo"] = photo[0]
+        MeasureItem.objects.filter(pk__in=pks).update(**values)
     confirmed = [{"measure": i.text[:200], "involved": i.involved} for i in items]
     events.permit_event(permit, "measure.confirmed", at=at, by=by, measures=confirmed)
     audit.record(
