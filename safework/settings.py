@@ -127,8 +127,14 @@ elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # Server-side parameters and prepared statements: a statement run a second time on a
     # connection skips PostgreSQL's parse and plan (a permit's lifecycle: 170 -> 137 ms, see
     # bench/permits_bench.py). Behind a transaction-pooling PgBouncer, set
-    # SAFEWORK_PG_PREPARE_THRESHOLD= (empty: never prepare).
+    # SAFEWORK_PG_PREPARE_THRESHOLD= (empty: never prepare). Such a cursor runs one statement
+    # per call: a statement list needs a client-side cursor (qualification.facts), and
+    # pgtrigger.ignore (which prefixes every query with a statement) does not work.
     _prepare = env.str("SAFEWORK_PG_PREPARE_THRESHOLD", default="1").strip()
+    if _prepare and not _prepare.isdigit():
+        raise environ.ImproperlyConfigured(
+            f"SAFEWORK_PG_PREPARE_THRESHOLD={_prepare!r}: a whole number, or empty (never prepare)"
+        )
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=int(_prepare) if _prepare else None
     )
