@@ -30,6 +30,7 @@ from safework.accounts.scope import roles_of
 from safework.core import audit, memo
 from safework.core.errors import FieldError, InvalidInput
 from safework.core.refusals import Reason, Refused
+from safework.core.rows import Columns, order_by
 from safework.core.settings_registry import get_setting
 from safework.core.workflow import can_proceed
 from safework.org.models import Area, Department, Site
@@ -115,58 +116,6 @@ LOCKED_WITH = ("work_type", "level", "site", "area")
 
 
 @dataclass(frozen=True)
-class _Columns:
-    """A model's columns as a hand-written SELECT names them (`sql`, under a table alias), and
-    how a row's slice of them becomes an instance: their attnames, where the primary key is, and
-    the converters the ORM would apply (JSON; dates, decimals and booleans on SQLite)."""
-
-    model: type
-    sql: str
-    attnames: tuple[str, ...]
-    pk_index: int
-    converters: tuple
-
-    @classmethod
-    def of(cls, model, table: str) -> _Columns:
-        ops = connection.ops
-        fields = model._meta.concrete_fields
-        converters = []
-        for i, f in enumerate(fields):
-            col = f.get_col(model._meta.db_table)
-            funcs = ops.get_db_converters(col) + col.get_db_converters(connection)
-            if funcs:
-                converters.append((i, tuple(funcs), col))
-        return cls(
-            model,
-            ", ".join(f"{table}.{ops.quote_name(f.column)}" for f in fields),
-            tuple(f.attname for f in fields),
-            fields.index(model._meta.pk),
-            tuple(converters),
-        )
-
-    def instance(self, values, alias: str):
-        """The instance of these column values, as the ORM's `from_db` makes it; None for no
-        row (None, or the NULLs of an outer join that found none)."""
-        if values is None or values[self.pk_index] is None:
-            return None
-        values = list(values)
-        for i, funcs, col in self.converters:
-            for convert in funcs:
-                values[i] = convert(values[i], col, connection)
-        return self.model.from_db(alias, self.attnames, values)
-
-
-def _order_by(model, table: str) -> list[str]:
-    """The model's default ordering (`Meta.ordering`, field names) as ORDER BY terms."""
-    qn = connection.ops.quote_name
-    terms = []
-    for name in model._meta.ordering:
-        field = model._meta.get_field(name.removeprefix("-"))
-        terms.append(f"{table}.{qn(field.column)}{' DESC' if name.startswith('-') else ''}")
-    return terms
-
-
-@dataclass(frozen=True)
 class _LockStatement:
     """The statement of `_lock`: "SELECT <the permit's and its rows' columns>" (annotations go
     after it), and the rest, with the permit's id as its parameter; the permit's table goes by
@@ -176,8 +125,8 @@ class _LockStatement:
 
     select: str
     rest: str
-    permit: _Columns
-    related: tuple[tuple[object, _Columns, int], ...]
+    permit: Columns
+    related: tuple[tuple[object, Columns, int], ...]
 
 
 @functools.cache
@@ -189,12 +138,12 @@ def _lock_statement(vendor: str) -> _LockStatement:
     qn, features = connection.ops.quote_name, connection.features
     permit_table = qn(Permit._meta.db_table)
     permit_pk = f"{permit_table}.{qn(Permit._meta.pk.column)}"
-    permit = _Columns.of(Permit, permit_table)
+    permit = Columns.of(Permit, permit_table)
     start, related, joins = len(permit.attnames), [], []
     for name in LOCKED_WITH:
         fk = Permit._meta.get_field(name)
         table = qn(f"lock_{name}")
-        columns = _Columns.of(fk.related_model, table)
+        columns = Columns.of(fk.related_model, table)
         join = "LEFT OUTER JOIN" if fk.null else "INNER JOIN"
         joins.append(
             f"{join} {qn(fk.related_model._meta.db_table)} {table} "
@@ -978,24 +927,22 @@ def _keep_steps(permit: Permit, steps: list[ApprovalStep]) -> None:
 
 
 @functools.cache
-def _steps_statement(vendor: str) -> tuple[str, _Columns, _Columns]:
+def _steps_statement(vendor: str) -> tuple[str, Columns, Columns]:
     """Every step of a permit in their order and, beside each pending one, its signatures in
     theirs (parameters: the pending status, the permit's id); a step without any, or not
     pending, comes once with NULLs (outer join). Written once per backend, as
     `_lock_statement`."""
     qn = connection.ops.quote_name
     step_table, signature_table = qn("step"), qn("signature")
-    step = _Columns.of(ApprovalStep, step_table)
-    signature = _Columns.of(Signature, signature_table)
+    step = Columns.of(ApprovalStep, step_table)
+    signature = Columns.of(Signature, signature_table)
     step_field, signature_field = ApprovalStep._meta.get_field, Signature._meta.get_field
     on = (
         f"{signature_table}.{qn(signature_field('step').column)} = "
         f"{step_table}.{qn(ApprovalStep._meta.pk.column)} "
         f"AND {step_table}.{qn(step_field('status').column)} = %s"
     )
-    order = ", ".join(
-        [*_order_by(ApprovalStep, step_table), *_order_by(Signature, signature_table)]
-    )
+    order = ", ".join([*order_by(ApprovalStep, step_table), *order_by(Signature, signature_table)])
     sql = (
         f"SELECT {step.sql}, {signature.sql} FROM {qn(ApprovalStep._meta.db_table)} {step_table} "
         f"LEFT OUTER JOIN {qn(Signature._meta.db_table)} {signature_table} ON {on} "
