@@ -6,7 +6,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-import time_machine
 
 from safework.core.refusals import Refused
 from safework.permits import services
@@ -17,22 +16,13 @@ from safework.permits.tests.world import (
     D,
     approve_all,
     at,
-    build_world,
     create,
     ready_to_start,
 )
-from safework.qualification import engine as qualification
 from safework.qualification.tests.qualification_fixtures import member
 
 pytestmark = pytest.mark.django_db
 MIN = dt.timedelta(minutes=1)
-
-
-@pytest.fixture
-def w(catalogue):
-    qualification.clear_caches()
-    with time_machine.travel(at(D - dt.timedelta(days=1), 8), tick=False):
-        yield build_world()
 
 
 def codes(exc) -> set[str]:

@@ -8,24 +8,15 @@ statement, as the ORM's reads found them: a countersigned step counts each role 
 import datetime as dt
 
 import pytest
-import time_machine
 from django.core.exceptions import FieldError
 from django.db.models import Exists, F, OuterRef
 
 from safework.core.refusals import Refused
 from safework.permits import services
 from safework.permits.models import ApprovalStep, CrewAssignment, Permit, Signature
-from safework.permits.tests.world import ON_SITE, D, at, build_world, create
-from safework.qualification import engine as qualification
+from safework.permits.tests.world import ON_SITE, D, at, create
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def w(catalogue):
-    qualification.clear_caches()
-    with time_machine.travel(at(D - dt.timedelta(days=1), 8), tick=False):
-        yield build_world()
 
 
 def _values(obj) -> dict:

@@ -5,14 +5,12 @@ its new round; the persons and the area read together still refuse what they ref
 import datetime as dt
 
 import pytest
-import time_machine
 
 from safework.core.errors import InvalidInput
 from safework.org.models import Area, Site
 from safework.permits import services
 from safework.permits.models import ApprovalStep, Permit
-from safework.permits.tests.world import ON_SITE, D, at, build_world, create
-from safework.qualification import engine as qualification
+from safework.permits.tests.world import ON_SITE, D, at, create
 
 pytestmark = pytest.mark.django_db
 BY_ROLE = {
@@ -22,13 +20,6 @@ BY_ROLE = {
     "team_leader": "shift",
     "safety_officer": "officer",
 }
-
-
-@pytest.fixture
-def w(catalogue):
-    qualification.clear_caches()
-    with time_machine.travel(at(D - dt.timedelta(days=1), 8), tick=False):
-        yield build_world()
 
 
 def _fresh_step(permit):

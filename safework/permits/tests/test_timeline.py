@@ -4,24 +4,15 @@ exactly as `save()` stores the same events, in the order they happened."""
 import datetime as dt
 
 import pytest
-import time_machine
 from django.db import connection, transaction
 
 from safework.core import audit
 from safework.permits import events, services
 from safework.permits.models import PermitEvent
-from safework.permits.tests.world import D, at, build_world, create
-from safework.qualification import engine as qualification
+from safework.permits.tests.world import D, at, create
 
 pytestmark = pytest.mark.django_db
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
-
-
-@pytest.fixture
-def w(catalogue):
-    qualification.clear_caches()
-    with time_machine.travel(at(D - dt.timedelta(days=1), 8), tick=False):
-        yield build_world()
 
 
 def stored(ids):
